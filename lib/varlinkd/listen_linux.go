@@ -1,0 +1,203 @@
+package varlinkd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/activation"
+	"golang.org/x/sys/unix"
+)
+
+// RegistryDir is where systemd publishes Varlink sockets by interface name.
+const RegistryDir = "/run/varlink/registry"
+
+// Options says where and how Run serves.
+type Options struct {
+	// Root prefixes every path (socket, registry); "" or "/" is the real root.
+	Root string
+	// Socket is the path to bind when not socket-activated, e.g.
+	// /run/systemd/io.systemd.InstanceMetadata. Parent directories are created.
+	Socket string
+	// Mode of a bound socket; 0 means 0666.
+	Mode os.FileMode
+	// IdleExit, when positive, ends Run after that long without connections if the listener
+	// came from socket activation (the manager keeps listening and restarts us on demand).
+	IdleExit time.Duration
+	// Ready is called once the socket accepts connections (e.g. to send READY=1).
+	Ready func()
+}
+
+// Run serves until ctx is done (SIGTERM/SIGINT also end it) and removes what it created.
+// SIGHUP runs the reload hook. With an activation fd named "varlink" (or a single fd) Run
+// serves it: a listening socket is accepted on; a connected socket, as upstream's exec:
+// addresses pass, is served alone and Run returns when its peer hangs up.
+func (s *Server) Run(ctx context.Context, o Options) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go s.reloadOnHangup(ctx)
+
+	f, err := activationFile()
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		defer f.Close()
+		if !isListening(f) {
+			c, err := net.FileConn(f)
+			if err != nil {
+				return fmt.Errorf("activation socket: %w", err)
+			}
+			if o.Ready != nil {
+				o.Ready()
+			}
+			s.ServeConn(ctx, c)
+			return nil
+		}
+		l, err := net.FileListener(f)
+		if err != nil {
+			return fmt.Errorf("activation socket: %w", err)
+		}
+		if o.Ready != nil {
+			o.Ready()
+		}
+		return s.Serve(ctx, l, o.IdleExit)
+	}
+
+	l, cleanup, err := s.bind(o)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if o.Ready != nil {
+		o.Ready()
+	}
+	return s.Serve(ctx, l, 0)
+}
+
+func (s *Server) reloadOnHangup(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := s.Reload(ctx); err != nil {
+				s.log.Warn("reload failed", "err", err)
+			}
+		}
+	}
+}
+
+// activationFile returns the fd passed by the service manager for Varlink, or nil.
+func activationFile() (*os.File, error) {
+	files := activation.Files(true)
+	os.Unsetenv("LISTEN_PIDFDID") // systemd 254+ adds it; children must not inherit it either
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if len(files) == 1 {
+		return files[0], nil
+	}
+	var found *os.File
+	for _, f := range files {
+		if f.Name() == "varlink" && found == nil {
+			found = f
+			continue
+		}
+		f.Close()
+	}
+	if found == nil {
+		return nil, errors.New("socket activation: several fds and none named \"varlink\"")
+	}
+	return found, nil
+}
+
+// isListening tells a listening socket from a connected one (SO_ACCEPTCONN).
+func isListening(f *os.File) bool {
+	v, err := unix.GetsockoptInt(int(f.Fd()), unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	return err == nil && v != 0
+}
+
+// bind creates the socket under the root, and its registry symlinks; cleanup removes both.
+func (s *Server) bind(o Options) (net.Listener, func(), error) {
+	if o.Socket == "" {
+		return nil, nil, errors.New("no socket path and no activation socket")
+	}
+	path := filepath.Join(rootOrSlash(o.Root), o.Socket)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, nil, err
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
+		// A stale socket from an earlier run; a live one would still accept.
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, nil, fmt.Errorf("%s: another server is listening", path)
+		}
+		os.Remove(path)
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, nil, err
+	}
+	l.SetUnlinkOnClose(false) // removed by cleanup, after the registry links
+	mode := o.Mode
+	if mode == 0 {
+		mode = 0o666
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		l.Close()
+		os.Remove(path)
+		return nil, nil, err
+	}
+	links := s.linkRegistry(rootOrSlash(o.Root), path)
+	cleanup := func() {
+		l.Close()
+		for _, link := range links {
+			os.Remove(link)
+		}
+		os.Remove(path)
+	}
+	return l, cleanup, nil
+}
+
+// linkRegistry symlinks each public interface name to the socket; failures only warn, the
+// registry is a convenience.
+func (s *Server) linkRegistry(root, socket string) []string {
+	dir := filepath.Join(root, RegistryDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.log.Warn("varlink registry", "err", err)
+		return nil
+	}
+	target, err := filepath.Rel(dir, socket)
+	if err != nil {
+		target = socket
+	}
+	var made []string
+	for _, name := range s.public {
+		link := filepath.Join(dir, name)
+		os.Remove(link)
+		if err := os.Symlink(target, link); err != nil {
+			s.log.Warn("varlink registry", "err", err)
+			continue
+		}
+		made = append(made, link)
+	}
+	return made
+}
+
+func rootOrSlash(root string) string {
+	if root == "" {
+		return "/"
+	}
+	return root
+}
