@@ -164,3 +164,12 @@ func typedError(err error) error {
 	}
 	return err
 }
+
+// ProcessState reports how the service started for an exec: address exited, once Close has
+// returned; nil for socket connections.
+func (c *Client) ProcessState() *os.ProcessState {
+	if c.cmd == nil {
+		return nil
+	}
+	return c.cmd.ProcessState
+}

@@ -78,6 +78,23 @@ func ErrorName(err error) string {
 	if errors.As(err, &ve) {
 		return ve.Name
 	}
+	// varlink/go turns these four into types of their own.
+	var (
+		inf *varlink.InterfaceNotFound
+		mnf *varlink.MethodNotFound
+		mni *varlink.MethodNotImplemented
+		ip  *varlink.InvalidParameter
+	)
+	switch {
+	case errors.As(err, &inf):
+		return ErrInterfaceNotFound
+	case errors.As(err, &mnf):
+		return ErrMethodNotFound
+	case errors.As(err, &mni):
+		return ErrMethodNotImplemented
+	case errors.As(err, &ip):
+		return ErrInvalidParameter
+	}
 	var sys iosystemd.System
 	if errors.As(err, &sys) {
 		return iosystemd.ErrorSystem
