@@ -147,8 +147,23 @@ func (w *wireConn) until(delim byte) ([]byte, error) {
 	}
 }
 
+// Replies varlink/go sends for methods without output omit "parameters"; systemd always sends
+// an object, and varlinkctl prints nothing without one.
+var (
+	bareReply          = []byte("{}\x00")
+	bareReplyFixed     = []byte(`{"parameters":{}}` + "\x00")
+	bareContinues      = []byte(`{"continues":true}` + "\x00")
+	bareContinuesFixed = []byte(`{"parameters":{},"continues":true}` + "\x00")
+)
+
 // Write sends b (a whole reply including its NUL).
 func (w *wireConn) Write(_ context.Context, b []byte) (int, error) {
+	switch {
+	case bytes.Equal(b, bareReply):
+		b = bareReplyFixed
+	case bytes.Equal(b, bareContinues):
+		b = bareContinuesFixed
+	}
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
 	return w.nc.Write(b)

@@ -30,6 +30,9 @@ type errorReply struct {
 
 // writeError sends an error reply of any name straight to the connection.
 func writeError(ctx context.Context, w varlink.ReadWriterContext, name string, params any) error {
+	if params == nil {
+		params = struct{}{}
+	}
 	b, err := json.Marshal(errorReply{Error: name, Parameters: params})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
+	"github.com/stead-os/stead/lib/notify"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,7 +32,8 @@ type Options struct {
 	// IdleExit, when positive, ends Run after that long without connections if the listener
 	// came from socket activation (the manager keeps listening and restarts us on demand).
 	IdleExit time.Duration
-	// Ready is called once the socket accepts connections (e.g. to send READY=1).
+	// Ready, if set, is called once the socket accepts connections, after READY=1 was sent
+	// to the service manager.
 	Ready func()
 }
 
@@ -55,9 +57,7 @@ func (s *Server) Run(ctx context.Context, o Options) error {
 			if err != nil {
 				return fmt.Errorf("activation socket: %w", err)
 			}
-			if o.Ready != nil {
-				o.Ready()
-			}
+			s.ready(o)
 			s.ServeConn(ctx, c)
 			return nil
 		}
@@ -65,9 +65,7 @@ func (s *Server) Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return fmt.Errorf("activation socket: %w", err)
 		}
-		if o.Ready != nil {
-			o.Ready()
-		}
+		s.ready(o)
 		return s.Serve(ctx, l, o.IdleExit)
 	}
 
@@ -76,10 +74,18 @@ func (s *Server) Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer cleanup()
+	s.ready(o)
+	return s.Serve(ctx, l, 0)
+}
+
+// ready tells the service manager (READY=1; a no-op without NOTIFY_SOCKET) and the caller.
+func (s *Server) ready(o Options) {
+	if _, err := notify.Ready(); err != nil {
+		s.log.Warn("sd_notify READY=1", "err", err)
+	}
 	if o.Ready != nil {
 		o.Ready()
 	}
-	return s.Serve(ctx, l, 0)
 }
 
 func (s *Server) reloadOnHangup(ctx context.Context) {

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/stead-os/stead/lib/api/iosystemdservice"
+	steadlog "github.com/stead-os/stead/lib/log"
 )
 
 // serviceControl implements io.systemd.service for every Server.
@@ -46,11 +47,15 @@ func (sc *serviceControl) SetLogLevel(ctx context.Context, c iosystemdservice.Va
 	if ok, err := RequirePrivileged(ctx, c.Call); !ok {
 		return err
 	}
-	if level == nil || *level < 0 || *level > 7 {
+	if level == nil {
+		return ReplyInvalidParameter(ctx, c.Call, "level")
+	}
+	l, err := steadlog.FromSyslog(int(*level))
+	if err != nil {
 		return ReplyInvalidParameter(ctx, c.Call, "level")
 	}
 	if sc.hooks.Level != nil {
-		sc.hooks.Level.Set(slogLevel(int(*level)))
+		sc.hooks.Level.Set(l)
 	}
 	return c.ReplySetLogLevel(ctx)
 }
@@ -61,7 +66,7 @@ func (sc *serviceControl) GetLogLevel(ctx context.Context, c iosystemdservice.Va
 	if sc.hooks.Level != nil {
 		l = sc.hooks.Level.Level()
 	}
-	return c.ReplyGetLogLevel(ctx, int64(syslogLevel(l)))
+	return c.ReplyGetLogLevel(ctx, int64(steadlog.Priority(l)))
 }
 
 // GetEnvironment reveals the environment; privileged callers only.
@@ -71,30 +76,4 @@ func (sc *serviceControl) GetEnvironment(ctx context.Context, c iosystemdservice
 	}
 	env := os.Environ()
 	return c.ReplyGetEnvironment(ctx, &env)
-}
-
-// slogLevel maps a BSD syslog level (0 emerg … 7 debug) to the nearest slog level.
-func slogLevel(n int) slog.Level {
-	switch {
-	case n <= 3:
-		return slog.LevelError
-	case n == 4:
-		return slog.LevelWarn
-	case n <= 6:
-		return slog.LevelInfo
-	}
-	return slog.LevelDebug
-}
-
-// syslogLevel is slogLevel's inverse for the four slog levels.
-func syslogLevel(l slog.Level) int {
-	switch {
-	case l >= slog.LevelError:
-		return 3
-	case l >= slog.LevelWarn:
-		return 4
-	case l >= slog.LevelInfo:
-		return 6
-	}
-	return 7
 }

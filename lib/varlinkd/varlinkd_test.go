@@ -529,3 +529,21 @@ func copyFile(dst, src string) error {
 	}
 	return os.WriteFile(dst, b, 0o755)
 }
+
+func TestReadyNotification(t *testing.T) {
+	dir := t.TempDir()
+	ns := filepath.Join(dir, "notify")
+	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	t.Setenv("NOTIFY_SOCKET", ns)
+	start(t, nil, nil)
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "READY=1" {
+		t.Errorf("notify socket got %q, %v; want READY=1", buf[:n], err)
+	}
+}

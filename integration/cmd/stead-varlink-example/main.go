@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/stead-os/stead/integration/varlinkexample"
+	steadlog "github.com/stead-os/stead/lib/log"
 	"github.com/stead-os/stead/lib/varlinkd"
 )
 
@@ -21,11 +21,10 @@ func main() {
 	idle := flag.Duration("exit-idle", 0, "when socket-activated, exit after this long without connections")
 	flag.Parse()
 
-	level := new(slog.LevelVar)
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	steadlog.Setup("stead-varlink-example")
 	srv, err := varlinkd.New(varlinkd.Info{
 		Vendor: "stead", Product: "stead-varlink-example", Version: "1", URL: "https://github.com/stead-os/stead",
-	}, varlinkd.Hooks{Level: level, Reload: func(context.Context) error {
+	}, varlinkd.Hooks{Level: steadlog.LevelVar(), Reload: func(context.Context) error {
 		slog.Info("reloaded")
 		return nil
 	}})
@@ -33,8 +32,7 @@ func main() {
 		err = srv.Register((&iosteadexample.Service{SecretText: "swordfish"}).Dispatcher())
 	}
 	if err == nil {
-		err = srv.Run(context.Background(), varlinkd.Options{Root: *root, Socket: *socket, IdleExit: *idle,
-			Ready: func() { slog.Debug("ready", "at", time.Now()) }})
+		err = srv.Run(context.Background(), varlinkd.Options{Root: *root, Socket: *socket, IdleExit: *idle})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stead-varlink-example:", err)
