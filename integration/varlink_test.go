@@ -159,3 +159,19 @@ func waitForSocket(t *testing.T, path string) {
 	}
 	t.Fatalf("%s never accepted a connection", path)
 }
+
+// TestVarlinkDemo runs integration/demo end to end: it must build everything, bring the suite
+// up and describe each daemon through its own introspection.
+func TestVarlinkDemo(t *testing.T) {
+	cmd := exec.Command(filepath.Join(harness.RepoRoot(), "integration", "demo"))
+	cmd.Env = append(os.Environ(), "STEAD_DEMO_BIN="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("integration/demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"● stead-varlink-example", "io.systemd.service       Ping, Reload", "io.stead.Example → "} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
