@@ -58,4 +58,3 @@ func Cleanup() {
 		os.RemoveAll(buildDir)
 	}
 }
-
