@@ -1,0 +1,216 @@
+package imds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	steadlog "github.com/stead-os/stead/lib/log"
+	"github.com/stead-os/stead/lib/varlinkd"
+)
+
+// Exit codes.
+const (
+	ExitSuccess       = 0
+	ExitFailure       = 1
+	ExitNotConfigured = 6 // LSB "program is not configured": no metadata service known
+)
+
+// Main runs imdsd in the mode the options select and returns the exit code:
+//   - --setup-network: write the early network configuration (SetupNetwork);
+//   - a key or -K, without socket activation: print one value (Query);
+//   - otherwise serve io.systemd.InstanceMetadata (Run).
+func Main(ctx context.Context, opts Options) int {
+	if opts.Log == nil {
+		opts.Log = steadlog.Setup("imdsd")
+	}
+	log := opts.Log
+	switch {
+	case opts.SetupNetwork:
+		if opts.Key != "" || opts.WellKnown != "" {
+			log.Error("--setup-network takes no key")
+			return ExitFailure
+		}
+		return SetupNetwork(opts)
+	case (opts.Key != "" || opts.WellKnown != "") && !activated():
+		return Query(ctx, opts)
+	}
+	if err := Run(ctx, opts); err != nil {
+		log.Error(err.Error())
+		return ExitFailure
+	}
+	return ExitSuccess
+}
+
+// activated reports whether the service manager passed us sockets.
+func activated() bool {
+	return os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) && os.Getenv("LISTEN_FDS") != ""
+}
+
+// Run serves io.systemd.InstanceMetadata until ctx is done: on the socket passed by the
+// service manager (exiting after opts.IdleExit without clients), or on SocketPath under the
+// root.
+func Run(ctx context.Context, opts Options) error {
+	s, err := New(opts, true)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, nil)
+}
+
+// Serve runs the Varlink server for s; ready, if set, is called once it accepts connections.
+func (s *Service) Serve(ctx context.Context, ready func()) error {
+	ep, source := s.Endpoint()
+	switch {
+	case source == "":
+		s.log.Info("no IMDS endpoint configured or detected; requests will fail with NotSupported")
+	case ep.usable() != nil:
+		s.log.Warn("IMDS endpoint incomplete (a data URL, and both or neither of token URL and token header name, are needed)", "source", source)
+	default:
+		s.log.Info("IMDS endpoint", "source", source, "vendor", ep.Vendor, "dataUrl", ep.DataURL)
+	}
+	srv, err := varlinkd.New(varlinkd.Info{
+		Vendor:  "stead",
+		Product: "imdsd",
+		Version: s.opts.Version,
+		URL:     "https://github.com/stead-os/stead",
+	}, varlinkd.Hooks{Reload: s.Reload, Level: steadlog.LevelVar()})
+	if err != nil {
+		return err
+	}
+	if err := srv.Register(s.Dispatcher()); err != nil {
+		return err
+	}
+	return srv.Run(ctx, varlinkd.Options{Root: s.opts.Root, Socket: SocketPath, IdleExit: s.opts.IdleExit, Ready: ready})
+}
+
+// Query fetches one value (opts.Key, under the well-known key opts.WellKnown if set) and
+// writes its raw bytes to opts.Stdout.
+func Query(ctx context.Context, opts Options) int {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	s, err := New(opts, false)
+	if err != nil {
+		opts.Log.Error(err.Error())
+		return ExitFailure
+	}
+	if code, ok := s.configured(); !ok {
+		return code
+	}
+	var p GetParams
+	if opts.Key != "" {
+		if !ValidKey(opts.Key) {
+			s.log.Error(fmt.Sprintf("%q is not a valid key (it must start with \"/\" and be printable ASCII)", opts.Key))
+			return ExitFailure
+		}
+		p.Key = &opts.Key
+	}
+	if opts.WellKnown != "" {
+		w, err := ParseWellKnown(opts.WellKnown, true)
+		if err != nil {
+			s.log.Error(err.Error())
+			return ExitFailure
+		}
+		name := w.String()
+		p.WellKnown = &name
+	}
+	data, _, err := s.Get(ctx, p)
+	if err != nil {
+		var ip *InvalidParameterError
+		if errors.As(err, &ip) && ip.Parameter == "key" && p.WellKnown != nil {
+			err = fmt.Errorf("a key can only be appended to the base or userdata-base well-known keys")
+		}
+		s.log.Error(err.Error())
+		return ExitFailure
+	}
+	out := opts.Stdout
+	if out == nil {
+		out = os.Stdout
+	}
+	if _, err := out.Write(data); err != nil {
+		s.log.Error(err.Error())
+		return ExitFailure
+	}
+	return ExitSuccess
+}
+
+// configured reports ExitNotConfigured when no source configured an endpoint or it has no
+// data URL.
+func (s *Service) configured() (int, bool) {
+	ep, source := s.Endpoint()
+	if source == "" {
+		s.log.Error("no IMDS endpoint configured or detected")
+		return ExitNotConfigured, false
+	}
+	if ep.DataURL == "" {
+		s.log.Error("the IMDS endpoint has no data URL", "source", source)
+		return ExitNotConfigured, false
+	}
+	return 0, true
+}
+
+// SetupNetwork writes the systemd-networkd configuration (NetworkFile) and the resolved
+// records (RRFile) that let early boot reach the metadata service. systemd.imds.network= on
+// the kernel command line, else opts.DefaultNetworkMode (unlocked when unset), decides how:
+// off writes nothing, unlocked routes the service's address through a table of its own,
+// locked also blocks it for unmarked traffic.
+func SetupNetwork(opts Options) int {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	s, err := New(opts, false)
+	if err != nil {
+		opts.Log.Error(err.Error())
+		return ExitFailure
+	}
+	if code, ok := s.configured(); !ok {
+		return code
+	}
+	mode := s.networkMode()
+	if mode == NetworkOff {
+		s.log.Info("IMDS networking is off, writing no configuration")
+		return ExitSuccess
+	}
+	ep, _ := s.Endpoint()
+	if err := writePublic(s.root(), NetworkFile, networkConfig(&ep, mode)); err != nil {
+		s.log.Error("cannot write the network configuration", "err", err)
+		return ExitFailure
+	}
+	s.log.Debug("wrote " + NetworkFile)
+	rr := rrRecords(&ep)
+	if rr == "" {
+		s.log.Info("no IMDS address known, writing no resolver records")
+		return ExitSuccess
+	}
+	if err := writePublic(s.root(), RRFile, rr); err != nil {
+		s.log.Error("cannot write the resolver records", "err", err)
+		return ExitFailure
+	}
+	s.log.Debug("wrote " + RRFile)
+	return ExitSuccess
+}
+
+func (s *Service) networkMode() NetworkMode {
+	s.mu.RLock()
+	mode := s.netMode
+	s.mu.RUnlock()
+	if mode != "" {
+		return mode
+	}
+	if s.opts.DefaultNetworkMode != "" {
+		m, err := ParseNetworkMode(s.opts.DefaultNetworkMode)
+		if err == nil {
+			return m
+		}
+		s.log.Warn("built-in network mode invalid, using unlocked", "err", err)
+	}
+	return NetworkUnlocked
+}
+
+// DefaultIdleExit is how long a socket-activated imdsd waits for new clients before exiting.
+const DefaultIdleExit = 60 * time.Second
