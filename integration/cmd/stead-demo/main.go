@@ -38,6 +38,7 @@ var suite = []daemon{
 
 func main() {
 	bin := flag.String("bin", "", "directory holding the built binaries (default: next to this program)")
+	repo := flag.String("repo", ".", "the stead checkout (for hwdb/)")
 	hold := flag.Bool("hold", false, "keep the suite running after the tour until interrupted")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: stead-demo [--bin=DIR] [--hold]\n\nStarts stead's daemons under a temporary root and prints a tour of them.\n\n")
@@ -48,13 +49,13 @@ func main() {
 		self, _ := os.Executable()
 		*bin = filepath.Dir(self)
 	}
-	if err := run(*bin, *hold); err != nil {
+	if err := run(*bin, *repo, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "stead-demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, hold bool) error {
+func run(bin, repo string, hold bool) error {
 	root, err := os.MkdirTemp("", "stead-demo-root-")
 	if err != nil {
 		return err
@@ -83,6 +84,22 @@ func run(bin string, hold bool) error {
 		if err := tour(ctx, root, d, procs[i].Process.Pid); err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
+	}
+	if os.Getuid() == 0 {
+		c, err := startCloud(bin, root, repo)
+		if err != nil {
+			return fmt.Errorf("simulated cloud: %w", err)
+		}
+		defer c.stop()
+		imdsd := daemon{name: "imdsd", socket: imdsSocket, about: "cloud instance metadata (netns " + c.instanceNS + ")"}
+		if err := tour(ctx, root, imdsd, c.procs[1].Process.Pid); err != nil {
+			return fmt.Errorf("imdsd: %w", err)
+		}
+		if err := c.tour(ctx, root); err != nil {
+			return fmt.Errorf("simulated cloud: %w", err)
+		}
+	} else {
+		fmt.Println("(not root: skipping the simulated cloud instance, which needs network namespaces)")
 	}
 	printRegistry(root)
 	if !hold {
