@@ -1,0 +1,180 @@
+// Command imds is stead's systemd-imds: it prints a summary of the cloud instance metadata,
+// single values and the user data, and imports them into credentials (--import), asking
+// imdsd over io.systemd.InstanceMetadata. See docs/imds.md. This file only maps flags to
+// services/imdsclient.Options.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/stead-os/stead/lib/conf"
+	steadlog "github.com/stead-os/stead/lib/log"
+	"github.com/stead-os/stead/services/imdsclient"
+)
+
+// Set at build time with -ldflags "-X main.version=… -X main.imdsdPath=…".
+var (
+	version   = "dev"
+	imdsdPath = imdsclient.DefaultImdsdPath
+)
+
+const usage = `Usage: imds [OPTION…] [KEY]
+
+Show cloud instance metadata, fetched through imdsd.
+Without arguments, print a summary of the instance.
+
+Options:
+  -h --help             Show this help and exit
+     --version          Show the version and exit
+  -K --well-known=NAME  Print a well-known value ('help' lists the names);
+                        with 'base' or 'userdata-base', KEY is appended
+  -u --userdata         Print the user data
+     --import           Store host name, SSH key and user data credentials in
+                        /run/credstore and the public addresses as resolver records
+     --refresh=SEC      Accept cached values up to this age
+     --cache=BOOL       Whether cached values may be used at all
+     --json=MODE        Print JSON: short, pretty or off
+     --root=DIR         Resolve every path under DIR
+
+See docs/imds.md.
+`
+
+// jsonFlag accepts --json alone (short) or --json=MODE.
+type jsonFlag struct{ mode *string }
+
+func (j jsonFlag) String() string {
+	if j.mode == nil {
+		return ""
+	}
+	return *j.mode
+}
+func (j jsonFlag) IsBoolFlag() bool { return true }
+func (j jsonFlag) Set(v string) error {
+	switch v {
+	case "true":
+		*j.mode = "short"
+	case "short", "pretty", "off":
+		*j.mode = v
+	default:
+		return fmt.Errorf("unknown JSON mode %q (short, pretty, off)", v)
+	}
+	return nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	log := steadlog.New(stderr, "imds")
+	if s := os.Getenv(steadlog.EnvLogLevel); s != "" {
+		_ = steadlog.SetLevel(s)
+	}
+	o := imdsclient.Options{Root: "/", Stdout: stdout, Stderr: stderr, Log: log, ImdsdPath: imdsdPath}
+	if p := os.Getenv(imdsclient.EnvImdsdPath); p != "" {
+		o.ImdsdPath = p
+	}
+	fs := flag.NewFlagSet("imds", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "See 'imds --help'.") }
+	var help, showVersion, userdataFlag, importFlag bool
+	fs.BoolVar(&help, "help", false, "")
+	fs.BoolVar(&help, "h", false, "")
+	fs.BoolVar(&showVersion, "version", false, "")
+	fs.BoolVar(&userdataFlag, "userdata", false, "")
+	fs.BoolVar(&userdataFlag, "u", false, "")
+	fs.BoolVar(&importFlag, "import", false, "")
+	fs.StringVar(&o.WellKnown, "well-known", "", "")
+	fs.StringVar(&o.WellKnown, "K", "", "")
+	fs.StringVar(&o.Root, "root", "/", "")
+	fs.Var(jsonFlag{&o.JSON}, "json", "")
+	fs.Func("refresh", "", func(v string) error {
+		d, err := conf.ParseTimespan(v)
+		o.Refresh = d
+		return err
+	})
+	fs.Func("cache", "", func(v string) error {
+		b, err := conf.ParseBool(v)
+		o.Cache = &b
+		return err
+	})
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usage)
+				return 0
+			}
+			return 1
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if help {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if showVersion {
+		fmt.Fprintf(stdout, "imds (stead) %s\n", version)
+		return 0
+	}
+	if o.WellKnown == "help" {
+		fmt.Fprintln(stdout, strings.Join(imdsclient.WellKnown, "\n"))
+		return 0
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(stderr, "imds: at most one KEY may be given")
+		return 1
+	}
+	if len(pos) == 1 {
+		o.Key = pos[0]
+	}
+	n := 0
+	for _, b := range []bool{userdataFlag, importFlag, o.WellKnown != "" || o.Key != ""} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		fmt.Fprintln(stderr, "imds: --userdata, --import and -K/KEY exclude each other")
+		return 1
+	}
+	switch {
+	case userdataFlag:
+		o.Action = imdsclient.Userdata
+	case importFlag:
+		o.Action = imdsclient.Import
+	case o.WellKnown != "" || o.Key != "":
+		o.Action = imdsclient.Lookup
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := imdsclient.Run(ctx, o)
+	var ee *imdsclient.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		fmt.Fprintln(stderr, ee.Msg)
+		return ee.Code
+	default:
+		fmt.Fprintf(stderr, "imds: %v\n", err)
+		return 1
+	}
+}

@@ -1,0 +1,343 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stead-os/stead/integration/fakecloud"
+	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/integration/netns"
+	"github.com/stead-os/stead/lib/api/iosystemd"
+	"github.com/stead-os/stead/lib/varlinkd"
+	"github.com/varlink/go/varlink"
+)
+
+// The IMDS acceptance tests. Topology of each test (nothing leaves these namespaces):
+//
+//	namespace "cloud"                          namespace "instance"
+//	  cloud0 10.99.0.1/24 + the provider's  ──   eth0 10.99.0.2/24
+//	  IMDS address(es) /32; the fake cloud        route <IMDS address>/32 dev eth0
+//	  (in this process) listens on them :80       imdsd (ours or upstream's), clients
+//
+// The fake cloud runs in the test process on a listener opened inside the cloud namespace
+// (netns.NS.Listen), so the tests keep its Go API: faults, counters, token expiry.
+//
+// Tencent's data URL names a host (metadata.tencentyun.com): the instance namespace gets an
+// /etc/hosts of its own through ip netns exec's /etc/netns/NAME/hosts bind mount, mapping it
+// to 169.254.0.23, as the cloud's DHCP-provided DNS would.
+
+const (
+	imdsdPkg     = "cmd/imdsd"
+	imdsPkg      = "cmd/imds"
+	imdsSocket   = "run/systemd/io.systemd.InstanceMetadata"
+	imdsIface    = "io.systemd.InstanceMetadata"
+	upstreamImds = "/usr/lib/systemd/systemd-imds"
+	upstreamD    = "/usr/lib/systemd/systemd-imdsd"
+)
+
+// imdsTopo is one cloud/instance pair of namespaces with a fake cloud serving in it.
+type imdsTopo struct {
+	prov      fakecloud.ProviderInfo
+	srv       *fakecloud.Server
+	cloud     *netns.NS
+	inst      *netns.NS
+	addresses []netip.Addr
+}
+
+func newIMDSTopo(t *testing.T, vendor string, opts ...fakecloud.Option) *imdsTopo {
+	t.Helper()
+	prov, ok := fakecloud.Lookup(vendor)
+	if !ok {
+		t.Fatalf("no provider %s", vendor)
+	}
+	cloud := netns.New(t, "cloud")
+	inst := netns.New(t, "inst")
+	netns.Veth(t, cloud, "cloud0", inst, "eth0")
+	cloud.IP(t, "addr", "add", "10.99.0.1/24", "dev", "cloud0")
+	inst.IP(t, "addr", "add", "10.99.0.2/24", "dev", "eth0")
+	srv, err := fakecloud.New(vendor, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &imdsTopo{prov: prov, srv: srv, cloud: cloud, inst: inst}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		srv.Close()
+		wg.Wait()
+	})
+	for _, a := range prov.IPv4 {
+		cloud.IP(t, "addr", "add", a.String()+"/32", "dev", "cloud0")
+		inst.IP(t, "route", "add", a.String()+"/32", "dev", "eth0")
+		l, err := cloud.Listen("tcp4", net.JoinHostPort(a.String(), "80"))
+		if err != nil {
+			t.Fatalf("listen in %s: %v", cloud.Name, err)
+		}
+		tp.addresses = append(tp.addresses, a)
+		wg.Add(1)
+		go func() { defer wg.Done(); srv.Serve(l) }()
+	}
+	if prov.Host != "" {
+		inst.SetHosts(t, fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", prov.IPv4[0], prov.Host))
+	}
+	return tp
+}
+
+// imdsRoot makes a root for imdsd: the provider's DMI identity under /sys/class/dmi/id, the
+// repository's hwdb under /usr/lib/udev/hwdb.d, an empty kernel command line.
+func imdsRoot(t *testing.T, dir string, prov fakecloud.ProviderInfo) string {
+	t.Helper()
+	dmi := filepath.Join(dir, "sys/class/dmi/id")
+	files := map[string]string{
+		"sys_vendor": prov.DMI.SysVendor, "product_name": prov.DMI.ProductName,
+		"bios_vendor": prov.DMI.BIOSVendor, "modalias": prov.DMI.Modalias(),
+	}
+	if prov.DMI.ChassisAssetTag != "" {
+		files["chassis_asset_tag"] = prov.DMI.ChassisAssetTag
+	}
+	for name, v := range files {
+		if v == "" {
+			continue
+		}
+		writeFile(t, filepath.Join(dmi, name), v+"\n")
+	}
+	hw, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "hwdb/40-imds.hwdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "usr/lib/udev/hwdb.d/40-imds.hwdb"), string(hw))
+	writeFile(t, filepath.Join(dir, "proc/cmdline"), "quiet\n")
+	os.MkdirAll(filepath.Join(dir, "run"), 0o755)
+	return dir
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// daemon is a long-running process started for a test, stopped (by pid) when it ends.
+type daemon struct {
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startDaemon(t *testing.T, cmd *exec.Cmd) *daemon {
+	t.Helper()
+	d := &daemon{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = d.log, d.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-d.done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("%s log:\n%s", filepath.Base(cmd.Args[0]), d.log.String())
+		}
+	})
+	return d
+}
+
+// startOurIMDSD runs our imdsd in the instance namespace with root and extra flags, and waits
+// for its socket; it returns the socket's path.
+func (tp *imdsTopo) startOurIMDSD(t *testing.T, root string, env []string, flags ...string) (string, *daemon) {
+	t.Helper()
+	bin := imdsdBinary(t)
+	cmd := tp.inst.Command(bin, append([]string{"--root=" + root}, flags...)...)
+	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
+	cmd.Env = append(cmd.Env, env...)
+	d := startDaemon(t, cmd)
+	sock := filepath.Join(root, imdsSocket)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return sock, d
+		}
+		select {
+		case <-d.done:
+			t.Fatalf("imdsd exited: %v\n%s", cmd.ProcessState, d.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("imdsd socket %s did not appear\n%s", sock, d.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// getResult is one Get's outcome: the decoded data or the Varlink error name.
+type getResult struct {
+	Data  string
+	Iface int64
+	Err   string
+}
+
+func (r getResult) String() string {
+	if r.Err != "" {
+		return "error " + r.Err
+	}
+	return fmt.Sprintf("%q", r.Data)
+}
+
+// imdsCall calls method and returns the Varlink error name ("io.systemd.System:ERRNO" for
+// errno errors), "" on success, or a transport error.
+func imdsCall(ctx context.Context, c *varlinkd.Client, method string, params any, out any) (string, error) {
+	err := c.Call(ctx, method, params, out)
+	if err == nil {
+		return "", nil
+	}
+	var ve *varlink.Error
+	if errors.As(err, &ve) {
+		return ve.Name, nil
+	}
+	var sys iosystemd.System
+	if errors.As(err, &sys) {
+		name := "?"
+		if sys.ErrnoName != nil {
+			name = *sys.ErrnoName
+		} else if sys.Errno != nil {
+			name = fmt.Sprint(*sys.Errno)
+		}
+		return "io.systemd.System:" + name, nil
+	}
+	return "", err
+}
+
+func imdsGet(t testing.TB, ctx context.Context, c *varlinkd.Client, params map[string]any) getResult {
+	t.Helper()
+	var out struct {
+		Data      string `json:"data"`
+		Interface *int64 `json:"interface"`
+	}
+	name, err := imdsCall(ctx, c, imdsIface+".Get", params, &out)
+	if err != nil {
+		return getResult{Err: "transport: " + err.Error()}
+	}
+	if name != "" {
+		return getResult{Err: name}
+	}
+	b, derr := base64.StdEncoding.DecodeString(out.Data)
+	if derr != nil {
+		t.Errorf("Get %v: data not base64: %v", params, derr)
+	}
+	r := getResult{Data: string(b)}
+	if out.Interface != nil {
+		r.Iface = *out.Interface
+	}
+	return r
+}
+
+func dialIMDS(t testing.TB, ctx context.Context, sock string) *varlinkd.Client {
+	t.Helper()
+	c, err := varlinkd.Dial(ctx, "unix:"+sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// expectedCreds are the credentials imds --import writes for a provider's default instance.
+func expectedCreds(prov fakecloud.ProviderInfo) map[string]string {
+	m := map[string]string{}
+	if h, ok := prov.Expected[fakecloud.KeyHostname]; ok {
+		m["firstboot.hostname"] = h
+	}
+	if k, ok := prov.Expected[fakecloud.KeySSHKey]; ok {
+		m["ssh.authorized_keys.root"] = k
+	}
+	m["fakecloud.test"] = "hello from " + prov.Vendor
+	return m
+}
+
+// readCreds reads every file of a credstore directory.
+func readCreds(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}
+	}
+	if err != nil {
+		t.Errorf("credstore: %v", err)
+		return nil
+	}
+	m := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Errorf("credential %s: %v", e.Name(), err)
+		}
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+// ourIMDS returns the path of our imds client, or "" while cmd/imds does not exist.
+func ourIMDS(t testing.TB) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(harness.RepoRoot(), imdsPkg, "main.go")); err != nil {
+		return ""
+	}
+	return harness.Binary(t, imdsPkg)
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	k := make([]string, 0, len(m))
+	for s := range m {
+		k = append(k, s)
+	}
+	slices.Sort(k)
+	return k
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func imdsdBinary(t testing.TB) string { return harness.Binary(t, imdsdPkg) }

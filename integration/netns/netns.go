@@ -1,0 +1,158 @@
+//go:build integration
+
+// Package netns makes network namespaces and veth pairs for the integration tests, and runs
+// commands, listeners and dials inside them. Everything it creates is removed when the test
+// ends; names start with "stead-" and carry the test process's pid.
+//
+// Network safety: the namespaces start with nothing but a down loopback. Addresses such as
+// 169.254.169.254 are only ever put on links inside them, so a test's traffic never leaves
+// the namespaces it made.
+package netns
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+var seq atomic.Int64
+
+// NS is one named network namespace (ip netns).
+type NS struct {
+	Name string
+}
+
+// Need skips the test unless namespaces can be made (root, ip).
+func Need(t testing.TB) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command")
+	}
+}
+
+// New creates the namespace stead-<pid>-<n>-<role> with its loopback up; it is deleted (with
+// its links) when t ends.
+func New(t testing.TB, role string) *NS {
+	t.Helper()
+	Need(t)
+	name := fmt.Sprintf("stead-%d-%d-%s", os.Getpid(), seq.Add(1), role)
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v %s", err, out)
+	}
+	ns := &NS{Name: name}
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", name).Run()
+		os.RemoveAll(filepath.Join("/etc/netns", name))
+	})
+	ns.IP(t, "link", "set", "lo", "up")
+	return ns
+}
+
+// IP runs `ip -n NAME args…` and fails the test on error.
+func (ns *NS) IP(t testing.TB, args ...string) {
+	t.Helper()
+	IP(t, append([]string{"-n", ns.Name}, args...)...)
+}
+
+// IP runs `ip args…` and fails the test on error.
+func IP(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// Veth joins a (link aName) and b (link bName) with a veth pair and sets both ends up.
+func Veth(t testing.TB, a *NS, aName string, b *NS, bName string) {
+	t.Helper()
+	IP(t, "link", "add", aName, "netns", a.Name, "type", "veth", "peer", "name", bName, "netns", b.Name)
+	a.IP(t, "link", "set", aName, "up")
+	b.IP(t, "link", "set", bName, "up")
+}
+
+// Command prepares `ip netns exec NAME argv…`. ip netns exec also bind-mounts the files in
+// /etc/netns/NAME/ over /etc (see SetHosts).
+func (ns *NS) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// SetHosts gives processes started with Command an /etc/hosts of their own.
+func (ns *NS) SetHosts(t testing.TB, content string) {
+	t.Helper()
+	dir := filepath.Join("/etc/netns", ns.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Do runs f on an OS thread switched into the namespace. Sockets f creates belong to the
+// namespace for their whole life, whichever thread uses them later.
+func (ns *NS) Do(f func() error) error {
+	target, err := unix.Open(filepath.Join("/var/run/netns", ns.Name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(target)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer unix.Close(orig)
+		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
+			return
+		}
+		ferr := f()
+		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		} // else: the thread stays locked and dies with this goroutine.
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// Listen opens a listener inside the namespace.
+func (ns *NS) Listen(network, addr string) (net.Listener, error) {
+	var l net.Listener
+	err := ns.Do(func() (err error) {
+		l, err = net.Listen(network, addr)
+		return err
+	})
+	return l, err
+}
+
+// Dial connects from inside the namespace with a plain, unmarked, unbound socket.
+func (ns *NS) Dial(network, addr string, d *net.Dialer) (net.Conn, error) {
+	if d == nil {
+		d = &net.Dialer{}
+	}
+	var c net.Conn
+	err := ns.Do(func() (err error) {
+		c, err = d.Dial(network, addr)
+		return err
+	})
+	return c, err
+}

@@ -1,0 +1,271 @@
+package imdsclient
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stead-os/stead/lib/userdata"
+	"github.com/stead-os/stead/lib/varlinkd"
+)
+
+// Credential names the imported hostname and SSH key are stored under.
+const (
+	HostnameCredential = "firstboot.hostname"
+	SSHKeyCredential   = "ssh.authorized_keys.root"
+	measurePCR         = 12
+	measureEventType   = "imds_userdata"
+	measurePrefixBytes = 256
+)
+
+func runImport(ctx context.Context, c *conn, o *Options) error {
+	if err := importPublicAddresses(ctx, c, o); err != nil {
+		return err
+	}
+	for _, x := range []struct{ wellKnown, cred, what string }{
+		{"hostname", HostnameCredential, "host name"},
+		{"ssh_key", SSHKeyCredential, "SSH key"},
+	} {
+		b, err := c.get(ctx, x.wellKnown, "")
+		if errors.Is(err, ErrAbsent) || (err == nil && len(b) == 0) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get %s: %w", x.what, err)
+		}
+		written, err := writeCredential(under(o.Root, CredstoreDir), x.cred, b)
+		if err != nil {
+			return err
+		}
+		if written {
+			fmt.Fprintf(o.progress(), "Stored the %s in credential '%s'.\n", x.what, x.cred)
+		} else {
+			o.log().Info("credential exists already, not replacing it", "credential", x.cred)
+		}
+	}
+	return importUserdata(ctx, c, o)
+}
+
+// importPublicAddresses writes the public addresses as resolved static records for the name
+// "_public", or removes the file when there are none.
+func importPublicAddresses(ctx context.Context, c *conn, o *Options) error {
+	type rrKey struct {
+		Class int    `json:"class"`
+		Type  int    `json:"type"`
+		Name  string `json:"name"`
+	}
+	type rr struct {
+		Key     rrKey `json:"key"`
+		Address []int `json:"address"`
+	}
+	var rrs []rr
+	for _, x := range []struct {
+		wellKnown string
+		typ       int
+		v4        bool
+	}{{"ipv4_public", 1, true}, {"ipv6_public", 28, false}} {
+		b, err := c.get(ctx, x.wellKnown, "")
+		if errors.Is(err, ErrAbsent) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get %s: %w", x.wellKnown, err)
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Is4() != x.v4 || a.Zone() != "" {
+			o.log().Warn("ignoring invalid public address", "key", x.wellKnown, "value", s)
+			continue
+		}
+		var ints []int
+		for _, by := range a.AsSlice() {
+			ints = append(ints, int(by))
+		}
+		rrs = append(rrs, rr{rrKey{1, x.typ, "_public"}, ints})
+	}
+	path := under(o.Root, PublicRRFile)
+	if len(rrs) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	b, err := json.Marshal(rrs)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := writeAtomic(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	o.log().Info("public addresses written as resolver records", "path", PublicRRFile)
+	return nil
+}
+
+func importUserdata(ctx context.Context, c *conn, o *Options) error {
+	copyPath := under(o.Root, UserdataCopy)
+	data, err := c.userdata(ctx)
+	if err != nil {
+		return fmt.Errorf("get user data: %w", err)
+	}
+	if data == nil {
+		if err := os.Remove(copyPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		o.log().Info("no user data")
+		return nil
+	}
+	measure(ctx, o, data)
+	if err := os.MkdirAll(filepath.Dir(copyPath), 0o755); err != nil {
+		return err
+	}
+	if err := writeAtomic(copyPath, data, 0o644); err != nil {
+		o.log().Warn("could not keep a copy of the user data", "path", UserdataCopy, "err", err)
+	}
+	res, err := userdata.Parse(data)
+	if errors.Is(err, userdata.ErrNUL) {
+		// Like upstream: not processed, but not a failure of the import.
+		o.log().Warn("user data contains NUL bytes, not processing it")
+		return nil
+	}
+	if !res.Recognized {
+		o.log().Info("user data is not meant for systemd, ignoring it")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, s := range res.Skipped {
+		o.log().Warn("ignoring invalid credential in user data: " + s)
+	}
+	for _, name := range res.Duplicates {
+		o.log().Info("credential given more than once in user data, using the first", "credential", name)
+	}
+	n := 0
+	for _, cr := range res.Credentials {
+		dir := CredstoreDir
+		if cr.Kind == userdata.Encrypted {
+			dir = CredstoreEncDir
+		}
+		written, err := writeCredential(under(o.Root, dir), cr.Name, cr.Value)
+		if err != nil {
+			return err
+		}
+		if !written {
+			o.log().Info("credential exists already, not replacing it", "credential", cr.Name, "dir", dir)
+			continue
+		}
+		n++
+		fmt.Fprintf(o.progress(), "Stored credential '%s' from user data (%d bytes).\n", cr.Name, len(cr.Value))
+	}
+	fmt.Fprintf(o.progress(), "%d credentials imported from user data.\n", n)
+	if len(res.Skipped) > 0 {
+		// The valid ones are imported; the invalid ones fail the run, as upstream's does.
+		return &ExitError{Code: ExitFailure, Msg: fmt.Sprintf("%d invalid credential entries in user data skipped.", len(res.Skipped))}
+	}
+	return nil
+}
+
+// MeasureText is the string measured for user data b.
+func MeasureText(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "imds-userdata:" + hex.EncodeToString(sum[:]) + ":" +
+		base64.StdEncoding.EncodeToString(b[:min(len(b), measurePrefixBytes)])
+}
+
+// measure extends PCR 12 with the user data through io.systemd.PCRExtend; failures are
+// logged and tolerated.
+func measure(ctx context.Context, o *Options, b []byte) {
+	sock := under(o.Root, PCRExtendSocket)
+	c, err := varlinkd.Dial(ctx, "unix:"+sock)
+	if err != nil {
+		o.log().Debug("not measuring user data: no PCR extension service", "socket", sock, "err", err)
+		return
+	}
+	defer c.Close()
+	in := struct {
+		PCR       int    `json:"pcr"`
+		Text      string `json:"text"`
+		EventType string `json:"eventType"`
+	}{measurePCR, MeasureText(b), measureEventType}
+	if err := c.Call(ctx, "io.systemd.PCRExtend.Extend", in, nil); err != nil {
+		o.log().Warn("measuring user data failed, continuing", "err", err)
+		return
+	}
+	o.log().Debug("measured user data into PCR 12")
+}
+
+// writeCredential stores b as dir/name (mode 0400, dir 0700) unless that file exists.
+func writeCredential(dir, name string, b []byte) (bool, error) {
+	if !userdata.ValidName(name) {
+		return false, fmt.Errorf("invalid credential name %q", name)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return false, err
+	}
+	path := filepath.Join(dir, name)
+	if _, err := os.Lstat(path); err == nil {
+		return false, nil
+	}
+	tmp, err := os.CreateTemp(dir, ".#imds")
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return false, err
+	}
+	if err := tmp.Chmod(0o400); err != nil {
+		tmp.Close()
+		return false, err
+	}
+	if err := tmp.Close(); err != nil {
+		return false, err
+	}
+	// A hard link fails if the name appeared meanwhile: existing files are never replaced.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+func writeAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".#imds")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
