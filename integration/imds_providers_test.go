@@ -90,9 +90,7 @@ func TestIMDSProviders(t *testing.T) {
 				}
 			}
 			if out, err := run("--userdata"); err != nil || out != string(fakecloud.DefaultUserData(prov.Vendor)) {
-				if prov.Vendor != "scaleway" { // its "userdata" key is the key list
-					t.Errorf("imds --userdata = %q, %v", out, err)
-				}
+				t.Errorf("imds --userdata = %q, %v", out, err)
 			}
 			if out, err := run(); err != nil || (prov.Expected["hostname"] != "" && !strings.Contains(out, prov.Expected["hostname"])) {
 				t.Errorf("imds (summary) = %q, %v; want the hostname in it", out, err)
@@ -102,11 +100,6 @@ func TestIMDSProviders(t *testing.T) {
 			}
 			got := readCreds(t, filepath.Join(root, "run/credstore"))
 			want := expectedCreds(prov)
-			if prov.Vendor == "scaleway" {
-				// Its "userdata" key answers the key list, not the JSON document, and
-				// userdata_base is not in upstream's hwdb entry: nothing to import.
-				delete(want, "fakecloud.test")
-			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("imds --import wrote %v, want %v", got, want)
 			}
