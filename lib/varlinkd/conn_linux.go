@@ -16,6 +16,13 @@ import (
 // errTooLarge closes a connection whose message outgrew MaxMessageSize.
 var errTooLarge = fmt.Errorf("message exceeds %d bytes", MaxMessageSize)
 
+// Read buffer sizing: a connection starts with initialReadBuffer bytes and doubles whenever
+// less than minReadRoom is free.
+const (
+	initialReadBuffer = 4096
+	minReadRoom       = 1024
+)
+
 // maxFDsPerMessage matches the kernel's SCM_MAX_FD.
 const maxFDsPerMessage = 253
 
@@ -67,8 +74,9 @@ func (w *wireConn) fill() error {
 		w.end = copy(w.arr, w.arr[w.start:w.end])
 		w.start = 0
 	}
-	if len(w.arr)-w.end < 4096 {
-		grown := make([]byte, 2*len(w.arr)+64<<10)
+	if len(w.arr)-w.end < minReadRoom {
+		// Start small: most requests are tiny and a daemon may hold thousands of connections.
+		grown := make([]byte, max(2*len(w.arr), initialReadBuffer))
 		w.end = copy(grown, w.arr[w.start:w.end])
 		w.start = 0
 		w.arr = grown
