@@ -1,0 +1,97 @@
+package networkd
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/stead-os/stead/services/networkd/netconf"
+)
+
+// routeTypes maps [Route] Type= to the kernel's RTN_* values.
+var routeTypes = map[string]int{
+	"unicast": unix.RTN_UNICAST, "local": unix.RTN_LOCAL, "broadcast": unix.RTN_BROADCAST,
+	"anycast": unix.RTN_ANYCAST, "multicast": unix.RTN_MULTICAST, "blackhole": unix.RTN_BLACKHOLE,
+	"unreachable": unix.RTN_UNREACHABLE, "prohibit": unix.RTN_PROHIBIT, "throw": unix.RTN_THROW,
+	"nat": unix.RTN_NAT, "xresolve": unix.RTN_XRESOLVE,
+}
+
+func ipnet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// ApplyStatic brings link ifname up and applies the static part of n:
+// Address= and [Address], Gateway= (default routes), [Route] and
+// [RoutingPolicyRule]. Existing objects are replaced, so applying twice
+// is harmless. All items are tried; the errors are joined.
+func ApplyStatic(ifname string, n *netconf.Network) error {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if err := netlink.LinkSetUp(link); err != nil {
+		errs = append(errs, fmt.Errorf("setting %s up: %w", ifname, err))
+	}
+	idx := link.Attrs().Index
+	for _, p := range n.Addresses {
+		if err := netlink.AddrReplace(link, &netlink.Addr{IPNet: ipnet(p)}); err != nil {
+			errs = append(errs, fmt.Errorf("address %s: %w", p, err))
+		}
+	}
+	for _, gw := range n.Gateways {
+		r := &netlink.Route{LinkIndex: idx, Gw: gw.AsSlice(), Protocol: unix.RTPROT_STATIC}
+		if gw.Is6() {
+			r.Family = unix.AF_INET6
+		}
+		if err := netlink.RouteReplace(r); err != nil {
+			errs = append(errs, fmt.Errorf("gateway %s: %w", gw, err))
+		}
+	}
+	for _, rt := range n.Routes {
+		r := &netlink.Route{Protocol: unix.RTPROT_STATIC, Type: routeTypes[rt.Type], Table: int(rt.Table)}
+		if rt.Destination.IsValid() {
+			r.Dst = ipnet(rt.Destination)
+		}
+		if rt.Gateway.IsValid() {
+			r.Gw = rt.Gateway.AsSlice()
+		}
+		switch rt.Type {
+		case "blackhole", "unreachable", "prohibit", "throw":
+			// no device for these
+		default:
+			r.LinkIndex = idx
+		}
+		if (rt.Destination.IsValid() && rt.Destination.Addr().Is6()) || (rt.Gateway.IsValid() && rt.Gateway.Is6()) {
+			r.Family = unix.AF_INET6
+		}
+		if err := netlink.RouteReplace(r); err != nil {
+			errs = append(errs, fmt.Errorf("route %s: %w", rt.Destination, err))
+		}
+	}
+	for _, ru := range n.Rules {
+		r := netlink.NewRule()
+		r.Table = int(ru.Table)
+		if r.Table == 0 {
+			r.Table = unix.RT_TABLE_MAIN
+		}
+		if ru.FirewallMark != 0 {
+			r.Mark = ru.FirewallMark
+			if ru.FirewallMask != 0 {
+				m := ru.FirewallMask
+				r.Mask = &m
+			}
+		}
+		if ru.HasPriority {
+			r.Priority = int(ru.Priority)
+		}
+		if err := netlink.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+			errs = append(errs, fmt.Errorf("routing policy rule (table %d): %w", ru.Table, err))
+		}
+	}
+	return errors.Join(errs...)
+}

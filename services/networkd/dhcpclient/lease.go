@@ -1,0 +1,175 @@
+// Package dhcpclient is networkd's DHCPv4 client: it acquires a lease on a
+// link (RFC 2131, through insomniacslk/dhcp's nclient4), applies the address
+// and default route, keeps the lease in /run/systemd/netif/leases/IFINDEX
+// so a restarted daemon keeps its address, and renews at T1.
+package dhcpclient
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// LeaseDir is where leases are kept, relative to the root.
+const LeaseDir = "run/systemd/netif/leases"
+
+// Lease is an acquired DHCPv4 lease.
+type Lease struct {
+	ACK      *dhcpv4.DHCPv4
+	Acquired time.Time
+}
+
+// Address returns the leased address with its prefix.
+func (l *Lease) Address() netip.Prefix {
+	a, _ := netip.AddrFromSlice(l.ACK.YourIPAddr.To4())
+	bits := 32
+	if m := l.ACK.SubnetMask(); m != nil {
+		bits, _ = m.Size()
+	}
+	return netip.PrefixFrom(a, bits)
+}
+
+// Lifetime is the lease time (option 51); 0 means none given.
+func (l *Lease) Lifetime() time.Duration { return l.ACK.IPAddressLeaseTime(0) }
+
+// T1 is the renewal time: option 58, else half the lifetime.
+func (l *Lease) T1() time.Duration {
+	if v := l.ACK.Options.Get(dhcpv4.OptionRenewTimeValue); len(v) == 4 {
+		return time.Duration(uint32(v[0])<<24|uint32(v[1])<<16|uint32(v[2])<<8|uint32(v[3])) * time.Second
+	}
+	return l.Lifetime() / 2
+}
+
+// T2 is the rebinding time: option 59, else 7/8 of the lifetime.
+func (l *Lease) T2() time.Duration {
+	if v := l.ACK.Options.Get(dhcpv4.OptionRebindingTimeValue); len(v) == 4 {
+		return time.Duration(uint32(v[0])<<24|uint32(v[1])<<16|uint32(v[2])<<8|uint32(v[3])) * time.Second
+	}
+	return l.Lifetime() * 7 / 8
+}
+
+// Expired tells whether the lease has run out at now.
+func (l *Lease) Expired(now time.Time) bool {
+	lt := l.Lifetime()
+	return lt > 0 && !now.Before(l.Acquired.Add(lt))
+}
+
+// Router returns the first router of option 3.
+func (l *Lease) Router() (netip.Addr, bool) {
+	for _, r := range l.ACK.Router() {
+		if a, ok := netip.AddrFromSlice(r.To4()); ok {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func ips(list []net.IP) string {
+	s := make([]string, 0, len(list))
+	for _, ip := range list {
+		s = append(s, ip.String())
+	}
+	return strings.Join(s, " ")
+}
+
+// Marshal writes the lease as KEY=VALUE lines. The keys follow the lease
+// files upstream networkd keeps; STEAD_ACQUIRED and STEAD_ACK (the server's
+// message, hex) are stead's, so the lease can be renewed after a restart.
+func (l *Lease) Marshal() []byte {
+	var b bytes.Buffer
+	fmt.Fprintln(&b, "# This is private data. Do not parse.")
+	p := l.Address()
+	fmt.Fprintf(&b, "ADDRESS=%s\n", p.Addr())
+	fmt.Fprintf(&b, "NETMASK=%s\n", net.IP(net.CIDRMask(p.Bits(), 32)))
+	if r := l.ACK.Router(); len(r) > 0 {
+		fmt.Fprintf(&b, "ROUTER=%s\n", ips(r))
+	}
+	if s := l.ACK.ServerIdentifier(); s != nil {
+		fmt.Fprintf(&b, "SERVER_ADDRESS=%s\n", s)
+	}
+	if d := l.ACK.DNS(); len(d) > 0 {
+		fmt.Fprintf(&b, "DNS=%s\n", ips(d))
+	}
+	if h := l.ACK.HostName(); h != "" {
+		fmt.Fprintf(&b, "HOSTNAME=%s\n", h)
+	}
+	fmt.Fprintf(&b, "LIFETIME=%d\n", int64(l.Lifetime()/time.Second))
+	fmt.Fprintf(&b, "T1=%d\nT2=%d\n", int64(l.T1()/time.Second), int64(l.T2()/time.Second))
+	fmt.Fprintf(&b, "STEAD_ACQUIRED=%d\n", l.Acquired.Unix())
+	fmt.Fprintf(&b, "STEAD_ACK=%s\n", hex.EncodeToString(l.ACK.ToBytes()))
+	return b.Bytes()
+}
+
+// Unmarshal reads what Marshal wrote.
+func Unmarshal(data []byte) (*Lease, error) {
+	var l Lease
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 64<<10)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "STEAD_ACQUIRED":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("bad STEAD_ACQUIRED: %w", err)
+			}
+			l.Acquired = time.Unix(n, 0)
+		case "STEAD_ACK":
+			b, err := hex.DecodeString(v)
+			if err != nil {
+				return nil, fmt.Errorf("bad STEAD_ACK: %w", err)
+			}
+			if l.ACK, err = dhcpv4.FromBytes(b); err != nil {
+				return nil, fmt.Errorf("bad STEAD_ACK: %w", err)
+			}
+		}
+	}
+	if l.ACK == nil || l.Acquired.IsZero() || l.ACK.YourIPAddr.To4() == nil {
+		return nil, errors.New("incomplete lease file")
+	}
+	return &l, nil
+}
+
+// Path is the lease file of link ifindex under root.
+func Path(root string, ifindex int) string {
+	return filepath.Join(root, LeaseDir, strconv.Itoa(ifindex))
+}
+
+// Save writes the lease atomically.
+func Save(root string, ifindex int, l *Lease) error {
+	p := Path(root, ifindex)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, l.Marshal(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// LoadLease reads the lease of link ifindex; (nil, nil) when there is none.
+func LoadLease(root string, ifindex int) (*Lease, error) {
+	b, err := os.ReadFile(Path(root, ifindex))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Unmarshal(b)
+}

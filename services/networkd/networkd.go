@@ -1,0 +1,243 @@
+// Package networkd is stead's network daemon. This first version reads the
+// .network files and networkd.conf (package netconf), runs the DHCPv4 relay
+// agent (package relay) on the links that ask for it and the DHCPv4 client
+// (package dhcpclient) on links with DHCP=yes or ipv4. It also holds
+// networkctl's logic. See docs/networkd.md.
+package networkd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/stead-os/stead/lib/notify"
+	"github.com/stead-os/stead/services/networkd/dhcpclient"
+	"github.com/stead-os/stead/services/networkd/netconf"
+	"github.com/stead-os/stead/services/networkd/relay"
+)
+
+// Options are networkd's command-line settings.
+type Options struct {
+	Root    string
+	Version string
+}
+
+// Config is one loaded configuration.
+type Config struct {
+	Global   *netconf.Global
+	Networks []*netconf.Network
+}
+
+// Load reads the configuration under root, logging each problem.
+func Load(root string, log *slog.Logger) (*Config, error) {
+	warn := func(err error) { log.Warn(err.Error()) }
+	g, err := netconf.LoadGlobal(root, warn)
+	if err != nil {
+		return nil, err
+	}
+	nets, err := netconf.Load(root, warn)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{Global: g, Networks: nets}, nil
+}
+
+// LinkInfo describes the kernel link ifi for [Match]: the type comes from
+// sysfs under root when available, else from the link's flags.
+func LinkInfo(root string, ifi net.Interface) netconf.LinkInfo {
+	l := netconf.LinkInfo{Name: ifi.Name, MAC: ifi.HardwareAddr}
+	dir := filepath.Join(root, "sys/class/net", ifi.Name)
+	if b, err := os.ReadFile(filepath.Join(dir, "type")); err == nil {
+		switch n, _ := strconv.Atoi(strings.TrimSpace(string(b))); n {
+		case 1:
+			l.Type = "ether"
+		case 772:
+			l.Type = "loopback"
+		case 65534:
+			l.Type = "none"
+		}
+	} else if ifi.Flags&net.FlagLoopback != 0 {
+		l.Type = "loopback"
+	} else if len(ifi.HardwareAddr) == 6 {
+		l.Type = "ether"
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "uevent")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "DEVTYPE="); ok {
+				l.Kind = v
+				if l.Type == "ether" && v == "wlan" {
+					l.Type = "wlan"
+				}
+			}
+		}
+	}
+	return l
+}
+
+// RelayConfig works out the relay agent's setup from the configuration and
+// the links present: ok is false when no relay is configured, err says
+// why a configured one cannot run.
+func (c *Config) RelayConfig(links []net.Interface, root string, log *slog.Logger) (*relay.Config, bool, error) {
+	rc := &relay.Config{
+		Server:           c.Global.Relay.ServerAddress,
+		OverrideServerID: c.Global.Relay.OverrideServerIdentifier,
+		RemoteID:         c.Global.Relay.RemoteID,
+	}
+	type up struct {
+		name string
+		prio int
+	}
+	var ups []up
+	any := false
+	for _, ifi := range links {
+		n := netconf.Find(c.Networks, LinkInfo(root, ifi))
+		if n == nil || n.DHCPRelay == netconf.RelayNone {
+			continue
+		}
+		any = true
+		if n.DHCPv4Enabled() {
+			log.Warn("DHCP relay is off on a link running a DHCPv4 client", "link", ifi.Name, "network", n.Name)
+			continue
+		}
+		agent, ok := n.RelayAgentAddress()
+		if !ok {
+			log.Warn("no usable agent address among the static addresses; relay off on this link", "link", ifi.Name, "network", n.Name)
+			continue
+		}
+		switch n.DHCPRelay {
+		case netconf.RelayUpstream:
+			ups = append(ups, up{ifi.Name, n.Relay.InterfacePriority})
+		case netconf.RelayDownstream:
+			gw, _ := n.RelayGatewayAddress()
+			if !gw.IsValid() {
+				gw = agent
+			}
+			rc.Downstreams = append(rc.Downstreams, &relay.Downstream{
+				Ifname: ifi.Name, Ifindex: ifi.Index, MAC: ifi.HardwareAddr, Gateway: gw,
+				CircuitID: n.Relay.CircuitID, VSS: n.Relay.VirtualSubnetSelection,
+			})
+		}
+	}
+	if !any {
+		return nil, false, nil
+	}
+	if !rc.Server.IsValid() {
+		return nil, true, errors.New("DHCPRelay= is set but networkd.conf has no [DHCPRelay] ServerAddress=; relay off")
+	}
+	if len(ups) == 0 || len(rc.Downstreams) == 0 {
+		return nil, true, errors.New("the DHCP relay needs one upstream and at least one downstream link")
+	}
+	sort.SliceStable(ups, func(i, j int) bool { return ups[i].prio > ups[j].prio })
+	rc.Upstream = ups[0].name
+	return rc, true, nil
+}
+
+// Run is the daemon: it loads the configuration, starts the relay, tells
+// the service manager it is ready and reloads on SIGHUP until ctx ends or
+// SIGTERM/SIGINT arrives.
+func Run(ctx context.Context, o Options, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	n, err := notify.FromEnv()
+	if err != nil {
+		log.Warn("ignoring NOTIFY_SOCKET", "err", err)
+	}
+	var (
+		cancel = func() {}
+		wg     sync.WaitGroup
+	)
+	start := func() error {
+		cfg, err := Load(o.Root, log)
+		if err != nil {
+			return fmt.Errorf("loading configuration: %w", err)
+		}
+		links, err := net.Interfaces()
+		if err != nil {
+			return err
+		}
+		rctx, c := context.WithCancel(ctx)
+		cancel = c
+		for _, ifi := range links {
+			nw := netconf.Find(cfg.Networks, LinkInfo(o.Root, ifi))
+			if nw == nil {
+				continue
+			}
+			if err := ApplyStatic(ifi.Name, nw); err != nil {
+				log.Warn("static configuration incomplete", "link", ifi.Name, "network", nw.Name, "err", err)
+			}
+			if !nw.DHCPv4Enabled() {
+				continue
+			}
+			dc := &dhcpclient.Client{Root: o.Root, Ifname: ifi.Name, RouteTable: nw.DHCPv4.RouteTable, Log: log}
+			log.Info("starting DHCPv4 client", "link", ifi.Name, "network", nw.Name)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := dc.Run(rctx); err != nil {
+					log.Error("DHCPv4 client failed", "link", dc.Ifname, "err", err)
+				}
+			}()
+		}
+		rc, on, err := cfg.RelayConfig(links, o.Root, log)
+		if err != nil {
+			log.Warn(err.Error())
+			return nil
+		}
+		if !on {
+			return nil
+		}
+		names := make([]string, len(rc.Downstreams))
+		for i, d := range rc.Downstreams {
+			names[i] = d.Ifname + "=" + d.Gateway.String()
+		}
+		opened := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := rc.Run(rctx, log, nil, func() {
+				log.Info("DHCP relay started", "server", rc.Server, "upstream", rc.Upstream, "downstream", strings.Join(names, ","))
+				close(opened)
+			})
+			if err != nil {
+				log.Error("DHCP relay failed", "err", err)
+				close(opened)
+			}
+		}()
+		<-opened
+		return nil
+	}
+	if err := start(); err != nil {
+		return err
+	}
+	n.Send("READY=1\nSTATUS=Processing requests...")
+	for {
+		select {
+		case <-ctx.Done():
+			cancel()
+			wg.Wait()
+			return nil
+		case <-hup:
+			n.Send("RELOADING=1")
+			cancel()
+			wg.Wait()
+			if err := start(); err != nil {
+				log.Error("reload failed", "err", err)
+			}
+			n.Send("READY=1")
+		}
+	}
+}
