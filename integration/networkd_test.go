@@ -166,15 +166,15 @@ func (c *ndCapture) all() []*dhcpv4.DHCPv4 {
 func ndHtons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // ndDaemon starts cmd and stops it (by its pid) at cleanup.
-func ndDaemon(t *testing.T, cmd *exec.Cmd) *ndSyncBuf {
+func ndDaemon(t *testing.T, cmd *exec.Cmd) *harness.SyncBuffer {
 	out, _ := ndDaemonStop(t, cmd)
 	return out
 }
 
 // ndDaemonStop is ndDaemon that also returns a function stopping the
 // process early (SIGTERM, then SIGKILL after 5 s); calling it twice is fine.
-func ndDaemonStop(t *testing.T, cmd *exec.Cmd) (*ndSyncBuf, func()) {
-	out := &ndSyncBuf{}
+func ndDaemonStop(t *testing.T, cmd *exec.Cmd) (*harness.SyncBuffer, func()) {
+	out := &harness.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -200,23 +200,6 @@ func ndDaemonStop(t *testing.T, cmd *exec.Cmd) (*ndSyncBuf, func()) {
 		}
 	})
 	return out, stop
-}
-
-type ndSyncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *ndSyncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *ndSyncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func ndWaitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
@@ -246,7 +229,7 @@ type ndRelayEnv struct {
 	tp                *ndTopo
 	tmp               string
 	networkd          string
-	dnsmasqOut, ndOut *ndSyncBuf
+	dnsmasqOut, ndOut *harness.SyncBuffer
 	srvCap, cliCap    *ndCapture
 }
 
@@ -526,7 +509,7 @@ func TestNetworkdDHCPClient(t *testing.T) {
 	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m", "--dhcp-option=option:T1,3")
 	croot := filepath.Join(e.tmp, "client-root")
 	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
-	start := func() (*ndSyncBuf, func()) {
+	start := func() (*harness.SyncBuffer, func()) {
 		cmd := exec.Command("ip", "netns", "exec", e.tp.client, e.networkd, "--root="+croot)
 		cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
 		return ndDaemonStop(t, cmd)

@@ -8,29 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stead-os/stead/integration/harness"
 )
-
-// lockedBuffer collects a child's stderr while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The test binary doubles as stead-fakecloud when this variable is set.
 const runMain = "STEAD_FAKECLOUD_RUN_MAIN"
@@ -45,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 // startBinary runs stead-fakecloud with args and returns the addresses it printed.
-func startBinary(t *testing.T, args ...string) (listen []string, control string, stderr *lockedBuffer) {
+func startBinary(t *testing.T, args ...string) (listen []string, control string, stderr *harness.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), runMain+"=1", "STEAD_FAKECLOUD_ARGS="+strings.Join(args, " "))
@@ -53,7 +36,7 @@ func startBinary(t *testing.T, args ...string) (listen []string, control string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr = &lockedBuffer{}
+	stderr = &harness.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
