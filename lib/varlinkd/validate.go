@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -26,7 +27,7 @@ type method struct {
 }
 
 func parseInterface(description string) (*iface, error) {
-	parsed, err := idl.New(description)
+	parsed, err := parseIDL(description)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +39,47 @@ func parseInterface(description string) (*iface, error) {
 		f.methods[m.Name] = &method{in: m.In, requiresMore: strings.Contains(m.Doc, requiresMoreMarker)}
 	}
 	return f, nil
+}
+
+// varlink/go's IDL parser only takes field and enum names that start with a lower-case
+// letter, but systemd's interfaces (io.systemd.Network, …) use capitalised ones. parseIDL
+// prefixes such names with capMarker so the parser accepts them, then strips it again.
+const capMarker = "zzsteadcap_"
+
+// capitalisedName finds a capitalised name where a field or enum value can stand: right after
+// "(" or ",", across blanks and comment lines.
+var capitalisedName = regexp.MustCompile(`([(,][ \t\r\n]*(?:#[^\n]*\n[ \t\r\n]*)*)([A-Z][A-Za-z0-9_]*)`)
+
+func parseIDL(description string) (*idl.IDL, error) {
+	marked := capitalisedName.ReplaceAllString(description, "${1}"+capMarker+"${2}")
+	parsed, err := idl.New(marked)
+	if err != nil || marked == description {
+		return parsed, err
+	}
+	seen := map[*idl.Type]bool{}
+	var unmark func(t *idl.Type)
+	unmark = func(t *idl.Type) {
+		if t == nil || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.Fields {
+			t.Fields[i].Name = strings.TrimPrefix(t.Fields[i].Name, capMarker)
+			unmark(t.Fields[i].Type)
+		}
+		unmark(t.ElementType)
+	}
+	for _, m := range parsed.Methods {
+		unmark(m.In)
+		unmark(m.Out)
+	}
+	for _, a := range parsed.Aliases {
+		unmark(a.Type)
+	}
+	for _, e := range parsed.Errors {
+		unmark(e.Type)
+	}
+	return parsed, nil
 }
 
 // invalidParameter names the offending top-level parameter of a request.
