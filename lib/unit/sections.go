@@ -1,0 +1,394 @@
+package unit
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stead-os/stead/lib/conf"
+)
+
+// Condition is one Condition*= or Assert*= setting.
+type Condition struct {
+	Kind    string // "PathExists", "Virtualization", … (without the Condition/Assert prefix)
+	Assert  bool   // Assert*= rather than Condition*=
+	Trigger bool   // "|" prefix: any one triggering condition suffices
+	Negate  bool   // "!" prefix
+	Value   string
+}
+
+// UnitSection is the typed [Unit] section.
+type UnitSection struct {
+	Description                                 string
+	Wants, Requires, BindsTo, Requisite, PartOf []string
+	Conflicts, After, Before                    []string
+	Conditions                                  []Condition
+	DefaultDependencies                         bool
+	StartLimitInterval                          time.Duration // StartLimitIntervalSec=, 0 disables
+	StartLimitBurst                             int
+	StartLimitSet                               bool // either was set
+}
+
+// Install is the typed [Install] section.
+type Install struct {
+	WantedBy, RequiredBy, Also, Alias []string
+}
+
+// Service is the typed [Service] section.
+type Service struct {
+	Type                                             string // simple, exec, forking, oneshot, notify, notify-reload, dbus, idle
+	ExecStartPre, ExecStart, ExecStartPost, ExecStop []ExecCommand
+	ExecStopPost, ExecReload, ExecCondition          []ExecCommand
+	Restart                                          string // no, always, on-success, on-failure, on-abnormal, on-abort, on-watchdog
+	RestartSec                                       time.Duration
+	Environment                                      []string // NAME=VALUE, in order
+	EnvironmentFiles                                 []string // "-" prefix kept: missing is fine
+	User, Group, WorkingDirectory                    string
+	RuntimeDirectory, StateDirectory                 []string
+	RuntimeDirectoryPreserve                         string // no, yes, restart
+	TimeoutStart, TimeoutStop                        time.Duration
+	KillMode                                         string // control-group, mixed, process, none
+	KillSignal                                       string
+	RemainAfterExit                                  bool
+	Watchdog                                         time.Duration
+	FileDescriptorStoreMax                           int
+	PIDFile                                          string
+}
+
+// Socket is the typed [Socket] section.
+type Socket struct {
+	ListenStream, ListenDatagram []string
+	Accept                       bool
+	SocketMode                   uint32
+	Symlinks                     []string
+	FileDescriptorName           string
+	Service                      string
+}
+
+const defaultTimeout = 90 * time.Second
+
+func (u *Unit) parseUnit(report func(error)) {
+	s := &u.Unit
+	s.Description = u.str("Unit", "Description", report)
+	s.Wants = u.names("Unit", "Wants", report)
+	s.Requires = u.names("Unit", "Requires", report)
+	s.BindsTo = u.names("Unit", "BindsTo", report)
+	s.Requisite = u.names("Unit", "Requisite", report)
+	s.PartOf = u.names("Unit", "PartOf", report)
+	s.Conflicts = u.names("Unit", "Conflicts", report)
+	s.After = u.names("Unit", "After", report)
+	s.Before = u.names("Unit", "Before", report)
+	s.DefaultDependencies = u.boolean("Unit", "DefaultDependencies", true, report)
+	s.StartLimitInterval = 10 * time.Second
+	s.StartLimitBurst = 5
+	for _, sec := range []string{"Unit", "Service"} { // [Service] is the legacy place
+		if e, ok := u.File.Lookup(sec, "StartLimitIntervalSec"); ok {
+			if d, err := conf.ParseTimespan(e.Value); err != nil {
+				report(e.Wrap(err))
+			} else {
+				s.StartLimitInterval, s.StartLimitSet = d, true
+			}
+		}
+		if e, ok := u.File.Lookup(sec, "StartLimitBurst"); ok {
+			if n, err := strconv.Atoi(e.Value); err != nil || n < 0 {
+				report(e.Wrap(&conf.ValueError{Type: "unsigned integer", Value: e.Value}))
+			} else {
+				s.StartLimitBurst, s.StartLimitSet = n, true
+			}
+		}
+	}
+	for _, sec := range u.File.SectionsNamed("Unit") {
+		for _, e := range sec.Entries {
+			var kind string
+			var assert bool
+			switch {
+			case strings.HasPrefix(e.Key, "Condition"):
+				kind = e.Key[len("Condition"):]
+			case strings.HasPrefix(e.Key, "Assert"):
+				kind, assert = e.Key[len("Assert"):], true
+			default:
+				continue
+			}
+			if e.Value == "" { // reset
+				var keep []Condition
+				for _, c := range s.Conditions {
+					if c.Kind != kind || c.Assert != assert {
+						keep = append(keep, c)
+					}
+				}
+				s.Conditions = keep
+				continue
+			}
+			v, ok := u.expand(e, report)
+			if !ok {
+				continue
+			}
+			c := Condition{Kind: kind, Assert: assert}
+			for len(v) > 0 && (v[0] == '|' || v[0] == '!') {
+				if v[0] == '|' {
+					c.Trigger = true
+				} else {
+					c.Negate = true
+				}
+				v = strings.TrimLeft(v[1:], " ")
+			}
+			c.Value = v
+			s.Conditions = append(s.Conditions, c)
+		}
+	}
+}
+
+func (u *Unit) parseInstall(report func(error)) {
+	u.Install.WantedBy = u.names("Install", "WantedBy", report)
+	u.Install.RequiredBy = u.names("Install", "RequiredBy", report)
+	u.Install.Also = u.names("Install", "Also", report)
+	u.Install.Alias = u.names("Install", "Alias", report)
+}
+
+func (u *Unit) boolean(section, key string, def bool, report func(error)) bool {
+	e, ok := u.File.Lookup(section, key)
+	if !ok || e.Value == "" {
+		return def
+	}
+	b, err := conf.ParseBool(e.Value)
+	if err != nil {
+		report(e.Wrap(err))
+		return def
+	}
+	return b
+}
+
+func (u *Unit) timespan(section, key string, def time.Duration, report func(error)) time.Duration {
+	e, ok := u.File.Lookup(section, key)
+	if !ok || e.Value == "" {
+		return def
+	}
+	d, err := conf.ParseTimespan(e.Value)
+	if err != nil {
+		report(e.Wrap(err))
+		return def
+	}
+	return d
+}
+
+func (u *Unit) enum(section, key, def string, allowed []string, report func(error)) string {
+	e, ok := u.File.Lookup(section, key)
+	if !ok || e.Value == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if e.Value == a {
+			return a
+		}
+	}
+	report(e.Wrap(fmt.Errorf("unknown value %q", e.Value)))
+	return def
+}
+
+func (u *Unit) execs(key string, report func(error)) ([]ExecCommand, bool) {
+	var out []ExecCommand
+	bad := false
+	for _, e := range u.File.Entries("Service", key) {
+		v, ok := u.expand(e, report)
+		if !ok {
+			bad = true
+			continue
+		}
+		cmds, err := ParseExec(v)
+		if err != nil {
+			report(e.Wrap(err))
+			bad = true
+			continue
+		}
+		for _, c := range cmds {
+			if !strings.HasPrefix(c.Path, "/") && strings.Contains(c.Path, "/") {
+				report(e.Wrap(fmt.Errorf("executable path %q is neither absolute nor a plain name", c.Path)))
+				bad = true
+				continue
+			}
+			out = append(out, c)
+		}
+	}
+	return out, bad
+}
+
+func (u *Unit) words(section, key string, report func(error)) []string {
+	var out []string
+	for _, e := range u.File.Entries(section, key) {
+		v, ok := u.expand(e, report)
+		if !ok {
+			continue
+		}
+		ws, err := SplitWords(v)
+		if err != nil {
+			report(e.Wrap(err))
+			continue
+		}
+		for _, w := range ws {
+			out = append(out, w.text)
+		}
+	}
+	return out
+}
+
+// parseService fills u.Service; it returns true when the unit cannot be
+// started as configured (bad-setting).
+func (u *Unit) parseService(report func(error)) bool {
+	s := &Service{}
+	u.Service = s
+	s.Type = u.enum("Service", "Type", "simple",
+		[]string{"simple", "exec", "forking", "oneshot", "notify", "notify-reload", "dbus", "idle"}, report)
+	var bad, b bool
+	s.ExecStartPre, b = u.execs("ExecStartPre", report)
+	bad = bad || b
+	s.ExecStart, b = u.execs("ExecStart", report)
+	bad = bad || b
+	s.ExecStartPost, b = u.execs("ExecStartPost", report)
+	bad = bad || b
+	s.ExecStop, _ = u.execs("ExecStop", report)
+	s.ExecStopPost, _ = u.execs("ExecStopPost", report)
+	s.ExecReload, _ = u.execs("ExecReload", report)
+	s.ExecCondition, _ = u.execs("ExecCondition", report)
+	if len(s.ExecStart) == 0 && s.Type != "oneshot" {
+		report(fmt.Errorf("%s: service has no ExecStart= setting, refusing", u.Name))
+		bad = true
+	}
+	if len(s.ExecStart) > 1 && s.Type != "oneshot" {
+		report(fmt.Errorf("%s: service has more than one ExecStart= setting, which is only allowed for Type=oneshot services, refusing", u.Name))
+		bad = true
+	}
+	s.Restart = u.enum("Service", "Restart", "no",
+		[]string{"no", "always", "on-success", "on-failure", "on-abnormal", "on-abort", "on-watchdog"}, report)
+	s.RestartSec = u.timespan("Service", "RestartSec", 100*time.Millisecond, report)
+	s.Environment = u.words("Service", "Environment", report)
+	for _, e := range u.File.Entries("Service", "EnvironmentFile") {
+		if v, ok := u.expand(e, report); ok {
+			s.EnvironmentFiles = append(s.EnvironmentFiles, v)
+		}
+	}
+	s.User = u.str("Service", "User", report)
+	s.Group = u.str("Service", "Group", report)
+	s.WorkingDirectory = u.str("Service", "WorkingDirectory", report)
+	s.PIDFile = u.str("Service", "PIDFile", report)
+	s.RuntimeDirectory = u.words("Service", "RuntimeDirectory", report)
+	s.StateDirectory = u.words("Service", "StateDirectory", report)
+	s.RuntimeDirectoryPreserve = u.enum("Service", "RuntimeDirectoryPreserve", "no", []string{"no", "yes", "restart"}, report)
+	if v, ok := u.File.Get("Service", "RuntimeDirectoryPreserve"); ok && v != "" && v != "restart" {
+		if b, err := conf.ParseBool(v); err == nil {
+			s.RuntimeDirectoryPreserve = map[bool]string{true: "yes", false: "no"}[b]
+		}
+	}
+	ts := u.timespan("Service", "TimeoutSec", defaultTimeout, report)
+	startDefault := ts
+	if _, set := u.File.Get("Service", "TimeoutSec"); !set && s.Type == "oneshot" {
+		startDefault = 0 // oneshot services have no start timeout unless one is set
+	}
+	s.TimeoutStart = u.timespan("Service", "TimeoutStartSec", startDefault, report)
+	s.TimeoutStop = u.timespan("Service", "TimeoutStopSec", ts, report)
+	s.KillMode = u.enum("Service", "KillMode", "control-group", []string{"control-group", "mixed", "process", "none"}, report)
+	s.KillSignal = "SIGTERM"
+	if e, ok := u.File.Lookup("Service", "KillSignal"); ok && e.Value != "" {
+		if _, err := SignalNumber(e.Value); err != nil {
+			report(e.Wrap(err))
+		} else {
+			s.KillSignal = e.Value
+		}
+	}
+	s.RemainAfterExit = u.boolean("Service", "RemainAfterExit", false, report)
+	s.Watchdog = u.timespan("Service", "WatchdogSec", 0, report)
+	if e, ok := u.File.Lookup("Service", "FileDescriptorStoreMax"); ok && e.Value != "" {
+		n, err := strconv.Atoi(e.Value)
+		if err != nil || n < 0 {
+			report(e.Wrap(&conf.ValueError{Type: "unsigned integer", Value: e.Value}))
+		} else {
+			s.FileDescriptorStoreMax = n
+		}
+	}
+	return bad
+}
+
+func (u *Unit) parseSocket(report func(error)) bool {
+	s := &Socket{SocketMode: 0o666}
+	u.Socket = s
+	for _, e := range u.File.Entries("Socket", "ListenStream") {
+		if v, ok := u.expand(e, report); ok {
+			s.ListenStream = append(s.ListenStream, v)
+		}
+	}
+	for _, e := range u.File.Entries("Socket", "ListenDatagram") {
+		if v, ok := u.expand(e, report); ok {
+			s.ListenDatagram = append(s.ListenDatagram, v)
+		}
+	}
+	s.Accept = u.boolean("Socket", "Accept", false, report)
+	if e, ok := u.File.Lookup("Socket", "SocketMode"); ok && e.Value != "" {
+		m, err := strconv.ParseUint(e.Value, 8, 32)
+		if err != nil || m > 0o7777 {
+			report(e.Wrap(&conf.ValueError{Type: "file mode", Value: e.Value}))
+		} else {
+			s.SocketMode = uint32(m)
+		}
+	}
+	s.Symlinks = u.words("Socket", "Symlinks", report)
+	s.FileDescriptorName = u.str("Socket", "FileDescriptorName", report)
+	if s.FileDescriptorName == "" {
+		s.FileDescriptorName = u.Name
+	}
+	s.Service = u.str("Socket", "Service", report)
+	if s.Service == "" {
+		s.Service = strings.TrimSuffix(u.Name, ".socket") + ".service"
+		if s.Accept {
+			s.Service = u.Prefix + "@.service"
+		}
+	}
+	if len(s.ListenStream)+len(s.ListenDatagram) == 0 {
+		report(fmt.Errorf("%s: socket unit lacks a Listen setting, refusing", u.Name))
+		return true
+	}
+	return false
+}
+
+var signals = map[string]int{
+	"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGKILL": 9, "SIGUSR1": 10, "SIGUSR2": 12,
+	"SIGTERM": 15, "SIGCONT": 18, "SIGSTOP": 19, "SIGWINCH": 28,
+}
+
+// SignalNumber parses a signal name ("SIGTERM", "TERM") or number.
+func SignalNumber(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return n, nil
+	}
+	if !strings.HasPrefix(s, "SIG") {
+		s = "SIG" + s
+	}
+	if n, ok := signals[s]; ok {
+		return n, nil
+	}
+	return 0, &conf.ValueError{Type: "signal", Value: s}
+}
+
+// LoadEnvironmentFile parses an EnvironmentFile=: NAME=VALUE lines, "#"
+// and ";" comments, optional single or double quotes around the value.
+func LoadEnvironmentFile(data string) []string {
+	var out []string
+	for _, line := range strings.Split(data, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		k = strings.TrimSpace(strings.TrimPrefix(k, "export "))
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		if isEnvName(k) {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+package pid1
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultTarget is the unit started at boot.
+const DefaultTarget = "default.target"
+
+// Run starts the manager: the reaper, the notify socket, the Varlink
+// interface, then the default target; it returns when ctx is done, after
+// stopping every unit. ready, if set, is called once the default target's
+// job has been queued.
+func (m *Manager) Run(ctx context.Context, ready func()) error {
+	if err := m.openNotify(); err != nil {
+		return err
+	}
+	go m.readNotify(m.notifyConn)
+
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	defer signal.Stop(sigchld)
+	reaperDone := make(chan struct{})
+	reaperCtx, stopReaper := context.WithCancel(context.Background())
+	go func() {
+		defer close(reaperDone)
+		tick := time.NewTicker(time.Second) // in case a SIGCHLD was coalesced away before Notify
+		defer tick.Stop()
+		for {
+			m.reap()
+			select {
+			case <-sigchld:
+			case <-tick.C:
+			case <-reaperCtx.Done():
+				m.reap()
+				return
+			}
+		}
+	}()
+
+	vctx, stopVarlink := context.WithCancel(ctx)
+	varlinkDone := make(chan error, 1)
+	go func() { varlinkDone <- m.serveVarlink(vctx) }()
+
+	m.started = time.Now()
+	if j, err := m.Enqueue(DefaultTarget, JobStart); err != nil {
+		m.log.Error("cannot start default target", "err", err)
+	} else {
+		go func() {
+			<-j.Done()
+			m.mu.Lock()
+			m.finished = time.Now()
+			m.mu.Unlock()
+		}()
+	}
+	if ready != nil {
+		ready()
+	}
+	<-ctx.Done()
+
+	m.shutdown(30 * time.Second)
+	stopVarlink()
+	<-varlinkDone
+	stopReaper()
+	<-reaperDone
+	m.notifyConn.Close()
+	_ = os.Remove(m.notifyPath)
+	return nil
+}
+
+// shutdown stops every unit and waits up to timeout for them.
+func (m *Manager) shutdown(timeout time.Duration) {
+	m.mu.Lock()
+	m.closed = true
+	for _, us := range m.units {
+		if us.restart != nil {
+			us.restart.Stop()
+			us.restart = nil
+		}
+		if us.active != StateInactive && us.active != StateFailed {
+			_, _ = m.addJob(us, JobStop, nil, map[string]bool{})
+		}
+	}
+	m.dispatch()
+	m.mu.Unlock()
+	deadline := time.After(timeout)
+	for {
+		m.mu.Lock()
+		busy := len(m.pids) > 0 || len(m.jobs) > 0
+		ch := m.changed
+		m.mu.Unlock()
+		if !busy {
+			return
+		}
+		select {
+		case <-ch:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			m.mu.Lock()
+			for pid := range m.pids {
+				_ = unix.Kill(-pid, unix.SIGKILL)
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+			m.mu.Unlock()
+			return
+		}
+	}
+}
+
+// ExecShim is the tiny program the manager runs when it passes sockets:
+// args are PATH ARGV0 [ARG…]. It sets LISTEN_PID to its own pid — which stays
+// the service's pid across exec — and executes PATH. It returns only on
+// failure.
+func ExecShim(args []string) error {
+	if len(args) < 2 {
+		return syscall.EINVAL
+	}
+	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	return syscall.Exec(args[0], args[1:], os.Environ())
+}

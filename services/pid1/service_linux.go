@@ -1,0 +1,600 @@
+package pid1
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stead-os/stead/lib/unit"
+)
+
+// proc is a child process we started.
+type proc struct {
+	pid  int
+	us   *unitState
+	main bool
+	cmd  unit.ExecCommand
+}
+
+// startService runs ExecStartPre=, then the main command. m.mu held.
+func (m *Manager) startService(us *unitState) {
+	if us.restart != nil {
+		us.restart.Stop()
+		us.restart = nil
+	}
+	if m.startLimitHit(us) {
+		m.log.Warn("start request repeated too quickly", "unit", us.u.Name)
+		us.result = "start-limit-hit"
+		m.setState(us, StateFailed, "failed")
+		return
+	}
+	s := us.u.Service
+	us.result = "success"
+	us.ready = false
+	us.status = ""
+	if err := m.makeDirs(us); err != nil {
+		m.log.Error("cannot create directories", "unit", us.u.Name, "err", err)
+		us.result = "resources"
+		m.setState(us, StateFailed, "failed")
+		return
+	}
+	us.queue = append([]unit.ExecCommand{}, s.ExecStartPre...)
+	us.phase = "start-pre"
+	sub := "start-pre"
+	if len(us.queue) == 0 {
+		sub = "start"
+	}
+	us.gen++
+	if s.TimeoutStart > 0 && s.TimeoutStart < time.Duration(1<<62) {
+		gen := us.gen
+		us.startTmr = time.AfterFunc(s.TimeoutStart, func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if us.gen != gen || us.active != StateActivating || us.sub == "auto-restart" {
+				return
+			}
+			m.log.Warn("start operation timed out, terminating", "unit", us.u.Name)
+			us.result = "timeout"
+			m.terminate(us)
+		})
+	}
+	m.setState(us, StateActivating, sub)
+	m.advance(us)
+}
+
+// terminate aborts whatever us is doing: its control process is killed and
+// the main process is stopped. m.mu held.
+func (m *Manager) terminate(us *unitState) {
+	us.queue = nil
+	if us.ctrlPID != 0 {
+		_ = unix.Kill(-us.ctrlPID, unix.SIGTERM)
+		_ = unix.Kill(us.ctrlPID, unix.SIGTERM)
+	}
+	switch us.phase {
+	case "stop", "stop-post":
+		return
+	}
+	us.phase = "stop"
+	if us.mainPID != 0 {
+		m.killMain(us)
+	} else if us.ctrlPID == 0 {
+		m.stopPost(us)
+	}
+}
+
+// advance runs the next queued command of the current phase, or moves to
+// the next phase. m.mu held.
+func (m *Manager) advance(us *unitState) {
+	s := us.u.Service
+	for {
+		if len(us.queue) > 0 {
+			c := us.queue[0]
+			us.queue = us.queue[1:]
+			main := us.phase == "start" && s.Type != "oneshot"
+			oneshotMain := us.phase == "start" && s.Type == "oneshot"
+			pid, err := m.spawn(us, c, main || oneshotMain)
+			if err != nil {
+				m.log.Error("cannot execute", "unit", us.u.Name, "cmd", c.Path, "err", err)
+				if c.IgnoreFailure {
+					continue
+				}
+				m.phaseFailed(us, "exit-code")
+				return
+			}
+			if main || oneshotMain {
+				us.mainPID = pid
+			} else {
+				us.ctrlPID = pid
+			}
+			if main {
+				// simple/exec: up as soon as the process runs; notify waits for READY=1.
+				if s.Type == "notify" || s.Type == "notify-reload" {
+					m.setState(us, StateActivating, "start")
+					return
+				}
+				us.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
+				us.phase = "start-post"
+				if len(us.queue) == 0 {
+					us.phase = "running"
+					m.setState(us, StateActive, "running")
+					return
+				}
+				m.setState(us, StateActivating, "start-post")
+				continue
+			}
+			return // wait for this control or oneshot process
+		}
+		switch us.phase {
+		case "start-pre":
+			us.phase = "start"
+			us.queue = append([]unit.ExecCommand{}, s.ExecStart...)
+			if s.Type == "oneshot" && len(us.queue) == 0 {
+				us.phase = "start-post"
+				us.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
+			}
+			if len(us.queue) > 0 {
+				m.setState(us, StateActivating, us.phase)
+			}
+		case "start":
+			// oneshot: all ExecStart= done
+			us.phase = "start-post"
+			us.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
+		case "start-post":
+			us.phase = "running"
+			if s.Type == "oneshot" {
+				if s.RemainAfterExit {
+					m.setState(us, StateActive, "exited")
+				} else {
+					m.finishStopped(us, false)
+				}
+				return
+			}
+			m.setState(us, StateActive, "running")
+			return
+		case "reload":
+			us.phase = "running"
+			m.setState(us, StateActive, "running")
+			return
+		case "stop":
+			if us.mainPID != 0 {
+				m.killMain(us)
+				return // wait for the main process
+			}
+			m.stopPost(us)
+			return
+		case "stop-post":
+			m.finishStopped(us, us.result != "success")
+			return
+		default:
+			return
+		}
+	}
+}
+
+// phaseFailed handles a failed start or control command. m.mu held.
+func (m *Manager) phaseFailed(us *unitState, result string) {
+	if us.result == "success" {
+		us.result = result
+	}
+	us.queue = nil
+	if us.mainPID != 0 {
+		us.phase = "stop"
+		m.killMain(us)
+		return
+	}
+	m.stopPost(us)
+}
+
+func (m *Manager) stopPost(us *unitState) {
+	us.phase = "stop-post"
+	us.queue = append([]unit.ExecCommand{}, us.u.Service.ExecStopPost...)
+	m.setState(us, StateDeactivating, "stop-post")
+	m.advance(us)
+}
+
+// finishStopped settles a service that has no processes left: restart it,
+// or leave it inactive or failed. m.mu held.
+func (m *Manager) finishStopped(us *unitState, failed bool) {
+	s := us.u.Service
+	if us.stopTmr != nil {
+		us.stopTmr.Stop()
+		us.stopTmr = nil
+	}
+	if us.startTmr != nil {
+		us.startTmr.Stop()
+		us.startTmr = nil
+	}
+	us.phase = ""
+	if s.RuntimeDirectoryPreserve == "no" || (s.RuntimeDirectoryPreserve == "restart" && us.stopping) {
+		for _, d := range s.RuntimeDirectory {
+			_ = os.RemoveAll(m.hostPath(filepath.Join("/run", d)))
+		}
+	}
+	if !us.stopping && m.shouldRestart(us) {
+		us.nRestarts++
+		m.setState(us, StateActivating, "auto-restart")
+		us.restart = time.AfterFunc(s.RestartSec, func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if us.sub != "auto-restart" || m.closed {
+				return
+			}
+			us.restart = nil
+			m.startService(us)
+		})
+		return
+	}
+	if failed {
+		m.setState(us, StateFailed, "failed")
+	} else {
+		m.setState(us, StateInactive, "dead")
+	}
+}
+
+func (m *Manager) shouldRestart(us *unitState) bool {
+	if us.result == "start-limit-hit" {
+		return false
+	}
+	clean := us.result == "success"
+	switch us.u.Service.Restart {
+	case "always":
+		return true
+	case "on-success":
+		return clean
+	case "on-failure":
+		return !clean
+	case "on-abnormal":
+		return us.result == "signal" || us.result == "core-dump" || us.result == "timeout" || us.result == "watchdog"
+	case "on-abort":
+		return us.result == "signal" || us.result == "core-dump"
+	case "on-watchdog":
+		return us.result == "watchdog"
+	}
+	return false
+}
+
+// stopService runs ExecStop= and then signals the main process. m.mu held.
+func (m *Manager) stopService(us *unitState) {
+	if us.restart != nil {
+		us.restart.Stop()
+		us.restart = nil
+	}
+	if us.sub == "auto-restart" {
+		m.finishStopped(us, false)
+		return
+	}
+	s := us.u.Service
+	us.queue = nil
+	if us.ctrlPID != 0 && us.phase != "running" && us.phase != "reload" {
+		_ = unix.Kill(-us.ctrlPID, unix.SIGTERM)
+		_ = unix.Kill(us.ctrlPID, unix.SIGTERM)
+	}
+	if us.phase == "running" { // ExecStop= runs for a started service, RemainAfterExit ones included
+		us.queue = append(us.queue, s.ExecStop...)
+	}
+	us.phase = "stop"
+	m.setState(us, StateDeactivating, "stop")
+	if us.stopTmr != nil {
+		us.stopTmr.Stop()
+		us.stopTmr = nil
+	}
+	if s.TimeoutStop <= 0 || s.TimeoutStop >= time.Duration(1<<62) {
+		if us.ctrlPID == 0 {
+			m.advance(us)
+		}
+		return
+	}
+	us.stopTmr = time.AfterFunc(s.TimeoutStop, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if us.active != StateDeactivating {
+			return
+		}
+		m.log.Warn("stop timed out, killing", "unit", us.u.Name)
+		if us.result == "success" {
+			us.result = "timeout"
+		}
+		for _, pid := range []int{us.mainPID, us.ctrlPID} {
+			if pid > 0 {
+				_ = unix.Kill(-pid, unix.SIGKILL)
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	})
+	if us.ctrlPID == 0 {
+		m.advance(us)
+	}
+}
+
+func (m *Manager) killMain(us *unitState) {
+	sig, _ := unit.SignalNumber(us.u.Service.KillSignal)
+	if us.u.Service.KillMode == "none" {
+		return
+	}
+	if us.u.Service.KillMode == "control-group" {
+		_ = unix.Kill(-us.mainPID, syscall.Signal(sig)) // its process group
+	}
+	_ = unix.Kill(us.mainPID, syscall.Signal(sig))
+	_ = unix.Kill(us.mainPID, unix.SIGCONT)
+}
+
+func (m *Manager) reloadService(us *unitState) {
+	s := us.u.Service
+	if len(s.ExecReload) == 0 {
+		m.finishJob(us.job, ResultDone)
+		return
+	}
+	us.phase = "reload"
+	us.queue = append([]unit.ExecCommand{}, s.ExecReload...)
+	m.setState(us, StateReloading, "reload")
+	m.advance(us)
+}
+
+// childExited handles the death of one of our children. m.mu held.
+func (m *Manager) childExited(p *proc, ws unix.WaitStatus) {
+	us := p.us
+	result := "success"
+	switch {
+	case ws.Exited() && ws.ExitStatus() != 0:
+		result = "exit-code"
+	case ws.Signaled():
+		result = "signal"
+		if ws.CoreDump() {
+			result = "core-dump"
+		}
+	}
+	m.log.Info("process exited", "unit", us.u.Name, "pid", p.pid, "main", p.main, "status", describeStatus(ws))
+	if p.cmd.IgnoreFailure {
+		result = "success"
+	}
+	s := us.u.Service
+	if p.main {
+		us.mainPID = 0
+		if s.Type == "oneshot" && us.phase == "start" {
+			if result != "success" {
+				m.phaseFailed(us, result)
+				return
+			}
+			m.advance(us)
+			return
+		}
+		switch us.phase {
+		case "stop", "stop-post":
+			// expected: SIGTERM during stop counts as clean
+			if ws.Signaled() && (ws.Signal() == unix.SIGTERM || ws.Signal() == unix.SIGHUP || ws.Signal() == unix.SIGINT || ws.Signal() == unix.SIGPIPE) {
+				result = "success"
+			}
+			if result != "success" && us.result == "success" {
+				us.result = result
+			}
+			if us.phase == "stop" && us.ctrlPID == 0 {
+				m.stopPost(us)
+			}
+			return
+		}
+		if result != "success" || us.phase != "running" {
+			if result == "success" {
+				result = "protocol" // exited before it reported readiness
+			}
+			if us.result == "success" {
+				us.result = result
+			}
+			if us.ctrlPID != 0 {
+				_ = unix.Kill(us.ctrlPID, unix.SIGTERM)
+				us.phase = "stop"
+				return
+			}
+			m.stopPost(us)
+			return
+		}
+		if s.RemainAfterExit {
+			m.setState(us, StateActive, "exited")
+			return
+		}
+		m.stopPost(us)
+		return
+	}
+	us.ctrlPID = 0
+	if result != "success" {
+		switch us.phase {
+		case "start-pre", "start-post":
+			m.phaseFailed(us, result)
+			return
+		case "reload":
+			us.phase = "running"
+			if j := us.job; j != nil && j.typ == JobReload {
+				m.finishJob(j, ResultFailed)
+			}
+			m.setState(us, StateActive, "running")
+			return
+		}
+	}
+	if us.phase == "stop" && us.mainPID == 0 && len(us.queue) == 0 {
+		m.stopPost(us)
+		return
+	}
+	m.advance(us)
+}
+
+func describeStatus(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "signal " + ws.Signal().String()
+	}
+	return "exit " + strconv.Itoa(ws.ExitStatus())
+}
+
+// makeDirs creates RuntimeDirectory= and StateDirectory= under the root.
+func (m *Manager) makeDirs(us *unitState) error {
+	s := us.u.Service
+	for _, d := range s.RuntimeDirectory {
+		if err := os.MkdirAll(m.hostPath(filepath.Join("/run", d)), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, d := range s.StateDirectory {
+		if err := os.MkdirAll(m.hostPath(filepath.Join("/var/lib", d)), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// environment builds a service's environment.
+func (m *Manager) environment(us *unitState, extra []string) ([]string, map[string]string) {
+	s := us.u.Service
+	env := []string{"PATH=" + envOr("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")}
+	if s.Type == "notify" || s.Type == "notify-reload" {
+		env = append(env, "NOTIFY_SOCKET="+m.notifyPath)
+	}
+	var dirs []string
+	for _, d := range s.RuntimeDirectory {
+		dirs = append(dirs, m.hostPath(filepath.Join("/run", d)))
+	}
+	if len(dirs) > 0 {
+		env = append(env, "RUNTIME_DIRECTORY="+strings.Join(dirs, ":"))
+	}
+	dirs = nil
+	for _, d := range s.StateDirectory {
+		dirs = append(dirs, m.hostPath(filepath.Join("/var/lib", d)))
+	}
+	if len(dirs) > 0 {
+		env = append(env, "STATE_DIRECTORY="+strings.Join(dirs, ":"))
+	}
+	env = append(env, s.Environment...)
+	for _, f := range s.EnvironmentFiles {
+		opt := strings.HasPrefix(f, "-")
+		data, err := os.ReadFile(m.hostPath(strings.TrimPrefix(f, "-")))
+		if err != nil {
+			if !opt {
+				m.log.Warn("cannot read environment file", "unit", us.u.Name, "err", err)
+			}
+			continue
+		}
+		env = append(env, unit.LoadEnvironmentFile(string(data))...)
+	}
+	env = append(env, extra...)
+	// Last assignment wins.
+	mp := map[string]string{}
+	var order []string
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := mp[k]; !ok {
+			order = append(order, k)
+		}
+		mp[k] = v
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+mp[k])
+	}
+	return out, mp
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// spawn starts one command of us. The child is reaped only by the reaper.
+// m.mu held, so the reaper cannot look the pid up before it is registered.
+func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, error) {
+	var extra []string
+	var fds []int
+	if main {
+		fds, extra = m.socketFDs(us)
+	}
+	env, envMap := m.environment(us, extra)
+	argv := c.Argv
+	if !c.NoEnvExpand {
+		argv = unit.ExpandArgv(argv, envMap)
+	}
+	path := c.Path
+	if !strings.HasPrefix(path, "/") {
+		p, err := exec.LookPath(path) // a PATH search only; nothing is run
+		if err != nil {
+			return 0, err
+		}
+		path = p
+	}
+	if len(fds) > 0 {
+		// LISTEN_PID must be the service's own pid, which only the child
+		// knows: exec through the shim, which sets it and execs path.
+		argv = append(append(append([]string{}, m.cfg.ShimArgv...), path), argv...)
+		path = m.cfg.ShimArgv[0]
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	files := []uintptr{devnull.Fd(), w.Fd(), w.Fd()}
+	for _, fd := range fds {
+		files = append(files, uintptr(fd))
+	}
+	dir := "/"
+	if s := us.u.Service; s.WorkingDirectory != "" {
+		dir = m.hostPath(strings.TrimPrefix(s.WorkingDirectory, "-"))
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   env,
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		r.Close()
+		return 0, err
+	}
+	m.pids[pid] = &proc{pid: pid, us: us, main: main, cmd: c}
+	go m.copyOutput(us.u.Name, r)
+	return pid, nil
+}
+
+// copyOutput prefixes each line a child writes with its unit's name.
+func (m *Manager) copyOutput(name string, r *os.File) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m.outMu.Lock()
+		fmt.Fprintf(m.cfg.Output, "%s: %s\n", name, sc.Text())
+		m.outMu.Unlock()
+	}
+}
+
+// reap collects every exited child and dispatches by pid. It is the only
+// place children are waited for.
+func (m *Manager) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		m.mu.Lock()
+		p := m.pids[pid]
+		delete(m.pids, pid)
+		if p != nil && (ws.Exited() || ws.Signaled()) {
+			m.childExited(p, ws)
+		}
+		m.mu.Unlock()
+	}
+}
