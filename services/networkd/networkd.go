@@ -148,9 +148,29 @@ func (c *Config) RelayConfig(links []net.Interface, root string, log *slog.Logge
 func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// SIGHUP reaches the Varlink server, whose reload hook, like io.systemd.Network.Reload,
+	// hands a request to the loop below. This never-read channel only keeps an early SIGHUP,
+	// before the server runs, from killing the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	type reloadReq struct {
+		reconfigure bool
+		done        chan error
+	}
+	reloads := make(chan reloadReq)
+	svc := &service{root: o.Root}
+	svc.reload = func(rctx context.Context, reconfigure bool) error {
+		r := reloadReq{reconfigure, make(chan error, 1)}
+		select {
+		case reloads <- r:
+		case <-rctx.Done():
+			return rctx.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return <-r.done
+	}
 
 	n, err := notify.FromEnv()
 	if err != nil {
@@ -165,6 +185,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("loading configuration: %w", err)
 		}
+		svc.setConfig(cfg)
 		links, err := net.Interfaces()
 		if err != nil {
 			return err
@@ -223,6 +244,22 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := start(); err != nil {
 		return err
 	}
+	vctx, vstop := context.WithCancel(ctx)
+	vdone := make(chan struct{})
+	vready := make(chan struct{})
+	go func() {
+		defer close(vdone)
+		if err := serveVarlink(vctx, o, svc, func() { close(vready) }); err != nil {
+			log.Error("io.systemd.Network not served", "err", err)
+		}
+	}()
+	select {
+	case <-vready:
+	case <-vdone:
+	}
+	pdone := make(chan struct{})
+	go func() { defer close(pdone); svc.publishStates(vctx, log) }()
+	defer func() { vstop(); <-vdone; <-pdone }()
 	n.Send("READY=1\nSTATUS=Processing requests...")
 	for {
 		select {
@@ -230,14 +267,24 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			cancel()
 			wg.Wait()
 			return nil
-		case <-hup:
+		case r := <-reloads:
+			if !r.reconfigure {
+				cfg, err := Load(o.Root, log)
+				if err == nil {
+					svc.setConfig(cfg)
+				}
+				r.done <- err
+				continue
+			}
 			n.Send("RELOADING=1")
 			cancel()
 			wg.Wait()
-			if err := start(); err != nil {
+			err := start()
+			if err != nil {
 				log.Error("reload failed", "err", err)
 			}
 			n.Send("READY=1")
+			r.done <- err
 		}
 	}
 }

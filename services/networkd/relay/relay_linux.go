@@ -128,6 +128,7 @@ func (c *Config) Run(ctx context.Context, log *slog.Logger, st *Stats, ready fun
 			}
 		}()
 	}
+	debug := log.Enabled(ctx, slog.LevelDebug)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -151,7 +152,10 @@ func (c *Config) Run(ctx context.Context, log *slog.Logger, st *Stats, ready fun
 				continue
 			}
 			st.add(&st.ToClient)
-			log.Debug("relay: reply delivered", "to", dl.String())
+			if debug {
+				// dl.String() formats; only pay for it when it is logged.
+				log.Debug("relay: reply delivered", "to", dl.String())
+			}
 		}
 	}()
 	wg.Wait()
@@ -164,7 +168,7 @@ func (c *Config) Run(ctx context.Context, log *slog.Logger, st *Stats, ready fun
 // cannot answer ARP.
 func deliver(dc *net.UDPConn, dl Delivery, msg []byte) error {
 	if dl.Broadcast {
-		_, err := dc.WriteToUDP(msg, &net.UDPAddr{IP: net.IPv4bcast, Port: clientPort})
+		_, err := dc.WriteToUDPAddrPort(msg, bcastClient)
 		return err
 	}
 	ifi, err := net.InterfaceByName(dl.Link.Ifname)
@@ -180,6 +184,8 @@ func deliver(dc *net.UDPConn, dl Delivery, msg []byte) error {
 	copy(ll.Addr[:], dl.HWAddr)
 	return unix.Sendto(fd, IPv4UDP(dl.Link.Gateway, dl.Dst, serverPort, clientPort, msg), 0, ll)
 }
+
+var bcastClient = netip.AddrPortFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), clientPort)
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
