@@ -1,7 +1,8 @@
-// Command init is stead's service manager. For now only host mode exists:
-// `init --host --root=DIR` runs as an ordinary process, loads units from DIR
-// and serves io.systemd.Manager on DIR/run/systemd/io.systemd.Manager. See
-// docs/init.md. This file only maps flags to services/pid1.Config.
+// Command init is stead's service manager. `init --host --root=DIR` runs as
+// an ordinary process, loads units from DIR and serves io.systemd.Manager on
+// DIR/run/systemd/io.systemd.Manager; started by the kernel as PID 1 it is
+// the system's init (pid1.go). See docs/init.md. This file only maps flags to
+// services/pid1.Config.
 package main
 
 import (
@@ -20,6 +21,8 @@ import (
 var version = "dev"
 
 const usage = `Usage: init --host [--root=DIR]
+       init                       (as PID 1, started by the kernel)
+       init --call METHOD [JSON] [--more] [--address=ADDR]
 
 Run the service manager.
 
@@ -30,6 +33,11 @@ Options:
      --root=DIR     Load units from and resolve every path under DIR (default /)
      --log-level=L  debug, info, warn or error (default info)
 
+Debugging:
+     --call METHOD [JSON]  Call a Varlink method of the running manager and print
+                           the reply (one JSON object a line); --more streams,
+                           --address=ADDR overrides unix:/run/systemd/io.systemd.Manager
+
 Internal:
      --exec-shim PATH ARGV0 [ARG…]  Set LISTEN_PID to our pid and execute PATH
 `
@@ -39,6 +47,13 @@ func main() {
 		err := pid1.ExecShim(os.Args[2:])
 		fmt.Fprintln(os.Stderr, "init --exec-shim:", err)
 		os.Exit(203) // systemd's EXIT_EXEC
+	}
+	if len(os.Args) > 1 && os.Args[1] == "--call" {
+		os.Exit(call(os.Args[2:]))
+	}
+	if os.Getpid() == 1 && !hasArg(os.Args[1:], "--host") {
+		runPID1()
+		return
 	}
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
@@ -67,7 +82,7 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &lv}))
 	if !*host || os.Getpid() == 1 {
-		fmt.Fprintln(os.Stderr, "init: only host mode (--host, not as PID 1) is implemented")
+		fmt.Fprintln(os.Stderr, "init: without --host only as PID 1; --host only as an ordinary process")
 		os.Exit(1)
 	}
 	m, err := pid1.New(pid1.Config{Root: *root, Host: true, Logger: logger, Version: version})

@@ -2,9 +2,10 @@
 // dependency graph and a job queue, starts and supervises services and
 // socket units, and serves io.systemd.Manager.
 //
-// For now it runs in host mode only: as an ordinary process (not PID 1),
-// with units read from a root directory and no mounts, cgroups or
-// sandboxing. See docs/init.md.
+// It runs in host mode (an ordinary process, units read from a root
+// directory, no mounts, cgroups or sandboxing) or as the system's PID 1
+// (pid1_linux.go: API filesystems, shutdown signals, final reboot). See
+// docs/init.md.
 package pid1
 
 import (
@@ -50,6 +51,7 @@ const (
 type Config struct {
 	Root     string    // units and every path are resolved under Root
 	Host     bool      // host mode: an ordinary process, no mounts
+	PID1     bool      // PID 1 mode: the system's init (see pid1_linux.go); Root must be /
 	Dirs     []string  // unit search path (default unit.DefaultDirs)
 	Output   io.Writer // where service output goes, line-prefixed (default os.Stderr)
 	Logger   *slog.Logger
@@ -123,8 +125,8 @@ type job struct {
 
 // New creates a Manager; Run starts it.
 func New(cfg Config) (*Manager, error) {
-	if !cfg.Host {
-		return nil, errors.New("pid1: only host mode (--host) is implemented")
+	if !cfg.Host && !cfg.PID1 {
+		return nil, errors.New("pid1: neither host mode nor PID 1 mode")
 	}
 	if cfg.Root == "" {
 		cfg.Root = "/"
