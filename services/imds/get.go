@@ -106,9 +106,66 @@ func (s *Service) prepare(w WellKnown, p GetParams) (*request, error) {
 	return r, nil
 }
 
-// get runs a prepared request: on the interface asked for, else on the pinned one, else on
-// every candidate interface at once, the first answer winning.
+// flight is one run of get that identical concurrent requests share.
+type flight struct {
+	done chan struct{}
+	data []byte
+	idx  int
+	err  error
+	// abandoned: the run failed because its own caller's context ended.
+	abandoned bool
+}
+
+type flightKey struct {
+	r  request
+	id string // the endpoint's identity
+}
+
+// get runs a prepared request. Requests that may be answered from the cache share the run of
+// an identical request already in progress: a burst of clients asking for a value not cached
+// yet costs one fetch (one scan, one HTTP exchange, one cache file), not one per client.
 func (s *Service) get(ctx context.Context, r *request) ([]byte, int, error) {
+	if !r.cache {
+		return s.getOnce(ctx, r)
+	}
+	_, id := s.snapshot()
+	k := flightKey{*r, id}
+	for {
+		s.flightMu.Lock()
+		f, joined := s.flights[k]
+		if !joined {
+			if s.flights == nil {
+				s.flights = map[flightKey]*flight{}
+			}
+			f = &flight{done: make(chan struct{})}
+			s.flights[k] = f
+		}
+		s.flightMu.Unlock()
+		if !joined {
+			f.data, f.idx, f.err = s.getOnce(ctx, r)
+			f.abandoned = f.err != nil && ctx.Err() != nil
+			s.flightMu.Lock()
+			delete(s.flights, k)
+			s.flightMu.Unlock()
+			close(f.done)
+			return f.data, f.idx, f.err
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, 0, asTimeout(ctx, ctx.Err())
+		}
+		// A run that ended because its own caller went away answers nobody else: try again.
+		if f.abandoned {
+			continue
+		}
+		return f.data, f.idx, f.err
+	}
+}
+
+// getOnce runs a prepared request: on the interface asked for, else on the pinned one, else
+// on every candidate interface at once, the first answer winning.
+func (s *Service) getOnce(ctx context.Context, r *request) ([]byte, int, error) {
 	ep, id := s.snapshot()
 	if r.iface > 0 {
 		ctx, cancel := context.WithTimeout(ctx, s.timing.Timeout)

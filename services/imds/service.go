@@ -79,6 +79,9 @@ type Service struct {
 	ports    *lowPorts
 	markWarn markWarning
 
+	flightMu sync.Mutex
+	flights  map[flightKey]*flight // get runs in progress
+
 	// Hooks, replaced by tests.
 	links   func() ([]Link, error)
 	watch   func(context.Context) (<-chan struct{}, error)
