@@ -6,33 +6,34 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"golang.org/x/sys/unix"
 
 	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/integration/netns"
 )
 
-// ndTopo is three network namespaces on two veth pairs:
+// ndTopo is netns.Relay's three namespaces plus a second client on a second downstream link:
 //
 //	client [c0] ——— [rd0 10.1.0.1/24] relay [rs0 10.2.0.1/24] ——— [s0 10.2.0.2/24] server
+//	client2 [c1] ——— [rd1 10.3.0.1/24] relay
 //
-// Nothing runs in, or touches, the host's own namespace.
+// rd0, rd1 and rs0 get their addresses, and go up, from networkd's .network files. Nothing
+// runs in, or touches, the host's own namespace.
 type ndTopo struct {
-	client, relay, server string
-	// client2 hangs off a second downstream link: [c1] ——— [rd1 10.3.0.1/24] relay
-	client2 string
+	client, relay, server, client2 string
 }
 
 func ndRun(t *testing.T, args ...string) string {
@@ -45,64 +46,15 @@ func ndRun(t *testing.T, args ...string) string {
 }
 
 func newNDTopo(t *testing.T) *ndTopo {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	p := fmt.Sprintf("stead-nd-%d-", os.Getpid())
-	tp := &ndTopo{client: p + "c", relay: p + "r", server: p + "s", client2: p + "c2"}
-	for _, ns := range []string{tp.client, tp.relay, tp.server, tp.client2} {
-		ndRun(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		ndRun(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	// Both pairs are created inside the relay namespace, then one end moved.
-	ndRun(t, "ip", "-n", tp.relay, "link", "add", "rd0", "type", "veth", "peer", "name", "c0", "netns", tp.client)
-	ndRun(t, "ip", "-n", tp.relay, "link", "add", "rs0", "type", "veth", "peer", "name", "s0", "netns", tp.server)
-	ndRun(t, "ip", "-n", tp.relay, "link", "add", "rd1", "type", "veth", "peer", "name", "c1", "netns", tp.client2)
-	// rd0 and rs0 get their addresses, and go up, from networkd's .network files.
-	ndRun(t, "ip", "-n", tp.server, "addr", "add", "10.2.0.2/24", "dev", "s0")
-	for _, l := range [][2]string{{tp.server, "s0"}, {tp.client, "c0"}, {tp.client2, "c1"}} {
-		ndRun(t, "ip", "-n", l[0], "link", "set", l[1], "up")
-	}
-	ndRun(t, "ip", "-n", tp.server, "route", "add", "10.1.0.0/24", "via", "10.2.0.1")
-	ndRun(t, "ip", "-n", tp.server, "route", "add", "10.3.0.0/24", "via", "10.2.0.1")
-	ndRun(t, "ip", "netns", "exec", tp.relay, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	return tp
+	r := netns.NewRelay(t, "nd-")
+	c2 := r.AddClient(t, "nd-c2", "c1", "rd1", "10.3.0.0/24")
+	return &ndTopo{client: r.Client.Name, relay: r.Relay.Name, server: r.Server.Name, client2: c2.Name}
 }
 
-// ndInNS runs f on an OS thread switched into namespace ns; sockets created
-// there stay in ns after the thread returns to the host namespace.
+// ndInNS runs f in namespace ns (netns.NS.Do); sockets created there stay in ns.
 func ndInNS(t *testing.T, ns string, f func() error) {
 	t.Helper()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- err
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- err // thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	netns.Existing(ns).DoT(t, f)
 }
 
 // ndCapture records the DHCP messages arriving on ifname in ns (UDP to port
@@ -238,15 +190,21 @@ func ndStartRelay(t *testing.T, dnsmasqExtra ...string) *ndRelayEnv {
 	if err != nil {
 		t.Skip("dnsmasq not installed (apt-get install dnsmasq-base)")
 	}
+	return ndStartRelayWith(t, func(e *ndRelayEnv) {
+		// Server: dnsmasq, DHCP only, serving the relayed client subnet.
+		args := append([]string{"netns", "exec", e.tp.server, dnsmasq,
+			"--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=s0", "--bind-interfaces",
+			"--no-ping", "--log-dhcp", "--log-facility=-",
+			"--dhcp-leasefile=" + filepath.Join(e.tmp, "dnsmasq.leases"), "--pid-file="}, dnsmasqExtra...)
+		e.dnsmasqOut = ndDaemon(t, exec.Command("ip", args...))
+	})
+}
+
+// ndStartRelayWith is ndStartRelay with the DHCP server started by server.
+func ndStartRelayWith(t *testing.T, server func(*ndRelayEnv)) *ndRelayEnv {
 	e := &ndRelayEnv{networkd: harness.Binary(t, "cmd/networkd"), tp: newNDTopo(t), tmp: t.TempDir()}
 	tp, tmp := e.tp, e.tmp
-
-	// Server: dnsmasq, DHCP only, serving the relayed client subnet.
-	args := append([]string{"netns", "exec", tp.server, dnsmasq,
-		"--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=s0", "--bind-interfaces",
-		"--no-ping", "--log-dhcp", "--log-facility=-",
-		"--dhcp-leasefile=" + filepath.Join(tmp, "dnsmasq.leases"), "--pid-file="}, dnsmasqExtra...)
-	e.dnsmasqOut = ndDaemon(t, exec.Command("ip", args...))
+	server(e)
 	e.srvCap = ndStartCapture(t, tp.server, "s0")
 	e.cliCap = ndStartCapture(t, tp.client, "c0")
 
@@ -307,6 +265,54 @@ func TestNetworkdRelay(t *testing.T) {
 			}
 		})
 	}
+
+	// ISC dhclient (Debian's isc-dhcp-client) as a second third-party client. Its script is
+	// ours and only records what it is given: dhclient-script would rewrite /etc/resolv.conf.
+	t.Run("dhclient", func(t *testing.T) {
+		dhclient, err := exec.LookPath("dhclient")
+		if err != nil {
+			t.Skip("dhclient not installed (apt-get install isc-dhcp-client)")
+		}
+		env := filepath.Join(tmp, "dhclient.env")
+		script := filepath.Join(tmp, "dhclient.sh")
+		ndWrite(t, script, "#!/bin/sh\nenv >> "+env+"\necho ---- >> "+env+"\n")
+		os.Chmod(script, 0o755)
+		ndWrite(t, filepath.Join(tmp, "dhclient.conf"), "")
+		// A fresh hardware address, so dnsmasq sees a client other than udhcpc's.
+		ndRun(t, "ip", "-n", tp.client, "link", "set", "c0", "address", "02:00:00:00:dc:01")
+		cmd := exec.Command("ip", "netns", "exec", tp.client, dhclient, "-d", "-v", "-4", "-cf", filepath.Join(tmp, "dhclient.conf"),
+			"-sf", script, "-lf", filepath.Join(tmp, "dhclient.leases"), "-pf", filepath.Join(tmp, "dhclient.pid"), "c0")
+		dout, stop := ndDaemonStop(t, cmd)
+		ndWaitFor(t, "dhclient to bind", 30*time.Second, func() bool {
+			b, _ := os.ReadFile(env)
+			return strings.Contains(string(b), "reason=BOUND")
+		})
+		stop()
+		b, _ := os.ReadFile(env)
+		if !regexp.MustCompile(`(?m)^new_ip_address=10\.1\.0\.1\d\d$`).Match(b) || !strings.Contains(string(b), "new_dhcp_server_identifier=10.2.0.2") {
+			t.Errorf("dhclient got no lease in 10.1.0.0/24 from 10.2.0.2:\n%s\n%s", b, dout.String())
+		}
+		if strings.Contains(string(b), "agent") || strings.Contains(string(b), "relay") {
+			t.Errorf("relay agent information reached dhclient:\n%s", b)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "new_ip_address=") || strings.HasPrefix(l, "new_routers=") {
+				t.Log("dhclient", l)
+			}
+		}
+		found := false
+		for _, m := range srvCap.all() {
+			if m.OpCode == dhcpv4.OpcodeBootRequest && m.ClientHWAddr.String() == "02:00:00:00:dc:01" {
+				found = true
+				if !m.GatewayIPAddr.Equal(net.IPv4(10, 1, 0, 1)) || m.HopCount != 1 || !bytes.Contains(m.Options[82], []byte{1, 3, 'r', 'd', '0'}) {
+					t.Errorf("relayed dhclient request: giaddr %v hops %d option 82 %q", m.GatewayIPAddr, m.HopCount, m.Options[82])
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the server saw no request from dhclient")
+		}
+	})
 
 	// A client on the second downstream link: its lease comes from the
 	// 10.3.0.0/24 range, its requests carry circuit id "port2", and the
@@ -499,31 +505,71 @@ Priority=1000
 	if strings.Contains(out.String(), "incomplete") {
 		t.Errorf("networkd reported problems:\n%s", out.String())
 	}
+
+	// Reload without the second address, the table-100 route and the rule: networkd takes
+	// away what it added and the files no longer ask for, and keeps the rest.
+	ndWrite(t, filepath.Join(root, "etc/systemd/network/10-c0.network"), "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\nGateway=192.0.2.1\n\n[Route]\nDestination=198.18.0.0/15\nType=prohibit\n")
+	networkctl := harness.Binary(t, "cmd/networkctl")
+	ndRun(t, "ip", "netns", "exec", tp.client, networkctl, "--root="+root, "reload")
+	for _, c := range []struct{ got, gone, kept string }{
+		{ip("-4", "-o", "addr", "show", "dev", "c0"), "198.51.100.7/28", "inet 192.0.2.10/24"},
+		{ip("-4", "route", "show", "table", "100"), "203.0.113.0/24", ""},
+		{ip("-4", "rule"), "lookup 100", "lookup main"},
+		{ip("-4", "route", "show"), "", "prohibit 198.18.0.0/15"},
+	} {
+		if c.gone != "" && strings.Contains(c.got, c.gone) {
+			t.Errorf("%q still there after reload:\n%s", c.gone, c.got)
+		}
+		if !strings.Contains(c.got, c.kept) {
+			t.Errorf("%q gone after reload:\n%s", c.kept, c.got)
+		}
+	}
+	if !strings.Contains(out.String(), "configuration reloaded") {
+		t.Errorf("networkd did not log the reload")
+	}
 }
 
-// TestNetworkdDHCPClient runs our networkd as the DHCPv4 client in the
-// client namespace, behind our relay: it must get a lease in the relayed
-// subnet, put address and default route on the link, save the lease,
-// renew it at T1, and keep the address across a restart.
-func TestNetworkdDHCPClient(t *testing.T) {
-	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m", "--dhcp-option=option:T1,3")
-	croot := filepath.Join(e.tmp, "client-root")
-	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
-	start := func() (*harness.SyncBuffer, func()) {
-		cmd := exec.Command("ip", "netns", "exec", e.tp.client, e.networkd, "--root="+croot)
-		cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
-		return ndDaemonStop(t, cmd)
-	}
-	out, stop := start()
-	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+// ndClient starts our networkd as the DHCPv4 client in the client namespace, with its own
+// root holding network (the .network file for c0).
+func ndClient(t *testing.T, e *ndRelayEnv, croot, network string) (*harness.SyncBuffer, func()) {
+	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), network)
+	cmd := exec.Command("ip", "netns", "exec", e.tp.client, e.networkd, "--root="+croot)
+	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
+	return ndDaemonStop(t, cmd)
+}
+
+// ndAddr is c0's IPv4 address with prefix, "" when it has none.
+func ndAddr(t *testing.T, e *ndRelayEnv) string {
 	addrs := ndRun(t, "ip", "-n", e.tp.client, "-4", "-o", "addr", "show", "dev", "c0")
-	if !strings.Contains(addrs, "inet 10.1.0.1") || !strings.Contains(addrs, "/24") {
-		t.Fatalf("no leased address on c0:\n%s", addrs)
+	i := strings.Index(addrs, "inet ")
+	if i < 0 {
+		return ""
 	}
-	addr := strings.Fields(addrs[strings.Index(addrs, "inet "):])[1]
+	return strings.Fields(addrs[i:])[1]
+}
+
+// TestNetworkdDHCPClient runs our networkd as the DHCPv4 client in the client namespace,
+// behind our relay: it must get a lease in the relayed subnet, put address, default route and
+// (UseMTU=) the MTU on the link, publish the DNS server and online state, save the lease, renew
+// it at T1 by unicast, renew on request, keep the address across a restart
+// (KeepConfiguration=dynamic-on-stop) and move its route on a reload with a new RouteTable=.
+func TestNetworkdDHCPClient(t *testing.T) {
+	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m", "--dhcp-option=option:T1,3",
+		"--dhcp-option=option:mtu,1400", "--dhcp-option=option:dns-server,192.0.2.53")
+	croot := filepath.Join(e.tmp, "client-root")
+	network := "[Match]\nName=c0\n\n[Network]\nDHCP=yes\nKeepConfiguration=dynamic-on-stop\n\n[DHCPv4]\nUseMTU=yes\n"
+	out, stop := ndClient(t, e, croot, network)
+	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	addr := ndAddr(t, e)
+	if !strings.HasPrefix(addr, "10.1.0.1") || !strings.HasSuffix(addr, "/24") {
+		t.Fatalf("no leased address on c0: %q", addr)
+	}
 	routes := ndRun(t, "ip", "-n", e.tp.client, "-4", "route", "show", "default")
 	if !strings.Contains(routes, "via 10.1.0.1 dev c0") {
 		t.Errorf("no default route via the relay: %q", routes)
+	}
+	if l := ndRun(t, "ip", "-n", e.tp.client, "link", "show", "c0"); !strings.Contains(l, "mtu 1400") {
+		t.Errorf("UseMTU=yes: MTU not taken from option 26:\n%s", l)
 	}
 	leases, _ := filepath.Glob(filepath.Join(croot, "run/systemd/netif/leases/*"))
 	if len(leases) != 1 {
@@ -534,15 +580,51 @@ func TestNetworkdDHCPClient(t *testing.T) {
 		t.Errorf("lease file:\n%s", b)
 	}
 	t.Logf("leased %s; lease file %s", addr, leases[0])
-	// networkctl in the client namespace: list and dhcp-lease, text and JSON.
+	// The link state file, as upstream writes it: online state and the lease's DNS server.
+	idx := filepath.Base(leases[0])
+	stateFile := filepath.Join(croot, "run/systemd/netif/links", idx)
+	ndWaitFor(t, "c0's state file to say online", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(stateFile)
+		return strings.Contains(string(b), "ONLINE_STATE=online") && strings.Contains(string(b), "DNS=192.0.2.53")
+	})
+	if b, _ := os.ReadFile(filepath.Join(croot, "run/systemd/netif/state")); !strings.Contains(string(b), "ONLINE_STATE=online") {
+		t.Errorf("manager state file:\n%s", b)
+	}
+
+	// networkctl, over io.systemd.Network: list, status, dhcp-lease, text and JSON.
 	networkctl := harness.Binary(t, "cmd/networkctl")
-	list := ndRun(t, "ip", "netns", "exec", e.tp.client, networkctl, "--root="+croot, "list")
+	ctl := func(args ...string) string {
+		t.Helper()
+		return ndRun(t, append([]string{"ip", "netns", "exec", e.tp.client, networkctl, "--root=" + croot}, args...)...)
+	}
+	list := ctl("list")
 	if !regexp.MustCompile(`(?m)^\s*\d+ c0\s+ether\s+routable\s+configured$`).MatchString(list) || !strings.Contains(list, "links listed.") {
 		t.Errorf("networkctl list:\n%s", list)
 	}
-	text := ndRun(t, "ip", "netns", "exec", e.tp.client, networkctl, "--root="+croot, "dhcp-lease", "c0")
-	if !strings.Contains(text, "Address: "+addr) || !strings.Contains(text, "Server: 10.2.0.2") {
-		t.Errorf("networkctl dhcp-lease:\n%s", text)
+	ip := strings.Split(addr, "/")[0]
+	status := ctl("status", "c0")
+	for _, want := range []string{"State: routable (configured)", "Online state: online", "Address: " + ip + " (DHCPv4 via 10.2.0.2)",
+		"DNS: 192.0.2.53", "Gateway: 10.1.0.1", "MTU: 1400", "Required For Online: yes"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("networkctl status c0 lacks %q:\n%s", want, status)
+		}
+	}
+	if s := ctl("status"); !strings.Contains(s, "Online state: online") || !strings.Contains(s, ip+" (DHCPv4 via 10.2.0.2) on c0") {
+		t.Errorf("networkctl status:\n%s", s)
+	}
+	var js struct {
+		Interfaces []struct{ Name, OnlineState string }
+	}
+	if err := json.Unmarshal([]byte(ctl("--json=short", "list")), &js); err != nil || len(js.Interfaces) < 2 {
+		t.Errorf("networkctl --json=short list: %v %+v", err, js)
+	}
+	text := ctl("dhcp-lease", "c0")
+	t.Logf("$ networkctl status c0\n%s$ networkctl dhcp-lease c0\n%s", status, text)
+	for _, re := range []string{`(?m)^\s+Client Address: ` + regexp.QuoteMeta(ip) + `$`, `(?m)^Relay Agent Address: 10\.1\.0\.1$`,
+		`(?m)^\s+54 server identifier\s+10\.2\.0\.2$`, `(?m)^\s+51 lease time\s+2min$`, `(?m)^\s+26 interface mtu\s+1400$`} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("networkctl dhcp-lease lacks %s:\n%s", re, text)
+		}
 	}
 	var rep struct {
 		Address string
@@ -551,24 +633,209 @@ func TestNetworkdDHCPClient(t *testing.T) {
 			Value string
 		}
 	}
-	js := ndRun(t, "ip", "netns", "exec", e.tp.client, networkctl, "--root="+croot, "--json=short", "dhcp-lease", "c0", "3:ipv4address", "51:uint32")
-	if err := json.Unmarshal([]byte(js), &rep); err != nil || rep.Address != addr || len(rep.Options) != 2 ||
+	lj := ctl("--json=short", "dhcp-lease", "c0", "3:ipv4address", "51:uint32")
+	if err := json.Unmarshal([]byte(lj), &rep); err != nil || rep.Address != addr || len(rep.Options) != 2 ||
 		rep.Options[0].Code != 3 || rep.Options[0].Value != "10.1.0.1" || rep.Options[1].Value != "120" {
-		t.Errorf("networkctl --json=short dhcp-lease: %v\n%s", err, js)
+		t.Errorf("networkctl --json=short dhcp-lease: %v\n%s", err, lj)
 	}
-	ndWaitFor(t, "the renewal at T1", 15*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease renewed") })
+	if o, err := exec.Command("ip", "netns", "exec", e.tp.client, networkctl, "--root="+croot, "dhcp-lease", "lo").CombinedOutput(); err == nil {
+		t.Errorf("dhcp-lease lo succeeded:\n%s", o)
+	}
 
-	// Restart: the saved lease is applied at once and the address stays.
+	// networkd-wait-online: c0 is online; a link that does not exist never is.
+	wait := harness.Binary(t, "cmd/networkd-wait-online")
+	if o, err := exec.Command("ip", "netns", "exec", e.tp.client, wait, "--root="+croot, "-i", "c0", "--timeout=20").CombinedOutput(); err != nil {
+		t.Errorf("wait-online -i c0: %v\n%s", err, o)
+	}
+	if o, err := exec.Command("ip", "netns", "exec", e.tp.client, wait, "--root="+croot, "--timeout=20").CombinedOutput(); err != nil {
+		t.Errorf("wait-online (all managed links): %v\n%s", err, o)
+	}
+	if o, err := exec.Command("ip", "netns", "exec", e.tp.client, wait, "--root="+croot, "-i", "nosuch0", "--timeout=1").CombinedOutput(); err == nil || !strings.Contains(string(o), "nosuch0 (not present)") {
+		t.Errorf("wait-online -i nosuch0: %v\n%s", err, o)
+	}
+
+	// The renewal at T1 goes unicast to the server: it arrives there not relayed (no giaddr),
+	// from the leased address in ciaddr.
+	ndWaitFor(t, "the renewal at T1", 15*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease renewed") })
+	unicast := false
+	for _, m := range e.srvCap.all() {
+		if m.MessageType() == dhcpv4.MessageTypeRequest && m.ClientIPAddr.String() == ip && m.GatewayIPAddr.IsUnspecified() {
+			unicast = true
+		}
+	}
+	if !unicast {
+		t.Errorf("the server saw no unicast renewal from %s", ip)
+	}
+	// networkctl renew asks for one at once.
+	n := strings.Count(out.String(), "DHCPv4 lease renewed")
+	ctl("renew", "c0")
+	ndWaitFor(t, "the requested renewal", 10*time.Second, func() bool {
+		return strings.Contains(out.String(), "DHCPv4 renewal requested") && strings.Count(out.String(), "DHCPv4 lease renewed") > n
+	})
+
+	// Restart: with KeepConfiguration=dynamic-on-stop nothing is released, the saved lease
+	// is applied at once and the address stays.
 	stop()
-	out2, _ := start()
+	if strings.Contains(out.String(), "DHCPv4 lease released") {
+		t.Errorf("lease released despite KeepConfiguration=dynamic-on-stop")
+	}
+	out2, _ := ndClient(t, e, croot, network)
 	ndWaitFor(t, "the saved lease", 10*time.Second, func() bool { return strings.Contains(out2.String(), "using saved lease") })
-	if got := ndRun(t, "ip", "-n", e.tp.client, "-4", "-o", "addr", "show", "dev", "c0"); !strings.Contains(got, "inet "+addr) {
-		t.Errorf("address changed across restart: was %s, now\n%s", addr, got)
+	if got := ndAddr(t, e); got != addr {
+		t.Errorf("address changed across restart: was %s, now %q", addr, got)
 	}
 	ndWaitFor(t, "a renewal after the restart", 15*time.Second, func() bool { return strings.Contains(out2.String(), "DHCPv4 lease renewed") })
+
+	// Reload with RouteTable=100: the client is restarted with the new setting, keeps its
+	// address and moves the default route to table 100.
+	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), network+"RouteTable=100\n")
+	ctl("reload")
+	ndWaitFor(t, "the default route in table 100", 10*time.Second, func() bool {
+		return strings.Contains(ndRun(t, "ip", "-n", e.tp.client, "-4", "route", "show", "table", "100"), "default via 10.1.0.1 dev c0 proto dhcp")
+	})
+	if r := ndRun(t, "ip", "-n", e.tp.client, "-4", "route", "show", "default"); strings.Contains(r, "default via") {
+		t.Errorf("default route still in the main table: %q", r)
+	}
+	if got := ndAddr(t, e); got != addr {
+		t.Errorf("address changed across the reload: was %s, now %q", addr, got)
+	}
 	for _, m := range e.cliCap.all() {
 		if _, has := m.Options[82]; has && m.OpCode == dhcpv4.OpcodeBootReply {
 			t.Errorf("option 82 leaked to the client")
 		}
+	}
+}
+
+// TestNetworkdDHCPRelease: stopping networkd (SendRelease= and KeepConfiguration= at their
+// defaults) sends DHCPRELEASE, so dnsmasq forgets the lease, and takes the address away; a
+// reload that turns DHCP off does the same.
+func TestNetworkdDHCPRelease(t *testing.T) {
+	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m")
+	leaseFile := filepath.Join(e.tmp, "dnsmasq.leases")
+	croot := filepath.Join(e.tmp, "client-root")
+	for _, how := range []string{"stop", "reload"} {
+		out, stop := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+		ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+		ip := strings.Split(ndAddr(t, e), "/")[0]
+		ndWaitFor(t, "dnsmasq's lease file to list "+ip, 10*time.Second, func() bool {
+			b, _ := os.ReadFile(leaseFile)
+			return strings.Contains(string(b), " "+ip+" ")
+		})
+		if how == "stop" {
+			stop()
+		} else {
+			ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=no\n")
+			ndRun(t, "ip", "netns", "exec", e.tp.client, harness.Binary(t, "cmd/networkctl"), "--root="+croot, "reload")
+		}
+		ndWaitFor(t, how+": dnsmasq to drop the lease of "+ip, 10*time.Second, func() bool {
+			b, _ := os.ReadFile(leaseFile)
+			return !strings.Contains(string(b), " "+ip+" ")
+		})
+		if !strings.Contains(e.dnsmasqOut.String(), "DHCPRELEASE(s0) "+ip) {
+			t.Errorf("%s: dnsmasq logged no DHCPRELEASE for %s", how, ip)
+		}
+		if a := ndAddr(t, e); a != "" {
+			t.Errorf("%s: c0 still has %s", how, a)
+		}
+		if leases, _ := filepath.Glob(filepath.Join(croot, "run/systemd/netif/leases/*")); len(leases) != 0 {
+			t.Errorf("%s: lease files left: %v", how, leases)
+		}
+		stop()
+	}
+}
+
+// TestNetworkdDHCPRebind: when the server cannot answer the unicast renewals (its route back
+// to the client's subnet is gone; only the relay's address stays reachable), the client
+// rebinds at T2 with a broadcast REQUEST, which our relay forwards, and keeps its address.
+func TestNetworkdDHCPRebind(t *testing.T) {
+	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m", "--dhcp-option=option:T1,3", "--dhcp-option=option:T2,9")
+	croot := filepath.Join(e.tmp, "client-root")
+	out, _ := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	addr := ndAddr(t, e)
+	ip := strings.Split(addr, "/")[0]
+	ndRun(t, "ip", "-n", e.tp.server, "route", "del", "10.1.0.0/24")
+	ndRun(t, "ip", "-n", e.tp.server, "route", "add", "10.1.0.1/32", "via", "10.2.0.1")
+	ndWaitFor(t, "an unanswered renewal", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 renewal failed") })
+	ndWaitFor(t, "the rebinding", 30*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease rebound") })
+	rebind := false
+	for _, m := range e.srvCap.all() {
+		if m.MessageType() == dhcpv4.MessageTypeRequest && m.ClientIPAddr.String() == ip &&
+			m.GatewayIPAddr.Equal(net.IPv4(10, 1, 0, 1)) && m.HopCount == 1 {
+			rebind = true
+		}
+	}
+	if !rebind {
+		t.Errorf("the server saw no relayed REQUEST with ciaddr %s", ip)
+	}
+	if got := ndAddr(t, e); got != addr {
+		t.Errorf("address changed: was %s, now %q", addr, got)
+	}
+}
+
+// TestNetworkdDHCPExpiry: a server that answers once (a 10 s lease, T1 2 s, T2 5 s) and then
+// falls silent. The client
+// renews from T1 (unicast) and rebinds from T2 (broadcast), unanswered, and when the lease
+// runs out it drops the address and the lease file and starts over. The server is a few
+// lines on insomniacslk/dhcp's server4 in the server namespace: dnsmasq's shortest lease is
+// two minutes.
+func TestNetworkdDHCPExpiry(t *testing.T) {
+	var answer atomic.Bool
+	answer.Store(true)
+	e := ndStartRelayWith(t, func(e *ndRelayEnv) {
+		var conn net.PacketConn
+		ndInNS(t, e.tp.server, func() (err error) {
+			conn, err = server4.NewIPv4UDPConn("s0", &net.UDPAddr{Port: 67})
+			return err
+		})
+		sid := net.IPv4(10, 2, 0, 2).To4()
+		handler := func(c net.PacketConn, peer net.Addr, m *dhcpv4.DHCPv4) {
+			mt := dhcpv4.MessageTypeOffer
+			switch {
+			case !answer.Load() || m.GatewayIPAddr.IsUnspecified():
+				return
+			case m.MessageType() == dhcpv4.MessageTypeRequest:
+				mt = dhcpv4.MessageTypeAck
+				answer.Store(false) // one lease, then silence
+			case m.MessageType() != dhcpv4.MessageTypeDiscover:
+				return
+			}
+			r, err := dhcpv4.NewReplyFromRequest(m, dhcpv4.WithMessageType(mt), dhcpv4.WithYourIP(net.IPv4(10, 1, 0, 77)),
+				dhcpv4.WithServerIP(sid), dhcpv4.WithOption(dhcpv4.OptServerIdentifier(sid)),
+				dhcpv4.WithNetmask(net.CIDRMask(24, 32)), dhcpv4.WithRouter(net.IPv4(10, 1, 0, 1)),
+				dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(10*time.Second)),
+				dhcpv4.WithOption(dhcpv4.OptRenewTimeValue(2*time.Second)),
+				dhcpv4.WithOption(dhcpv4.OptRebindingTimeValue(5*time.Second)))
+			if err == nil {
+				c.WriteTo(r.ToBytes(), &net.UDPAddr{IP: m.GatewayIPAddr, Port: 67})
+			}
+		}
+		srv, err := server4.NewServer("", nil, handler, server4.WithConn(conn))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve()
+		t.Cleanup(func() { srv.Close() })
+	})
+	croot := filepath.Join(e.tmp, "client-root")
+	out, _ := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	if a := ndAddr(t, e); a != "10.1.0.77/24" {
+		t.Fatalf("c0 has %q, want 10.1.0.77/24", a)
+	}
+	ndWaitFor(t, "the lease to expire", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease expired") })
+	o := out.String()
+	iRenew, iRebind, iExpire := strings.Index(o, "DHCPv4 renewal failed"), strings.Index(o, "DHCPv4 rebinding failed"), strings.Index(o, "DHCPv4 lease expired")
+	if iRenew < 0 || iRebind < iRenew || iExpire < iRebind {
+		t.Errorf("want renewal, rebinding, expiry in that order (at %d, %d, %d)", iRenew, iRebind, iExpire)
+	}
+	if a := ndAddr(t, e); a != "" {
+		t.Errorf("c0 keeps %s after the lease expired", a)
+	}
+	if leases, _ := filepath.Glob(filepath.Join(croot, "run/systemd/netif/leases/*")); len(leases) != 0 {
+		t.Errorf("lease files left: %v", leases)
+	}
+	if r := ndRun(t, "ip", "-n", e.tp.client, "-4", "route", "show", "default"); r != "" {
+		t.Errorf("default route left: %q", r)
 	}
 }

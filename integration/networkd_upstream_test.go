@@ -75,7 +75,7 @@ func TestNetworkdUpstreamNetworkctl(t *testing.T) {
 	var states map[string]any
 	if err := json.Unmarshal([]byte(upstream("varlinkctl", "call", sockIn, "io.systemd.Network.GetStates", "{}")), &states); err != nil {
 		t.Errorf("GetStates: %v", err)
-	} else if states["OperationalState"] != "routable" || states["IPv4AddressState"] != "routable" {
+	} else if states["OperationalState"] != "routable" || states["IPv4AddressState"] != "routable" || states["OnlineState"] != "online" {
 		t.Errorf("GetStates: %v", states)
 	}
 	var desc struct {
@@ -106,12 +106,16 @@ func TestNetworkdUpstreamNetworkctl(t *testing.T) {
 		t.Errorf("Reconfigure lo: %v\n%s", err, o)
 	}
 	upstream("varlinkctl", "call", sockIn, "io.systemd.Network.Reload", "{}")
-	if n := strings.Count(out.String(), "starting DHCPv4 client"); n != 2 {
-		t.Errorf("Reload: the client was started %d times, want 2", n)
+	if n := strings.Count(out.String(), "configuration reloaded"); n != 1 {
+		t.Errorf("Reload: %d reloads logged, want 1", n)
 	}
-	// SIGHUP reloads too (through the Varlink server's hook).
+	// SIGHUP reloads too (through the Varlink server's hook). The configuration is unchanged,
+	// so the DHCPv4 client keeps running throughout.
 	cmd.Process.Signal(syscall.SIGHUP)
-	ndWaitFor(t, "a reload on SIGHUP", 10*time.Second, func() bool { return strings.Count(out.String(), "starting DHCPv4 client") == 3 })
+	ndWaitFor(t, "a reload on SIGHUP", 10*time.Second, func() bool { return strings.Count(out.String(), "configuration reloaded") == 2 })
+	if n := strings.Count(out.String(), "starting DHCPv4 client"); n != 1 {
+		t.Errorf("an unchanged reload restarted the client: started %d times", n)
+	}
 
 	// networkctl itself. list and status read the state files networkd refreshes every
 	// second; the reload above restarted the client, so wait for them to settle.
@@ -136,4 +140,12 @@ func TestNetworkdUpstreamNetworkctl(t *testing.T) {
 		t.Errorf("networkctl dhcp-lease lo: %v\n%s", err, o)
 	}
 	upstream("networkctl", "--json=short", "dhcp-lease", "c0")
+
+	// Upstream's systemd-networkd-wait-online reads our state files: c0 is online, and a link
+	// that is not there keeps it waiting until its timeout.
+	upstream("/usr/lib/systemd/systemd-networkd-wait-online", "-i", "c0", "--timeout=20")
+	upstream("/usr/lib/systemd/systemd-networkd-wait-online", "--timeout=20")
+	if o, err := ndUpstream(t, up, e.tp.client, run, "/usr/lib/systemd/systemd-networkd-wait-online", "-i", "nosuch0", "--timeout=1"); err == nil {
+		t.Errorf("upstream wait-online -i nosuch0 succeeded:\n%s", o)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/integration/netns"
 )
 
 // Relay throughput and time-to-lease, ours against the usual tools, in one topology of three
@@ -40,74 +41,20 @@ import (
 
 type ndBenchTopo struct{ client, relay, server string }
 
-func ndbRun(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 func newNDBenchTopo(t *testing.T) *ndBenchTopo {
 	// These measure rather than check, for seconds each: the test suite leaves them out.
 	if os.Getenv("STEAD_BENCH") == "" {
 		t.Skip("a measurement: run with STEAD_BENCH=1")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	p := fmt.Sprintf("stead-ndb-%d-", os.Getpid())
-	tp := &ndBenchTopo{client: p + "c", relay: p + "r", server: p + "s"}
-	for _, ns := range []string{tp.client, tp.relay, tp.server} {
-		ndbRun(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		ndbRun(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	ndbRun(t, "ip", "-n", tp.relay, "link", "add", "rd0", "type", "veth", "peer", "name", "c0", "netns", tp.client)
-	ndbRun(t, "ip", "-n", tp.relay, "link", "add", "rs0", "type", "veth", "peer", "name", "s0", "netns", tp.server)
-	ndbRun(t, "ip", "-n", tp.relay, "addr", "add", "10.1.0.1/24", "dev", "rd0")
-	ndbRun(t, "ip", "-n", tp.relay, "addr", "add", "10.2.0.1/24", "dev", "rs0")
-	ndbRun(t, "ip", "-n", tp.server, "addr", "add", "10.2.0.2/24", "dev", "s0")
-	for _, l := range [][2]string{{tp.server, "s0"}, {tp.client, "c0"}, {tp.relay, "rd0"}, {tp.relay, "rs0"}} {
-		ndbRun(t, "ip", "-n", l[0], "link", "set", l[1], "up")
-	}
-	ndbRun(t, "ip", "-n", tp.server, "route", "add", "10.1.0.0/24", "via", "10.2.0.1")
-	return tp
+	r := netns.NewRelay(t, "ndb-")
+	r.AddrRelay(t)
+	return &ndBenchTopo{client: r.Client.Name, relay: r.Relay.Name, server: r.Server.Name}
 }
 
-// ndbInNS runs f on a thread switched into namespace ns; sockets made there stay there.
+// ndbInNS runs f in namespace ns (netns.NS.Do); sockets made there stay there.
 func ndbInNS(t *testing.T, ns string, f func() error) {
 	t.Helper()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- err
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- err // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	netns.Existing(ns).DoT(t, f)
 }
 
 // ndbDaemon starts cmd and stops it by pid (SIGTERM, SIGKILL after 5 s) at cleanup or on stop.

@@ -156,3 +156,64 @@ func (ns *NS) Dial(network, addr string, d *net.Dialer) (net.Conn, error) {
 	})
 	return c, err
 }
+
+// Existing wraps a namespace made elsewhere (by name), for Do, Command and IP.
+func Existing(name string) *NS { return &NS{Name: name} }
+
+// DoT is Do that fails the test on error.
+func (ns *NS) DoT(t testing.TB, f func() error) {
+	t.Helper()
+	if err := ns.Do(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Relay is the client — relay — server topology of the DHCP tests, three namespaces on two
+// veth pairs, and nothing in the host's namespace:
+//
+//	client [c0] ——— [rd0 10.1.0.1/24] relay [rs0 10.2.0.1/24] ——— [s0 10.2.0.2/24] server
+//
+// The server has its address and routes back to the client subnets through the relay, which
+// forwards IPv4. The relay's own addresses are set by the caller (AddrRelay) or by the daemon
+// under test from its configuration.
+type Relay struct {
+	Client, Relay, Server *NS
+}
+
+// NewRelay builds the topology; extra downstream links are added with AddClient.
+func NewRelay(t testing.TB, prefix string) *Relay {
+	t.Helper()
+	tp := &Relay{Client: New(t, prefix+"c"), Relay: New(t, prefix+"r"), Server: New(t, prefix+"s")}
+	// Both pairs are created inside the relay namespace, then one end moved.
+	tp.Relay.IP(t, "link", "add", "rd0", "type", "veth", "peer", "name", "c0", "netns", tp.Client.Name)
+	tp.Relay.IP(t, "link", "add", "rs0", "type", "veth", "peer", "name", "s0", "netns", tp.Server.Name)
+	tp.Server.IP(t, "addr", "add", "10.2.0.2/24", "dev", "s0")
+	tp.Server.IP(t, "link", "set", "s0", "up")
+	tp.Client.IP(t, "link", "set", "c0", "up")
+	tp.Server.IP(t, "route", "add", "10.1.0.0/24", "via", "10.2.0.1")
+	if out, err := tp.Relay.Command("sysctl", "-qw", "net.ipv4.ip_forward=1").CombinedOutput(); err != nil {
+		t.Fatalf("ip_forward: %v %s", err, out)
+	}
+	return tp
+}
+
+// AddClient adds a client namespace on a further downstream link of the relay:
+// [ifname] ——— [relayIf] relay, with the server routing subnet back through the relay.
+func (tp *Relay) AddClient(t testing.TB, role, ifname, relayIf, subnet string) *NS {
+	t.Helper()
+	c := New(t, role)
+	tp.Relay.IP(t, "link", "add", relayIf, "type", "veth", "peer", "name", ifname, "netns", c.Name)
+	c.IP(t, "link", "set", ifname, "up")
+	tp.Server.IP(t, "route", "add", subnet, "via", "10.2.0.1")
+	return c
+}
+
+// AddrRelay gives the relay its addresses itself and sets its links up (for relays other than
+// networkd, which configures them from its .network files).
+func (tp *Relay) AddrRelay(t testing.TB) {
+	t.Helper()
+	tp.Relay.IP(t, "addr", "add", "10.1.0.1/24", "dev", "rd0")
+	tp.Relay.IP(t, "addr", "add", "10.2.0.1/24", "dev", "rs0")
+	tp.Relay.IP(t, "link", "set", "rd0", "up")
+	tp.Relay.IP(t, "link", "set", "rs0", "up")
+}

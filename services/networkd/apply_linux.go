@@ -24,14 +24,28 @@ func ipnet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
+// Static lists what ApplyStatic put on a link, keyed by identity, so that a
+// reload can take away what the files no longer ask for.
+type Static struct {
+	Addrs  map[string]*netlink.Addr
+	Routes map[string]*netlink.Route
+	Rules  map[string]*netlink.Rule
+}
+
+func newStatic() Static {
+	return Static{Addrs: map[string]*netlink.Addr{}, Routes: map[string]*netlink.Route{}, Rules: map[string]*netlink.Rule{}}
+}
+
 // ApplyStatic brings link ifname up and applies the static part of n:
 // Address= and [Address], Gateway= (default routes), [Route] and
 // [RoutingPolicyRule]. Existing objects are replaced, so applying twice
-// is harmless. All items are tried; the errors are joined.
-func ApplyStatic(ifname string, n *netconf.Network) error {
+// is harmless. All items are tried; the errors are joined. The result
+// lists what is in place.
+func ApplyStatic(ifname string, n *netconf.Network) (Static, error) {
+	done := newStatic()
 	link, err := netlink.LinkByName(ifname)
 	if err != nil {
-		return err
+		return done, err
 	}
 	var errs []error
 	if err := netlink.LinkSetUp(link); err != nil {
@@ -39,9 +53,12 @@ func ApplyStatic(ifname string, n *netconf.Network) error {
 	}
 	idx := link.Attrs().Index
 	for _, p := range n.Addresses {
-		if err := netlink.AddrReplace(link, &netlink.Addr{IPNet: ipnet(p)}); err != nil {
+		a := &netlink.Addr{IPNet: ipnet(p)}
+		if err := netlink.AddrReplace(link, a); err != nil {
 			errs = append(errs, fmt.Errorf("address %s: %w", p, err))
+			continue
 		}
+		done.Addrs[p.String()] = a
 	}
 	for _, gw := range n.Gateways {
 		r := &netlink.Route{LinkIndex: idx, Gw: gw.AsSlice(), Protocol: unix.RTPROT_STATIC}
@@ -50,7 +67,9 @@ func ApplyStatic(ifname string, n *netconf.Network) error {
 		}
 		if err := netlink.RouteReplace(r); err != nil {
 			errs = append(errs, fmt.Errorf("gateway %s: %w", gw, err))
+			continue
 		}
+		done.Routes["gateway "+gw.String()] = r
 	}
 	for _, rt := range n.Routes {
 		r := &netlink.Route{Protocol: unix.RTPROT_STATIC, Type: routeTypes[rt.Type], Table: int(rt.Table)}
@@ -71,7 +90,9 @@ func ApplyStatic(ifname string, n *netconf.Network) error {
 		}
 		if err := netlink.RouteReplace(r); err != nil {
 			errs = append(errs, fmt.Errorf("route %s: %w", rt.Destination, err))
+			continue
 		}
+		done.Routes[fmt.Sprintf("route %s via %s type %s table %d", rt.Destination, rt.Gateway, rt.Type, rt.Table)] = r
 	}
 	for _, ru := range n.Rules {
 		r := netlink.NewRule()
@@ -91,6 +112,44 @@ func ApplyStatic(ifname string, n *netconf.Network) error {
 		}
 		if err := netlink.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
 			errs = append(errs, fmt.Errorf("routing policy rule (table %d): %w", ru.Table, err))
+			continue
+		}
+		done.Rules[fmt.Sprintf("fwmark %#x/%#x table %d priority %d/%v", ru.FirewallMark, ru.FirewallMask, r.Table, ru.Priority, ru.HasPriority)] = r
+	}
+	return done, errors.Join(errs...)
+}
+
+// RemoveStale deletes from link ifname what old has and cur lacks. A link
+// that went away took its addresses and routes with it; rules stay until
+// removed here.
+func RemoveStale(ifname string, old, cur Static) error {
+	var errs []error
+	gone := func(err error) bool {
+		return err == nil || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENODEV)
+	}
+	for k, r := range old.Rules {
+		if _, keep := cur.Rules[k]; !keep {
+			if err := netlink.RuleDel(r); !gone(err) {
+				errs = append(errs, fmt.Errorf("removing rule %s: %w", k, err))
+			}
+		}
+	}
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return errors.Join(errs...)
+	}
+	for k, r := range old.Routes {
+		if _, keep := cur.Routes[k]; !keep {
+			if err := netlink.RouteDel(r); !gone(err) {
+				errs = append(errs, fmt.Errorf("removing %s: %w", k, err))
+			}
+		}
+	}
+	for k, a := range old.Addrs {
+		if _, keep := cur.Addrs[k]; !keep {
+			if err := netlink.AddrDel(link, a); !gone(err) {
+				errs = append(errs, fmt.Errorf("removing address %s: %w", k, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -1,8 +1,11 @@
-// Package networkd is stead's network daemon. This first version reads the
-// .network files and networkd.conf (package netconf), runs the DHCPv4 relay
-// agent (package relay) on the links that ask for it and the DHCPv4 client
-// (package dhcpclient) on links with DHCP=yes or ipv4. It also holds
-// networkctl's logic. See docs/networkd.md.
+// Package networkd is stead's network daemon. It reads the .network files
+// and networkd.conf (package netconf), applies static settings and takes
+// away those a reload drops (links.go, apply_linux.go), runs the DHCPv4
+// relay agent (package relay) on the links that ask for it and the DHCPv4
+// client (package dhcpclient) on links with DHCP=yes or ipv4, and serves
+// io.systemd.Network (varlink.go) with link and online states (online.go).
+// It also holds the logic of its clients, networkctl (networkctl.go) and
+// networkd-wait-online (waitonline.go). See docs/networkd.md.
 package networkd
 
 import (
@@ -17,7 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/stead-os/stead/lib/notify"
@@ -159,7 +161,8 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		done        chan error
 	}
 	reloads := make(chan reloadReq)
-	svc := &service{root: o.Root}
+	lm := newLinkManager(o.Root, log)
+	svc := &service{root: o.Root, links: lm}
 	svc.reload = func(rctx context.Context, reconfigure bool) error {
 		r := reloadReq{reconfigure, make(chan error, 1)}
 		select {
@@ -177,9 +180,12 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		log.Warn("ignoring NOTIFY_SOCKET", "err", err)
 	}
 	var (
-		cancel = func() {}
-		wg     sync.WaitGroup
+		stopRelay = func() {}
+		relayDone = make(chan struct{})
 	)
+	close(relayDone)
+	// start applies the configuration: links (static settings, DHCPv4
+	// clients) are brought in line with it, the relay is restarted.
 	start := func() error {
 		cfg, err := Load(o.Root, log)
 		if err != nil {
@@ -190,29 +196,10 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		rctx, c := context.WithCancel(ctx)
-		cancel = c
-		for _, ifi := range links {
-			nw := netconf.Find(cfg.Networks, LinkInfo(o.Root, ifi))
-			if nw == nil {
-				continue
-			}
-			if err := ApplyStatic(ifi.Name, nw); err != nil {
-				log.Warn("static configuration incomplete", "link", ifi.Name, "network", nw.Name, "err", err)
-			}
-			if !nw.DHCPv4Enabled() {
-				continue
-			}
-			dc := &dhcpclient.Client{Root: o.Root, Ifname: ifi.Name, RouteTable: nw.DHCPv4.RouteTable, Log: log}
-			log.Info("starting DHCPv4 client", "link", ifi.Name, "network", nw.Name)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := dc.Run(rctx); err != nil {
-					log.Error("DHCPv4 client failed", "link", dc.Ifname, "err", err)
-				}
-			}()
-		}
+		lm.apply(ctx, cfg, links)
+		stopRelay()
+		<-relayDone
+		stopRelay = func() {}
 		rc, on, err := cfg.RelayConfig(links, o.Root, log)
 		if err != nil {
 			log.Warn(err.Error())
@@ -225,10 +212,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		for i, d := range rc.Downstreams {
 			names[i] = d.Ifname + "=" + d.Gateway.String()
 		}
+		rctx, cancel := context.WithCancel(ctx)
+		stopRelay = cancel
 		opened := make(chan struct{})
-		wg.Add(1)
+		done := make(chan struct{})
+		relayDone = done
 		go func() {
-			defer wg.Done()
+			defer close(done)
 			err := rc.Run(rctx, log, nil, func() {
 				log.Info("DHCP relay started", "server", rc.Server, "upstream", rc.Upstream, "downstream", strings.Join(names, ","))
 				close(opened)
@@ -241,7 +231,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		<-opened
 		return nil
 	}
+	shutdown := func() {
+		stopRelay()
+		<-relayDone
+		lm.stopAll(dhcpclient.ErrShutdown)
+	}
 	if err := start(); err != nil {
+		shutdown()
 		return err
 	}
 	vctx, vstop := context.WithCancel(ctx)
@@ -264,8 +260,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	for {
 		select {
 		case <-ctx.Done():
-			cancel()
-			wg.Wait()
+			shutdown()
 			return nil
 		case r := <-reloads:
 			if !r.reconfigure {
@@ -277,11 +272,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 				continue
 			}
 			n.Send("RELOADING=1")
-			cancel()
-			wg.Wait()
 			err := start()
 			if err != nil {
 				log.Error("reload failed", "err", err)
+			} else {
+				log.Info("configuration reloaded")
 			}
 			n.Send("READY=1")
 			r.done <- err

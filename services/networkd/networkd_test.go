@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
 )
 
 func writeTree(t *testing.T, files map[string]string) string {
@@ -72,7 +74,7 @@ func TestRelayConfig(t *testing.T) {
 
 func TestWriteList(t *testing.T) {
 	var b bytes.Buffer
-	WriteList(&b, []LinkRow{{Index: 1, Name: "lo", Type: "loopback", OperationalState: "carrier", AdministrativeState: "unmanaged"},
+	WriteList(&b, []api.Interface{{Index: 1, Name: "lo", Type: "loopback", OperationalState: "carrier", AdministrativeState: "unmanaged"},
 		{Index: 12, Name: "veth-long", Type: "ether", OperationalState: "routable", AdministrativeState: "configured"}}, false)
 	want := "IDX LINK      TYPE     OPERATIONAL SETUP\n  1 lo        loopback carrier     unmanaged\n 12 veth-long ether    routable    configured\n\n2 links listed.\n"
 	if b.String() != want {

@@ -33,7 +33,8 @@ const SocketPath = "/run/systemd/netif/io.systemd.Network"
 // service answers io.systemd.Network and io.systemd.Network.Link from the daemon's current
 // configuration, the kernel's view of the links (rtnetlink) and the saved DHCPv4 leases.
 type service struct {
-	root string
+	root  string
+	links *linkManager
 	// reload asks the daemon's main loop to reload; reconfigure false only re-reads files.
 	reload    func(ctx context.Context, reconfigure bool) error
 	reloading atomic.Bool
@@ -192,6 +193,11 @@ func (s *service) describeLink(link netlink.Link, nets []*netconf.Network) api.I
 	if nw = netconf.Find(nets, li); nw != nil {
 		it.AdministrativeState = "configured"
 		it.NetworkFile = nw.Path
+		req := nw.Online.Required
+		it.RequiredForOnline = &req
+		it.RequiredOperStateForOnline = []string{nw.Online.MinOper, nw.Online.MaxOper}
+		it.RequiredFamilyForOnline = nw.Online.Family
+		it.ActivationPolicy = "up"
 	}
 	var lease *dhcpclient.Lease
 	if l, err := dhcpclient.LoadLease(s.root, a.Index); err == nil && l != nil && !l.Expired(time.Now()) {
@@ -268,6 +274,8 @@ func (s *service) describeLink(link netlink.Link, nets []*netconf.Network) api.I
 			it.OperationalState = "degraded"
 		}
 	}
+	it.OnlineState = linkOnline(&it, nw)
+	it.DNS = linkDNS(nw, lease)
 	routes, _ := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{LinkIndex: a.Index, Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
 	for _, r := range routes {
 		it.Routes = append(it.Routes, routeJSON(r))
@@ -383,6 +391,7 @@ func (s *service) GetStates(ctx context.Context, c *varlink.Call) error {
 		st.CarrierState = maxState(carrierRank, st.CarrierState, i.CarrierState)
 		st.OperationalState = maxState(operRank, st.OperationalState, i.OperationalState)
 	}
+	st.OnlineState = managerOnline(it)
 	return c.Reply(ctx, st)
 }
 
@@ -473,9 +482,14 @@ func (s *service) LinkAction(ctx context.Context, c *varlink.Call, method string
 		err = netlink.LinkSetUp(l)
 	case "Down":
 		err = netlink.LinkSetDown(l)
-	case "Reconfigure", "Renew", "ForceRenew":
-		// No per-link restart yet: the whole configuration is applied again, which
-		// restarts the DHCPv4 clients (they resume their saved leases) and the relay.
+	case "Renew":
+		// Ask the link's DHCPv4 client to renew now; without one there is nothing to do.
+		s.links.renew(a.Name)
+	case "ForceRenew":
+		// FORCERENEW goes from a DHCP server to its clients; stead runs no server.
+	case "Reconfigure":
+		// The whole configuration is applied again: the link's static settings, its
+		// client (restarted only if its settings changed) and the relay.
 		if !s.reloading.CompareAndSwap(false, true) {
 			return varlinkd.ReplyError(ctx, *c, api.ErrorAlreadyReloading, nil)
 		}
@@ -527,15 +541,30 @@ func (s *service) writeStateFiles() error {
 		return err
 	}
 	keep := map[string]bool{}
+	dns := map[string]bool{}
+	var allDNS []string
 	st := api.States{AddressState: "off", IPv4AddressState: "off", IPv6AddressState: "off", CarrierState: "off", OperationalState: "off"}
 	for _, i := range it {
 		name := strconv.Itoa(i.Index)
 		keep[name] = true
 		var b strings.Builder
-		fmt.Fprintf(&b, "ADMIN_STATE=%s\nOPER_STATE=%s\nCARRIER_STATE=%s\nADDRESS_STATE=%s\nIPV4_ADDRESS_STATE=%s\nIPV6_ADDRESS_STATE=%s\n",
+		fmt.Fprintf(&b, "# This is private data. Do not parse.\nADMIN_STATE=%s\nOPER_STATE=%s\nCARRIER_STATE=%s\nADDRESS_STATE=%s\nIPV4_ADDRESS_STATE=%s\nIPV6_ADDRESS_STATE=%s\n",
 			i.AdministrativeState, i.OperationalState, i.CarrierState, i.AddressState, i.IPv4AddressState, i.IPv6AddressState)
 		if i.NetworkFile != "" {
-			fmt.Fprintf(&b, "NETWORK_FILE=%s\n", i.NetworkFile)
+			if i.OnlineState != "" {
+				fmt.Fprintf(&b, "ONLINE_STATE=%s\n", i.OnlineState)
+			}
+			fmt.Fprintf(&b, "REQUIRED_FOR_ONLINE=%s\n", yesNo(i.RequiredForOnline != nil && *i.RequiredForOnline))
+			fmt.Fprintf(&b, "REQUIRED_OPER_STATE_FOR_ONLINE=%s\n", strings.Join(i.RequiredOperStateForOnline, ":"))
+			fmt.Fprintf(&b, "REQUIRED_FAMILY_FOR_ONLINE=%s\nACTIVATION_POLICY=%s\n", i.RequiredFamilyForOnline, i.ActivationPolicy)
+			fmt.Fprintf(&b, "NETWORK_FILE=%s\nNETWORK_FILE_DROPINS=\"\"\n", i.NetworkFile)
+			fmt.Fprintf(&b, "DNS=%s\n", dnsList(i.DNS))
+			for _, d := range i.DNS {
+				if !dns[d.AddressString] {
+					dns[d.AddressString] = true
+					allDNS = append(allDNS, d.AddressString)
+				}
+			}
 		}
 		if err := writeIfChanged(filepath.Join(dir, name), b.String()); err != nil {
 			return err
@@ -556,9 +585,22 @@ func (s *service) writeStateFiles() error {
 			}
 		}
 	}
-	return writeIfChanged(filepath.Join(s.root, "run/systemd/netif/state"), fmt.Sprintf(
-		"OPER_STATE=%s\nCARRIER_STATE=%s\nADDRESS_STATE=%s\nIPV4_ADDRESS_STATE=%s\nIPV6_ADDRESS_STATE=%s\n",
-		st.OperationalState, st.CarrierState, st.AddressState, st.IPv4AddressState, st.IPv6AddressState))
+	state := fmt.Sprintf("# This is private data. Do not parse.\nOPER_STATE=%s\nCARRIER_STATE=%s\nADDRESS_STATE=%s\nIPV4_ADDRESS_STATE=%s\nIPV6_ADDRESS_STATE=%s\n",
+		st.OperationalState, st.CarrierState, st.AddressState, st.IPv4AddressState, st.IPv6AddressState)
+	if on := managerOnline(it); on != "" {
+		state += "ONLINE_STATE=" + on + "\n"
+	}
+	if len(allDNS) > 0 {
+		state += "DNS=" + strings.Join(allDNS, " ") + "\n"
+	}
+	return writeIfChanged(filepath.Join(s.root, "run/systemd/netif/state"), state)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func writeIfChanged(path, content string) error {

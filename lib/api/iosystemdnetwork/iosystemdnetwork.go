@@ -140,11 +140,28 @@ type Interface struct {
 	AddressState                 string        `json:"AddressState"`
 	IPv4AddressState             string        `json:"IPv4AddressState"`
 	IPv6AddressState             string        `json:"IPv6AddressState"`
+	OnlineState                  string        `json:"OnlineState,omitempty"`
 	NetworkFile                  string        `json:"NetworkFile,omitempty"`
 	NetworkFileDropins           []string      `json:"NetworkFileDropins,omitempty"`
+	RequiredForOnline            *bool         `json:"RequiredForOnline,omitempty"`
+	RequiredOperStateForOnline   []string      `json:"RequiredOperationalStateForOnline,omitempty"`
+	RequiredFamilyForOnline      string        `json:"RequiredFamilyForOnline,omitempty"`
+	ActivationPolicy             string        `json:"ActivationPolicy,omitempty"`
+	DNS                          []DNS         `json:"DNS,omitempty"`
 	Addresses                    []Address     `json:"Addresses,omitempty"`
 	Routes                       []Route       `json:"Routes,omitempty"`
 	DHCPv4Client                 *DHCPv4Client `json:"DHCPv4Client,omitempty"`
+}
+
+// DNS is an entry of Interface.DNS: a DNS server of the link and where it came from
+// (ConfigSource static or DHCPv4, the DHCP server as provider).
+type DNS struct {
+	Family               int    `json:"Family"`
+	Address              []int  `json:"Address"`
+	AddressString        string `json:"AddressString"`
+	ConfigSource         string `json:"ConfigSource"`
+	ConfigProvider       []int  `json:"ConfigProvider,omitempty"`
+	ConfigProviderString string `json:"ConfigProviderString,omitempty"`
 }
 
 // DescribeReply is io.systemd.Network.Describe's reply.

@@ -1,7 +1,9 @@
 // Package dhcpclient is networkd's DHCPv4 client: it acquires a lease on a
 // link (RFC 2131, through insomniacslk/dhcp's nclient4), applies the address
 // and default route, keeps the lease in /run/systemd/netif/leases/IFINDEX
-// so a restarted daemon keeps its address, and renews at T1.
+// so a restarted daemon keeps its address, renews at T1 (unicast to the
+// server), rebinds from T2 (broadcast), drops the address when the lease
+// expires and releases it when it stops.
 package dhcpclient
 
 import (
@@ -63,6 +65,36 @@ func (l *Lease) T2() time.Duration {
 func (l *Lease) Expired(now time.Time) bool {
 	lt := l.Lifetime()
 	return lt > 0 && !now.Before(l.Acquired.Add(lt))
+}
+
+// MTU is the interface MTU of option 26; 0 when absent or below the
+// minimum of 68 (RFC 2132 §5.1).
+func (l *Lease) MTU() int {
+	v := l.ACK.Options.Get(dhcpv4.OptionInterfaceMTU)
+	if len(v) != 2 {
+		return 0
+	}
+	if m := int(v[0])<<8 | int(v[1]); m >= 68 {
+		return m
+	}
+	return 0
+}
+
+// DNS returns the IPv4 DNS servers of option 6.
+func (l *Lease) DNS() []netip.Addr {
+	var out []netip.Addr
+	for _, ip := range l.ACK.DNS() {
+		if a, ok := netip.AddrFromSlice(ip.To4()); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ServerID is the server identifier (option 54).
+func (l *Lease) ServerID() (netip.Addr, bool) {
+	a, ok := netip.AddrFromSlice(l.ACK.ServerIdentifier().To4())
+	return a, ok
 }
 
 // Router returns the first router of option 3.

@@ -64,6 +64,45 @@ type DHCPv4 struct {
 	UseMTU      bool
 	UseDNS      bool
 	RouteTable  uint32
+	SendRelease bool // DHCPRELEASE when the client stops (default yes)
+}
+
+// Online is what the [Link] section says about the link's part in the
+// system's online state (RequiredForOnline=, RequiredFamilyForOnline=).
+type Online struct {
+	Required bool
+	MinOper  string // lowest operational state deemed online (default degraded)
+	MaxOper  string // highest (default routable)
+	Family   string // any (default), ipv4, ipv6, both
+}
+
+// OperStates are the operational states in upstream's order, lowest first.
+var OperStates = []string{"missing", "off", "no-carrier", "dormant", "degraded-carrier", "carrier", "degraded", "enslaved", "routable"}
+
+// OperRank is the position of an operational state in OperStates, -1 if unknown.
+func OperRank(s string) int {
+	for i, v := range OperStates {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// ParseOperRange reads "MIN" or "MIN:MAX" of operational states; max
+// defaults to routable.
+func ParseOperRange(s string) (min, max string, err error) {
+	min, max, ok := strings.Cut(s, ":")
+	if !ok || max == "" {
+		max = "routable"
+	}
+	if min == "" {
+		min = "off"
+	}
+	if OperRank(min) < 0 || OperRank(max) < 0 || OperRank(min) > OperRank(max) {
+		return "", "", fmt.Errorf("invalid operational state range %q", s)
+	}
+	return min, max, nil
 }
 
 // RelayLink is the per-link [DHCPRelay] section.
@@ -87,6 +126,11 @@ type Network struct {
 	DNS                 []netip.Addr
 	LinkLocalAddressing string
 	DHCPRelay           string
+	// KeepConfiguration= (no, static, dynamic-on-stop, dynamic, yes): with
+	// dynamic-on-stop, dynamic or yes a stopping networkd keeps its DHCPv4
+	// address and lease instead of releasing them.
+	KeepConfiguration string
+	Online            Online
 
 	Routes []Route
 	Rules  []Rule
@@ -96,6 +140,15 @@ type Network struct {
 
 // DHCPv4Enabled tells whether the link runs a DHCPv4 client.
 func (n *Network) DHCPv4Enabled() bool { return n.DHCP == "yes" || n.DHCP == "ipv4" }
+
+// KeepDynamicOnStop tells whether dynamic configuration outlives networkd.
+func (n *Network) KeepDynamicOnStop() bool {
+	switch n.KeepConfiguration {
+	case "dynamic-on-stop", "dynamic", "yes":
+		return true
+	}
+	return false
+}
 
 // LinkInfo is what matching looks at.
 type LinkInfo struct {
@@ -232,11 +285,12 @@ func ParseNetwork(r io.Reader, name string, warn func(error)) (*Network, error) 
 // reported once and ignored.
 var known = map[string]map[string]bool{
 	"Match":             set("Name", "Type", "Kind", "MACAddress"),
-	"Network":           set("DHCP", "Address", "Gateway", "DNS", "LinkLocalAddressing", "DHCPRelay"),
+	"Link":              set("RequiredForOnline", "RequiredFamilyForOnline"),
+	"Network":           set("DHCP", "Address", "Gateway", "DNS", "LinkLocalAddressing", "DHCPRelay", "KeepConfiguration"),
 	"Address":           set("Address"),
 	"Route":             set("Destination", "Gateway", "Type", "Table"),
 	"RoutingPolicyRule": set("FirewallMark", "Table", "Priority"),
-	"DHCPv4":            set("UseHostname", "UseMTU", "UseDNS", "RouteTable"),
+	"DHCPv4":            set("UseHostname", "UseMTU", "UseDNS", "RouteTable", "SendRelease"),
 	"DHCPRelay":         set("AgentAddress", "GatewayAddress", "CircuitId", "VirtualSubnetSelection", "InterfacePriority"),
 }
 
@@ -254,7 +308,8 @@ func FromFile(f *conf.File, warn func(error)) *Network {
 		warn = func(error) {}
 	}
 	bad := func(e conf.Entry, err error) { warn(e.Wrap(err)) }
-	n := &Network{DHCPv4: DHCPv4{UseHostname: true, UseMTU: false, UseDNS: true}}
+	n := &Network{DHCPv4: DHCPv4{UseHostname: true, UseMTU: false, UseDNS: true, SendRelease: true},
+		KeepConfiguration: "no", Online: Online{Required: true, MinOper: "degraded", MaxOper: "routable", Family: "any"}}
 	for _, s := range f.Sections() {
 		keys, ok := known[s.Name]
 		if !ok {
@@ -353,6 +408,40 @@ func FromFile(f *conf.File, warn func(error)) *Network {
 		}
 	}
 
+	if e, ok := f.Lookup("Network", "KeepConfiguration"); ok && e.Value != "" {
+		switch e.Value {
+		case "static", "dynamic-on-stop", "dynamic":
+			n.KeepConfiguration = e.Value
+		default:
+			if b, err := conf.ParseBool(e.Value); err != nil {
+				bad(e, fmt.Errorf("invalid KeepConfiguration= value %q", e.Value))
+			} else if b {
+				n.KeepConfiguration = "yes"
+			} else {
+				n.KeepConfiguration = "no"
+			}
+		}
+	}
+
+	// [Link]
+	if e, ok := f.Lookup("Link", "RequiredForOnline"); ok && e.Value != "" {
+		if b, err := conf.ParseBool(e.Value); err == nil {
+			n.Online.Required = b
+		} else if min, max, err := ParseOperRange(e.Value); err == nil {
+			n.Online.Required, n.Online.MinOper, n.Online.MaxOper = true, min, max
+		} else {
+			bad(e, fmt.Errorf("invalid RequiredForOnline= value %q", e.Value))
+		}
+	}
+	if e, ok := f.Lookup("Link", "RequiredFamilyForOnline"); ok && e.Value != "" {
+		switch e.Value {
+		case "any", "ipv4", "ipv6", "both":
+			n.Online.Family = e.Value
+		default:
+			bad(e, fmt.Errorf("invalid RequiredFamilyForOnline= value %q", e.Value))
+		}
+	}
+
 	// [Route], one route per section.
 	for _, s := range f.SectionsNamed("Route") {
 		var r Route
@@ -442,6 +531,7 @@ func FromFile(f *conf.File, warn func(error)) *Network {
 	boolSetting(f, "DHCPv4", "UseHostname", &n.DHCPv4.UseHostname, bad)
 	boolSetting(f, "DHCPv4", "UseMTU", &n.DHCPv4.UseMTU, bad)
 	boolSetting(f, "DHCPv4", "UseDNS", &n.DHCPv4.UseDNS, bad)
+	boolSetting(f, "DHCPv4", "SendRelease", &n.DHCPv4.SendRelease, bad)
 	if e, ok := f.Lookup("DHCPv4", "RouteTable"); ok && e.Value != "" {
 		if t, err := ParseTable(e.Value); err != nil {
 			bad(e, err)
