@@ -314,6 +314,37 @@ func TestNetworkdRelay(t *testing.T) {
 		}
 	})
 
+	// Our own networkd as the client, through the same relay and server: it gets a lease in the
+	// relayed subnet, no reply that reaches it carries option 82, and networkctl prints the lease.
+	t.Run("stead-client", func(t *testing.T) {
+		croot := filepath.Join(tmp, "stead-client-root")
+		out, stop := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+		defer stop()
+		ndWaitFor(t, "our client's lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+		addr := ndAddr(t, e)
+		if !strings.HasPrefix(addr, "10.1.0.1") {
+			t.Fatalf("our client: no leased address in 10.1.0.0/24 on c0: %q", addr)
+		}
+		hw := ndRun(t, "ip", "-n", tp.client, "-o", "link", "show", "c0")
+		var replies int
+		for _, m := range cliCap.all() {
+			if m.OpCode == dhcpv4.OpcodeBootReply && strings.Contains(hw, m.ClientHWAddr.String()) {
+				replies++
+				if _, ok := m.Options[82]; ok {
+					t.Errorf("option 82 reached our client: %v", m)
+				}
+			}
+		}
+		if replies == 0 {
+			t.Errorf("no reply for our client seen on c0")
+		}
+		lease := ndRun(t, "ip", "netns", "exec", tp.client, harness.Binary(t, "cmd/networkctl"), "--root="+croot, "dhcp-lease", "c0")
+		if !strings.Contains(lease, strings.Split(addr, "/")[0]) {
+			t.Errorf("networkctl dhcp-lease c0 does not show %s:\n%s", addr, lease)
+		}
+		t.Logf("$ networkctl dhcp-lease c0\n%s", lease)
+	})
+
 	// A client on the second downstream link: its lease comes from the
 	// 10.3.0.0/24 range, its requests carry circuit id "port2", and the
 	// replies go out on its own link only.
@@ -362,7 +393,8 @@ func TestNetworkdRelay(t *testing.T) {
 	// (or port2 for the second link).
 	var relayed int
 	for _, m := range srvCap.all() {
-		if m.OpCode != dhcpv4.OpcodeBootRequest {
+		// A DHCPRELEASE (our client's, at its stop) goes to the server by unicast, unrelayed.
+		if m.OpCode != dhcpv4.OpcodeBootRequest || m.MessageType() == dhcpv4.MessageTypeRelease {
 			continue
 		}
 		if m.ClientHWAddr.String() == c1Mac.String() {
