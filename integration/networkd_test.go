@@ -126,15 +126,22 @@ func ndDaemon(t *testing.T, cmd *exec.Cmd) *harness.SyncBuffer {
 // ndDaemonStop is ndDaemon that also returns a function stopping the
 // process early (SIGTERM, then SIGKILL after 5 s); calling it twice is fine.
 func ndDaemonStop(t *testing.T, cmd *exec.Cmd) (*harness.SyncBuffer, func()) {
+	out, stopWith := ndDaemonStopWith(t, cmd)
+	return out, func() { stopWith(unix.SIGTERM) }
+}
+
+// ndDaemonStopWith is ndDaemonStop with the stopping signal chosen by the caller
+// (SIGUSR2 is networkd's restart signal); only the first call signals.
+func ndDaemonStopWith(t *testing.T, cmd *exec.Cmd) (*harness.SyncBuffer, func(unix.Signal)) {
 	out := &harness.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	var once sync.Once
-	stop := func() {
+	stop := func(sig unix.Signal) {
 		once.Do(func() {
-			cmd.Process.Signal(unix.SIGTERM)
+			cmd.Process.Signal(sig)
 			done := make(chan struct{})
 			go func() { cmd.Wait(); close(done) }()
 			select {
@@ -146,7 +153,7 @@ func ndDaemonStop(t *testing.T, cmd *exec.Cmd) (*harness.SyncBuffer, func()) {
 		})
 	}
 	t.Cleanup(func() {
-		stop()
+		stop(unix.SIGTERM)
 		if t.Failed() {
 			t.Logf("%s output:\n%s", strings.Join(cmd.Args, " "), out.String())
 		}
@@ -564,10 +571,16 @@ Priority=1000
 // ndClient starts our networkd as the DHCPv4 client in the client namespace, with its own
 // root holding network (the .network file for c0).
 func ndClient(t *testing.T, e *ndRelayEnv, croot, network string) (*harness.SyncBuffer, func()) {
+	out, stopWith := ndClientWith(t, e, croot, network)
+	return out, func() { stopWith(unix.SIGTERM) }
+}
+
+// ndClientWith is ndClient whose stop function takes the signal.
+func ndClientWith(t *testing.T, e *ndRelayEnv, croot, network string) (*harness.SyncBuffer, func(unix.Signal)) {
 	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), network)
 	cmd := exec.Command("ip", "netns", "exec", e.tp.client, e.networkd, "--root="+croot)
 	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
-	return ndDaemonStop(t, cmd)
+	return ndDaemonStopWith(t, cmd)
 }
 
 // ndAddr is c0's IPv4 address with prefix, "" when it has none.
@@ -584,13 +597,13 @@ func ndAddr(t *testing.T, e *ndRelayEnv) string {
 // behind our relay: it must get a lease in the relayed subnet, put address, default route and
 // (UseMTU=) the MTU on the link, publish the DNS server and online state, save the lease, renew
 // it at T1 by unicast, renew on request, keep the address across a restart
-// (KeepConfiguration=dynamic-on-stop) and move its route on a reload with a new RouteTable=.
+// (SIGUSR2, as upstream's RestartKillSignal=) and move its route on a reload with a new RouteTable=.
 func TestNetworkdDHCPClient(t *testing.T) {
 	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m", "--dhcp-option=option:T1,3",
 		"--dhcp-option=option:mtu,1400", "--dhcp-option=option:dns-server,192.0.2.53")
 	croot := filepath.Join(e.tmp, "client-root")
-	network := "[Match]\nName=c0\n\n[Network]\nDHCP=yes\nKeepConfiguration=dynamic-on-stop\n\n[DHCPv4]\nUseMTU=yes\n"
-	out, stop := ndClient(t, e, croot, network)
+	network := "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n\n[DHCPv4]\nUseMTU=yes\n"
+	out, stopWith := ndClientWith(t, e, croot, network)
 	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 	addr := ndAddr(t, e)
 	if !strings.HasPrefix(addr, "10.1.0.1") || !strings.HasSuffix(addr, "/24") {
@@ -705,11 +718,15 @@ func TestNetworkdDHCPClient(t *testing.T) {
 		return strings.Contains(out.String(), "DHCPv4 renewal requested") && strings.Count(out.String(), "DHCPv4 lease renewed") > n
 	})
 
-	// Restart: with KeepConfiguration=dynamic-on-stop nothing is released, the saved lease
-	// is applied at once and the address stays.
-	stop()
+	// Restart the way upstream's unit does it (RestartKillSignal=SIGUSR2): nothing is
+	// released although KeepConfiguration= is unset, the saved lease is applied at once and
+	// the address stays.
+	stopWith(unix.SIGUSR2)
 	if strings.Contains(out.String(), "DHCPv4 lease released") {
-		t.Errorf("lease released despite KeepConfiguration=dynamic-on-stop")
+		t.Errorf("lease released on a restart (SIGUSR2)")
+	}
+	if got := ndAddr(t, e); got != addr {
+		t.Errorf("address not kept while networkd was down for a restart: was %s, now %q", addr, got)
 	}
 	out2, _ := ndClient(t, e, croot, network)
 	ndWaitFor(t, "the saved lease", 10*time.Second, func() bool { return strings.Contains(out2.String(), "using saved lease") })

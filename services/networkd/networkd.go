@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/stead-os/stead/lib/notify"
@@ -146,10 +147,29 @@ func (c *Config) RelayConfig(links []net.Interface, root string, log *slog.Logge
 
 // Run is the daemon: it loads the configuration, starts the relay, tells
 // the service manager it is ready and reloads on SIGHUP until ctx ends or
-// SIGTERM/SIGINT arrives.
+// SIGTERM/SIGINT arrives. SIGUSR2 also stops it, as a restart: upstream's
+// unit sets RestartKillSignal=SIGUSR2, and dynamic configuration (DHCPv4
+// addresses, lease files) is then kept for the next process whatever
+// KeepConfiguration= says.
 func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	var restarting atomic.Bool
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
+	// The cause reaches the DHCPv4 clients, whose contexts derive from ctx.
+	ctx, stopForRestart := context.WithCancelCause(ctx)
+	defer stopForRestart(nil)
+	go func() {
+		select {
+		case <-usr2:
+			log.Info("restart requested (SIGUSR2): keeping dynamic configuration")
+			restarting.Store(true)
+			stopForRestart(dhcpclient.ErrRestart)
+		case <-ctx.Done():
+		}
+	}()
 	// SIGHUP reaches the Varlink server, whose reload hook, like io.systemd.Network.Reload,
 	// hands a request to the loop below. This never-read channel only keeps an early SIGHUP,
 	// before the server runs, from killing the process.
@@ -234,7 +254,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	shutdown := func() {
 		stopRelay()
 		<-relayDone
-		lm.stopAll(dhcpclient.ErrShutdown)
+		cause := dhcpclient.ErrShutdown
+		if restarting.Load() {
+			cause = dhcpclient.ErrRestart
+		}
+		lm.stopAll(cause)
 	}
 	if err := start(); err != nil {
 		shutdown()

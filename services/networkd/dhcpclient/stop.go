@@ -15,6 +15,10 @@ var (
 	// ErrHandOver: a client with new settings takes the link over; address and
 	// lease file stay for it to pick up.
 	ErrHandOver = errors.New("DHCPv4 client reconfigured")
+	// ErrRestart: networkd is being restarted (SIGUSR2, upstream's RestartKillSignal=); like
+	// KeepConfiguration=dynamic-on-stop, address and lease file stay for the next process,
+	// which picks the lease up and renews it on time.
+	ErrRestart = errors.New("networkd is restarting")
 )
 
 // stopAction is what a stopping client does with its lease.
@@ -27,7 +31,7 @@ const (
 
 func (c *Client) onStop(cause error) stopAction {
 	switch {
-	case errors.Is(cause, ErrHandOver):
+	case errors.Is(cause, ErrHandOver), errors.Is(cause, ErrRestart):
 		return keepLease
 	case errors.Is(cause, ErrUnconfigured):
 		return releaseLease
