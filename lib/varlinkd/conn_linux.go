@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,28 +18,41 @@ import (
 // errTooLarge closes a connection whose message outgrew MaxMessageSize.
 var errTooLarge = fmt.Errorf("message exceeds %d bytes", MaxMessageSize)
 
-// Read buffer sizing: a connection starts with initialReadBuffer bytes and doubles whenever
-// less than minReadRoom is free.
+// Read buffer sizing: a connection reads into a buffer of readBufferSize bytes from a shared
+// pool, and doubles it whenever less than minReadRoom is free. A connection with nothing
+// buffered returns its buffer to the pool while it waits for the next request, so that idle
+// clients cost no buffer at all.
 const (
-	initialReadBuffer = 4096
-	minReadRoom       = 1024
+	readBufferSize = 4096
+	minReadRoom    = 1024
 )
 
 // maxFDsPerMessage matches the kernel's SCM_MAX_FD.
 const maxFDsPerMessage = 253
+
+// Buffers shared by all connections: read buffers, and room for one SCM_RIGHTS message, both
+// only held during a read.
+var (
+	readBuffers = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
+	oobBuffers  = sync.Pool{New: func() any { b := make([]byte, unix.CmsgSpace(maxFDsPerMessage*4)); return &b }}
+)
 
 // wireConn frames NUL-terminated messages on one connection, collects passed fds and remembers
 // the peer's credentials. It implements varlink.ReadWriterContext, varlink.FDReadWriter and
 // varlink.GetNetConn, so the library's Call can reply through it.
 type wireConn struct {
 	nc   net.Conn
-	uc   *net.UnixConn // nil for non-unix connections
-	peer *unix.Ucred   // nil when the kernel could not tell
+	uc   *net.UnixConn   // nil for non-unix connections
+	rc   syscall.RawConn // uc's, for reads that wait without holding a buffer
+	peer *unix.Ucred     // nil when the kernel could not tell
 
-	arr        []byte     // read buffer; arr[start:end] is read but not yet returned
-	start, end int        //
-	fds        []*os.File // fds received but not yet attached to a message
-	oob        []byte     // room for SCM_RIGHTS with maxFDsPerMessage fds
+	arr        []byte             // read buffer, nil while idle; arr[start:end] is read but not yet returned
+	pooled     *[]byte            // arr's pool entry when it came from readBuffers
+	start, end int                //
+	fds        []*os.File         // fds received but not yet attached to a message
+	recvFn     func(uintptr) bool // w.recv, bound once
+	n          int                // recv's result
+	rerr       error              //
 
 	wmu sync.Mutex // handlers may reply from helper goroutines
 }
@@ -45,18 +60,16 @@ type wireConn struct {
 func newWireConn(nc net.Conn) *wireConn {
 	w := &wireConn{nc: nc}
 	if uc, ok := nc.(*net.UnixConn); ok {
-		w.uc = uc
-		w.peer = peerCred(uc)
-		w.oob = make([]byte, unix.CmsgSpace(maxFDsPerMessage*4))
+		if rc, err := uc.SyscallConn(); err == nil {
+			w.uc, w.rc = uc, rc
+			w.recvFn = w.recv
+			w.peer = peerCred(rc)
+		}
 	}
 	return w
 }
 
-func peerCred(uc *net.UnixConn) *unix.Ucred {
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return nil
-	}
+func peerCred(rc syscall.RawConn) *unix.Ucred {
 	var cred *unix.Ucred
 	rc.Control(func(fd uintptr) {
 		cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
@@ -70,38 +83,102 @@ func (w *wireConn) fill() error {
 	if w.end-w.start > MaxMessageSize {
 		return errTooLarge
 	}
-	if w.start > 0 && w.end == len(w.arr) || w.start == w.end {
+	if w.start == w.end {
+		// Everything read was handled (a message returned by next is dead by now).
+		w.release()
+	}
+	if w.arr != nil && (w.start > 0 && w.end == len(w.arr)) {
 		w.end = copy(w.arr, w.arr[w.start:w.end])
 		w.start = 0
 	}
-	if len(w.arr)-w.end < minReadRoom {
-		// Start small: most requests are tiny and a daemon may hold thousands of connections.
-		grown := make([]byte, max(2*len(w.arr), initialReadBuffer))
-		w.end = copy(grown, w.arr[w.start:w.end])
-		w.start = 0
-		w.arr = grown
+	if w.arr != nil && len(w.arr)-w.end < minReadRoom {
+		grown := make([]byte, 2*len(w.arr))
+		n := copy(grown, w.arr[w.start:w.end])
+		if w.pooled != nil {
+			readBuffers.Put(w.pooled)
+		}
+		w.arr, w.pooled, w.start, w.end = grown, nil, 0, n
 	}
-	free := w.arr[w.end:]
 	if w.uc == nil {
-		n, err := w.nc.Read(free)
+		w.acquire()
+		n, err := w.nc.Read(w.arr[w.end:])
 		w.end += n
 		if n > 0 {
 			return nil
 		}
 		return err
 	}
-	n, oobn, _, _, err := w.uc.ReadMsgUnix(free, w.oob)
-	w.end += n
-	if oobn > 0 {
-		w.fds = append(w.fds, parseRights(w.oob[:oobn])...)
-	}
-	if n > 0 {
+	w.n, w.rerr = 0, nil
+	err := w.rc.Read(w.recvFn)
+	if w.n > 0 {
+		w.end += w.n
 		return nil
+	}
+	if err == nil {
+		err = w.rerr
 	}
 	if err == nil {
 		err = io.EOF
 	}
 	return err
+}
+
+// recv is fill's non-blocking read: it reports false (wait until readable) on EAGAIN, after
+// giving the buffer back if nothing is buffered. Results go to w.n and w.rerr; a method value
+// made once per connection keeps each read free of allocations.
+func (w *wireConn) recv(fd uintptr) bool {
+	w.acquire()
+	oob := oobBuffers.Get().(*[]byte)
+	n, oobn, err := recvmsg(int(fd), w.arr[w.end:], *oob)
+	if oobn > 0 {
+		w.fds = append(w.fds, parseRights((*oob)[:oobn])...)
+	}
+	oobBuffers.Put(oob)
+	if err == unix.EAGAIN {
+		if w.start == w.end {
+			w.release() // wait for the peer without a buffer
+		}
+		return false
+	}
+	w.n, w.rerr = n, err
+	return true
+}
+
+// recvmsg reads without waiting, with passed fds close-on-exec. unix.Recvmsg would also
+// decode the (unused) source address, one allocation per read.
+func recvmsg(fd int, p, oob []byte) (n, oobn int, err error) {
+	iov := unix.Iovec{Base: &p[0]}
+	iov.SetLen(len(p))
+	msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
+	msg.SetControllen(len(oob))
+	for {
+		r, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)),
+			unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+		switch e {
+		case 0:
+			return int(r), int(msg.Controllen), nil
+		case unix.EINTR:
+			continue
+		}
+		return 0, 0, e
+	}
+}
+
+// acquire makes sure a read buffer is in place.
+func (w *wireConn) acquire() {
+	if w.arr == nil {
+		w.pooled = readBuffers.Get().(*[]byte)
+		w.arr, w.start, w.end = *w.pooled, 0, 0
+	}
+}
+
+// release drops the read buffer, returning it to the pool if it came from there; only call
+// it with nothing buffered.
+func (w *wireConn) release() {
+	if w.pooled != nil {
+		readBuffers.Put(w.pooled)
+	}
+	w.arr, w.pooled, w.start, w.end = nil, nil, 0, 0
 }
 
 func parseRights(oob []byte) []*os.File {
@@ -116,7 +193,6 @@ func parseRights(oob []byte) []*os.File {
 			continue
 		}
 		for _, fd := range fds {
-			unix.CloseOnExec(fd)
 			files = append(files, os.NewFile(uintptr(fd), "varlink-fd"))
 		}
 	}
@@ -124,7 +200,7 @@ func parseRights(oob []byte) []*os.File {
 }
 
 // next returns the next message without its NUL and the fds that came with it. The message
-// is valid until the following call.
+// is valid until the following call, after which its buffer may serve another connection.
 func (w *wireConn) next() ([]byte, []*os.File, error) {
 	b, err := w.until(0)
 	if err != nil {
@@ -230,6 +306,7 @@ func (w *wireConn) NetConn() net.Conn { return w.nc }
 func (w *wireConn) Close() error {
 	closeFiles(w.fds)
 	w.fds = nil
+	w.release()
 	return w.nc.Close()
 }
 

@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/stead-os/stead/lib/notify"
 	"golang.org/x/sys/unix"
 )
@@ -106,8 +107,7 @@ func (s *Server) reloadOnHangup(ctx context.Context) {
 
 // activationFile returns the fd passed by the service manager for Varlink, or nil.
 func activationFile() (*os.File, error) {
-	files := activation.Files(true)
-	os.Unsetenv("LISTEN_PIDFDID") // systemd 254+ adds it; children must not inherit it either
+	files := listenFiles()
 	if len(files) == 0 {
 		return nil, nil
 	}
@@ -127,6 +127,42 @@ func activationFile() (*os.File, error) {
 	}
 	return found, nil
 }
+
+// listenFiles returns the fds the service manager passed (sd_listen_fds(3): LISTEN_PID is
+// ours, LISTEN_FDS fds from 3 on, named by LISTEN_FDNAMES), close-on-exec, and unsets the
+// variables so that children do not inherit them. go-systemd's activation.Files does the
+// same, but its package imports crypto/tls, whose code would stay resident in every daemon
+// (docs/varlinkd.md, "Memory").
+func listenFiles() []*os.File {
+	defer func() {
+		for _, v := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PIDFDID"} {
+			os.Unsetenv(v)
+		}
+	}()
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
+	files := make([]*os.File, 0, n)
+	for i := range n {
+		fd := listenFDsStart + i
+		unix.CloseOnExec(fd)
+		name := "LISTEN_FD_" + strconv.Itoa(fd)
+		if i < len(names) && names[i] != "" {
+			name = names[i]
+		}
+		files = append(files, os.NewFile(uintptr(fd), name))
+	}
+	return files
+}
+
+// listenFDsStart is the first fd the service manager passes (SD_LISTEN_FDS_START).
+const listenFDsStart = 3
 
 // isListening tells a listening socket from a connected one (SO_ACCEPTCONN).
 func isListening(f *os.File) bool {

@@ -1,7 +1,6 @@
 package varlinkd
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -87,144 +86,130 @@ type invalidParameter struct{ name string }
 
 func (e invalidParameter) Error() string { return "invalid parameter " + strconv.Quote(e.name) }
 
-var null = []byte("null")
-
 // checkParameters validates a method's input object against its IDL type. Unknown fields,
-// missing non-optional fields and values of the wrong type are reported by field name.
+// missing non-optional fields and values of the wrong type are reported by field name; the
+// fields are checked in the IDL's order, then unknown ones. A repeated field counts with its
+// last value, as decoding it does.
+//
+// It works on the raw bytes (jsonscan.go): after one syntax check nothing is decoded or
+// allocated unless a name or value carries escapes.
 func (f *iface) checkParameters(in *idl.Type, raw json.RawMessage) error {
-	if len(raw) == 0 || bytes.Equal(raw, null) {
+	if len(raw) == 0 {
 		raw = json.RawMessage("{}")
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
+	if raw = trimSpace(raw); isNull(raw) {
+		raw = json.RawMessage("{}")
+	}
+	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
 		return invalidParameter{"parameters"}
 	}
-	for _, field := range in.Fields {
-		v, present := obj[field.Name]
-		delete(obj, field.Name)
-		if err := f.check(field.Type, v, present); err != nil {
-			return invalidParameter{field.Name}
-		}
-	}
-	for name := range obj {
+	name, err := f.checkObject(in, raw)
+	if err != nil {
 		return invalidParameter{name}
 	}
 	return nil
 }
 
-// check validates one value; present is false when the field was absent.
-func (f *iface) check(t *idl.Type, v json.RawMessage, present bool) error {
-	isNull := !present || bytes.Equal(v, null)
-	if t.Kind == idl.TypeMaybe {
-		if isNull {
+// maxStackFields is how many fields checkObject tracks without allocating.
+const maxStackFields = 16
+
+// checkObject checks a valid JSON object against a struct type; on failure it returns the
+// offending field's name.
+func (f *iface) checkObject(t *idl.Type, obj []byte) (string, error) {
+	var buf [maxStackFields][]byte // each field's value; nil while absent
+	vals := buf[:min(len(t.Fields), maxStackFields)]
+	if len(t.Fields) > maxStackFields {
+		vals = make([][]byte, len(t.Fields))
+	}
+	unknown, haveUnknown := "", false
+	err := eachMember(obj, func(key, val []byte) error {
+		for i := range t.Fields {
+			if keyEquals(key, t.Fields[i].Name) {
+				vals[i] = val
+				return nil
+			}
+		}
+		if !haveUnknown {
+			unknown, haveUnknown = unquote(key), true
+		}
+		return nil
+	})
+	if err != nil {
+		return "parameters", err
+	}
+	for i, field := range t.Fields {
+		if err := f.check(field.Type, vals[i]); err != nil {
+			return field.Name, err
+		}
+	}
+	if haveUnknown {
+		return unknown, errMismatch
+	}
+	return "", nil
+}
+
+// check validates one value (its raw bytes); nil means the field was absent.
+func (f *iface) check(t *idl.Type, v []byte) error {
+	if v == nil || isNull(v) {
+		if t.Kind == idl.TypeMaybe {
 			return nil
 		}
-		return f.check(t.ElementType, v, true)
-	}
-	if isNull {
 		return errMismatch
 	}
 	switch t.Kind {
+	case idl.TypeMaybe:
+		return f.check(t.ElementType, v)
 	case idl.TypeBool:
-		var b bool
-		return unmarshalStrict(v, &b)
+		return want(string(v) == "true" || string(v) == "false")
 	case idl.TypeInt:
-		var n json.Number
-		if !isNumber(v) {
-			return errMismatch
-		}
-		if err := unmarshalStrict(v, &n); err != nil {
-			return err
-		}
-		if _, err := strconv.ParseInt(n.String(), 10, 64); err != nil {
-			if _, err := strconv.ParseUint(n.String(), 10, 64); err != nil {
-				return errMismatch
-			}
-		}
-		return nil
+		return want(isInteger(v))
 	case idl.TypeFloat:
-		var n json.Number
-		if !isNumber(v) {
-			return errMismatch
-		}
-		return unmarshalStrict(v, &n)
+		return want(isNumber(v))
 	case idl.TypeString:
-		var s string
-		return unmarshalStrict(v, &s)
+		return want(v[0] == '"')
 	case idl.TypeObject:
-		var m map[string]json.RawMessage
-		return unmarshalStrict(v, &m)
+		return want(v[0] == '{')
 	case idl.TypeEnum:
-		var s string
-		if err := unmarshalStrict(v, &s); err != nil {
-			return err
+		if v[0] != '"' {
+			return errMismatch
 		}
 		for _, e := range t.Fields {
-			if e.Name == s {
+			if keyEquals(v, e.Name) {
 				return nil
 			}
 		}
 		return errMismatch
 	case idl.TypeArray:
-		var elems []json.RawMessage
-		if err := unmarshalStrict(v, &elems); err != nil {
-			return err
-		}
-		for _, e := range elems {
-			if err := f.check(t.ElementType, e, true); err != nil {
-				return err
-			}
-		}
-		return nil
-	case idl.TypeMap:
-		var m map[string]json.RawMessage
-		if err := unmarshalStrict(v, &m); err != nil {
-			return err
-		}
-		for _, e := range m {
-			if err := f.check(t.ElementType, e, true); err != nil {
-				return err
-			}
-		}
-		return nil
-	case idl.TypeStruct:
-		var obj map[string]json.RawMessage
-		if err := unmarshalStrict(v, &obj); err != nil {
-			return err
-		}
-		for _, field := range t.Fields {
-			fv, ok := obj[field.Name]
-			delete(obj, field.Name)
-			if err := f.check(field.Type, fv, ok); err != nil {
-				return err
-			}
-		}
-		if len(obj) > 0 {
+		if v[0] != '[' {
 			return errMismatch
 		}
-		return nil
+		return eachElement(v, func(e []byte) error { return f.check(t.ElementType, e) })
+	case idl.TypeMap:
+		if v[0] != '{' {
+			return errMismatch
+		}
+		return eachMember(v, func(_, e []byte) error { return f.check(t.ElementType, e) })
+	case idl.TypeStruct:
+		if v[0] != '{' {
+			return errMismatch
+		}
+		_, err := f.checkObject(t, v)
+		return err
 	case idl.TypeAlias:
 		at, ok := f.aliases[t.Alias]
 		if !ok {
 			return fmt.Errorf("unknown type %s", t.Alias)
 		}
-		return f.check(at, v, true)
+		return f.check(at, v)
 	}
 	return fmt.Errorf("unsupported type kind %d", t.Kind)
 }
 
-var errMismatch = fmt.Errorf("type mismatch")
-
-// isNumber tells a JSON number from a string: encoding/json decodes "12" into json.Number.
-func isNumber(v json.RawMessage) bool {
-	v = bytes.TrimLeft(v, " \t\r\n")
-	return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9')
-}
-
-// unmarshalStrict decodes v into dst; null never reaches it (check handles null first).
-func unmarshalStrict(v json.RawMessage, dst any) error {
-	if err := json.Unmarshal(v, dst); err != nil {
+func want(ok bool) error {
+	if !ok {
 		return errMismatch
 	}
 	return nil
 }
+
+var errMismatch = fmt.Errorf("type mismatch")

@@ -547,3 +547,55 @@ func TestReadyNotification(t *testing.T) {
 		t.Errorf("notify socket got %q, %v; want READY=1", buf[:n], err)
 	}
 }
+
+// Of several activation fds the one named "varlink" is served, and the activation variables
+// do not leak into the environment; fds passed for another pid are ignored.
+func TestActivationFDNames(t *testing.T) {
+	dir := t.TempDir()
+	listen := func(name string) (*net.UnixListener, *os.File) {
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, name), Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		f, _ := l.File()
+		return l, f
+	}
+	_, other := listen("other")
+	_, vl := listen("varlink")
+	self := mustExecutable(t)
+	run := func(pid string) *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=${PID_OVERRIDE:-$$}; export LISTEN_PID; exec "$0"`, self)
+		cmd.Env = append(os.Environ(), "VARLINKD_TEST_ROLE=server", "LISTEN_FDS=2", "LISTEN_FDNAMES=other:varlink",
+			"PID_OVERRIDE="+pid)
+		cmd.ExtraFiles = []*os.File{other, vl}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+	cmd := run("")
+	c := dial(t, filepath.Join(dir, "varlink"))
+	var out struct{ Environment []string }
+	if err := c.Call(context.Background(), "io.systemd.service.GetEnvironment", nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for _, e := range out.Environment {
+		if strings.HasPrefix(e, "LISTEN_") {
+			t.Errorf("activation variable left in the environment: %s", e)
+		}
+	}
+	if len(out.Environment) == 0 {
+		t.Error("empty environment")
+	}
+	if err := cmd.Wait(); err != nil { // idle exit
+		t.Errorf("server: %v", err)
+	}
+
+	// Not for us: no activation, and without a socket path the server refuses to run.
+	if err := run("1").Wait(); err == nil {
+		t.Error("fds passed to pid 1 were used")
+	}
+}

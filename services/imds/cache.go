@@ -63,7 +63,8 @@ type cache struct {
 	mu        sync.Mutex
 	mem       map[string]*entry
 	memBytes  int
-	pinName   string // the pinned interface, once read or set
+	resized   func(memBytes int) // told when memBytes changed; nil = nobody
+	pinName   string             // the pinned interface, once read or set
 	pinLoaded bool
 }
 
@@ -137,6 +138,9 @@ func (c *cache) remember(mk string, e *entry) {
 	}
 	c.mem[mk] = e
 	c.memBytes += len(e.Data)
+	if c.resized != nil {
+		c.resized(c.memBytes)
+	}
 }
 
 func (c *cache) load(iface, endpoint, key string) (*entry, bool) {
@@ -175,9 +179,20 @@ func (c *cache) store(iface string, e *entry) {
 }
 
 // clear forgets everything held in memory (files stay, tagged with their endpoint).
+// onResize calls f with the bytes held in memory now and whenever that changes.
+func (c *cache) onResize(f func(memBytes int)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resized = f
+	f(c.memBytes)
+}
+
 func (c *cache) clear() {
 	c.mu.Lock()
 	c.mem, c.memBytes = map[string]*entry{}, 0
+	if c.resized != nil {
+		c.resized(0)
+	}
 	c.mu.Unlock()
 }
 

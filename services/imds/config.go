@@ -297,8 +297,13 @@ func checkURL(s string) error {
 	if err != nil {
 		return err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+	// Metadata services answer plain HTTP on link-local addresses, and the daemon carries no
+	// TLS (see httpClient).
+	if u.Scheme == "https" {
+		return fmt.Errorf("%q: https:// is not supported, metadata services speak plain http://", s)
+	}
+	if u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// URL", s)
 	}
 	return nil
 }

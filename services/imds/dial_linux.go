@@ -6,11 +6,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -104,19 +102,8 @@ func (d *dialer) control(network, _ string, c syscall.RawConn) error {
 	return opErr
 }
 
-// newHTTPClient returns a client whose connections go out through d. It never uses a proxy,
-// never follows redirects and asks for no compression, as upstream's requests do.
-func newHTTPClient(d *dialer) *http.Client {
+// newHTTPClient returns a client whose connections go out through d.
+func newHTTPClient(d *dialer) *httpClient {
 	nd := &net.Dialer{Control: d.control}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                  nil,
-			DialContext:            nd.DialContext,
-			DisableCompression:     true,
-			MaxIdleConnsPerHost:    4,
-			IdleConnTimeout:        30 * time.Second,
-			MaxResponseHeaderBytes: 64 << 10,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return newHTTPClientWith(nd.DialContext)
 }

@@ -128,6 +128,9 @@ func (s *Service) get(ctx context.Context, r *request) ([]byte, int, error) {
 	if !r.cache {
 		return s.getOnce(ctx, r)
 	}
+	if data, idx, hit, err := s.fromCache(r); hit {
+		return data, idx, err
+	}
 	_, id := s.snapshot()
 	k := flightKey{*r, id}
 	for {
@@ -161,6 +164,36 @@ func (s *Service) get(ctx context.Context, r *request) ([]byte, int, error) {
 		}
 		return f.data, f.idx, f.err
 	}
+}
+
+// fromCache answers a request that may be cached from the memory or disk cache of the
+// interface it would go through (the one asked for, else the pinned one), without a
+// deadline or a flight: most requests end here. hit is false when get must run.
+func (s *Service) fromCache(r *request) (data []byte, idx int, hit bool, err error) {
+	var link Link
+	switch {
+	case r.iface > 0:
+		if link, err = s.byIndex(r.iface); err != nil {
+			return nil, 0, false, nil
+		}
+	default:
+		name := s.cache.pinned()
+		if name == "" {
+			return nil, 0, false, nil
+		}
+		if link, err = s.byName(name); err != nil {
+			return nil, 0, false, nil
+		}
+	}
+	_, id := s.snapshot()
+	e, ok := s.cache.lookup(link.Name, id, r.key, s.now(), r.refresh)
+	if !ok {
+		return nil, 0, false, nil
+	}
+	if e.NotFound {
+		return nil, link.Index, true, ErrKeyNotFound
+	}
+	return e.Data, link.Index, true, nil
 }
 
 // getOnce runs a prepared request: on the interface asked for, else on the pinned one, else

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -48,10 +47,6 @@ func classifyTransport(ctx context.Context, err error) error {
 			return &transient{err}
 		}
 	}
-	// net/http's words for a connection the server closed without answering.
-	if strings.Contains(err.Error(), "server closed idle connection") {
-		return &transient{err}
-	}
 	return commFailure(err)
 }
 
@@ -80,18 +75,14 @@ func (s *Service) fetch(ctx context.Context, ep *Endpoint, link Link, r *request
 	}
 }
 
-func (s *Service) fetchOnce(ctx context.Context, c *http.Client, ep *Endpoint, link Link, url string, r *request) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, commFailure(err)
-	}
-	s.setCommonHeaders(req)
+func (s *Service) fetchOnce(ctx context.Context, c *httpClient, ep *Endpoint, link Link, url string, r *request) ([]byte, error) {
+	req := &httpRequest{method: "GET", url: url, header: s.commonHeaders()}
 	if ep.TokenURL != "" {
 		tok, err := s.token(ctx, c, ep, link, r)
 		if err != nil {
 			return nil, err
 		}
-		req.Header[ep.TokenHeaderName] = []string{tok}
+		req.header = append(req.header, [2]string{ep.TokenHeaderName, tok})
 	}
 	for _, h := range ep.ExtraHeaders {
 		name, value, err := splitHeader(h)
@@ -99,69 +90,54 @@ func (s *Service) fetchOnce(ctx context.Context, c *http.Client, ep *Endpoint, l
 			continue
 		}
 		if strings.EqualFold(name, "Host") {
-			req.Host = value
+			req.host = value
 			continue
 		}
-		req.Header[name] = append(req.Header[name], value)
+		req.header = append(req.header, [2]string{name, value})
 	}
 	s.log.Debug("requesting", "interface", link.Name, "url", url)
-	resp, err := c.Do(req)
+	resp, err := c.do(ctx, req, MaxBody)
 	if err != nil {
-		return nil, classifyTransport(ctx, err)
+		return nil, transportError(ctx, err, MaxBody)
 	}
-	defer resp.Body.Close()
-	switch code := resp.StatusCode; {
+	switch code := resp.status; {
 	case code >= 200 && code < 300:
-		return readBody(ctx, resp, MaxBody)
-	case code == http.StatusUnauthorized && ep.TokenURL != "":
+		return resp.body, nil
+	case code == 401 && ep.TokenURL != "":
 		s.forgetToken(link.Name)
-		discard(resp)
 		return nil, &transient{fmt.Errorf("HTTP %d: token rejected", code)}
-	case code == http.StatusForbidden:
-		discard(resp)
+	case code == 403:
 		return nil, ErrNotAvailable
-	case code == http.StatusNotFound:
-		discard(resp)
+	case code == 404:
 		return nil, ErrKeyNotFound
-	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		discard(resp)
+	case code == 429 || code == 503:
 		return nil, &transient{fmt.Errorf("HTTP %d", code)}
 	default:
-		discard(resp)
 		return nil, errnoError(unix.EIO, "HTTP status %d", code)
 	}
 }
 
-func (s *Service) setCommonHeaders(req *http.Request) {
+// commonHeaders are sent with every request.
+func (s *Service) commonHeaders() [][2]string {
 	v := s.opts.Version
 	if v == "" {
 		v = "0"
 	}
-	req.Header["User-Agent"] = []string{"stead-imdsd/" + v}
-	req.Header["Accept"] = []string{"*/*"}
+	return [][2]string{{"User-Agent", "stead-imdsd/" + v}, {"Accept", "*/*"}}
 }
 
-// readBody reads at most limit bytes; a longer body is an error (E2BIG).
-func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, error) {
-	if resp.ContentLength > limit {
-		return nil, errnoError(unix.E2BIG, "response of %d bytes exceeds the limit of %d", resp.ContentLength, limit)
+// transportError maps a failed request: an oversized body is E2BIG, the rest is sorted by
+// classifyTransport.
+func transportError(ctx context.Context, err error, limit int64) error {
+	if errors.Is(err, errBodyTooLarge) {
+		return errnoError(unix.E2BIG, "response exceeds the limit of %d bytes", limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, classifyTransport(ctx, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, errnoError(unix.E2BIG, "response exceeds the limit of %d bytes", limit)
-	}
-	return b, nil
+	return classifyTransport(ctx, err)
 }
-
-// discard drains a little of an unwanted body so that the connection can be reused.
-func discard(resp *http.Response) { io.CopyN(io.Discard, resp.Body, 64<<10) }
 
 // token returns a session token for link, from memory, disk or a PUT to the token URL. One
 // request per interface at a time fetches it; the others wait and reuse it.
-func (s *Service) token(ctx context.Context, c *http.Client, ep *Endpoint, link Link, r *request) (string, error) {
+func (s *Service) token(ctx context.Context, c *httpClient, ep *Endpoint, link Link, r *request) (string, error) {
 	st := s.tokenState(link.Name)
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -178,37 +154,26 @@ func (s *Service) token(ctx context.Context, c *http.Client, ep *Endpoint, link 
 			return st.token, nil
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, ep.TokenURL, http.NoBody)
-	if err != nil {
-		return "", commFailure(err)
-	}
-	s.setCommonHeaders(req)
+	req := &httpRequest{method: "PUT", url: ep.TokenURL, header: s.commonHeaders()}
 	if ep.RefreshHeaderName != "" {
 		secs := int64(math.Ceil(r.refresh.Seconds()))
-		req.Header[ep.RefreshHeaderName] = []string{strconv.FormatInt(secs, 10)}
+		req.header = append(req.header, [2]string{ep.RefreshHeaderName, strconv.FormatInt(secs, 10)})
 	}
 	s.log.Debug("requesting a token", "interface", link.Name, "url", ep.TokenURL)
-	resp, err := c.Do(req)
+	resp, err := c.do(ctx, req, MaxToken)
 	if err != nil {
-		return "", classifyTransport(ctx, err)
+		return "", transportError(ctx, err, MaxToken)
 	}
-	defer resp.Body.Close()
-	switch code := resp.StatusCode; {
+	switch code := resp.status; {
 	case code >= 200 && code < 300:
-	case code == http.StatusForbidden:
-		discard(resp)
+	case code == 403:
 		return "", ErrNotAvailable
-	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		discard(resp)
+	case code == 429 || code == 503:
 		return "", &transient{fmt.Errorf("token: HTTP %d", code)}
 	default:
-		discard(resp)
 		return "", errnoError(unix.EIO, "token: HTTP status %d", code)
 	}
-	b, err := readBody(ctx, resp, MaxToken)
-	if err != nil {
-		return "", err
-	}
+	b := resp.body
 	tok := string(b)
 	if tok == "" || !utf8.ValidString(tok) || strings.ContainsFunc(tok, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "", errnoError(unix.EBADMSG, "token: not a printable string")

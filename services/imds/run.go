@@ -53,11 +53,15 @@ func activated() bool {
 
 // Run serves io.systemd.InstanceMetadata until ctx is done: on the socket passed by the
 // service manager (exiting after opts.IdleExit without clients), or on SocketPath under the
-// root.
+// root. It sets the process's memory policy (see memory.go), which Serve alone leaves to
+// its caller.
 func Run(ctx context.Context, opts Options) error {
 	s, err := New(opts, true)
 	if err != nil {
 		return err
+	}
+	if m := newMemoryLimit(); m != nil {
+		s.cache.onResize(m.cacheResized)
 	}
 	return s.Serve(ctx, nil)
 }

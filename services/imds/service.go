@@ -11,7 +11,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +74,7 @@ type Service struct {
 	source   string
 	netMode  NetworkMode // from the kernel command line, "" if not set there
 	tokens   map[string]*tokenState
-	clients  map[clientKey]*http.Client
+	clients  map[clientKey]*httpClient
 	ports    *lowPorts
 	markWarn markWarning
 
@@ -114,7 +113,7 @@ func New(opts Options, daemon bool) (*Service, error) {
 		timing:  opts.Timing.withDefaults(),
 		mark:    DefaultFirewallMark,
 		tokens:  map[string]*tokenState{},
-		clients: map[clientKey]*http.Client{},
+		clients: map[clientKey]*httpClient{},
 		ports:   newLowPorts(),
 		links:   candidateLinks,
 		watch:   watchAddresses,
@@ -214,9 +213,9 @@ func (s *Service) loadConfig() error {
 	if id != s.epID {
 		s.tokens = map[string]*tokenState{}
 		for _, c := range s.clients {
-			c.CloseIdleConnections()
+			c.closeIdle()
 		}
-		s.clients = map[clientKey]*http.Client{}
+		s.clients = map[clientKey]*httpClient{}
 		s.cache.clear()
 	}
 	s.ep, s.epID, s.source, s.netMode = ep, id, source, mode
@@ -254,7 +253,7 @@ func (s *Service) snapshot() (Endpoint, string) {
 	return s.ep, s.epID
 }
 
-func (s *Service) client(iface string, mark uint32) *http.Client {
+func (s *Service) client(iface string, mark uint32) *httpClient {
 	k := clientKey{iface, mark}
 	s.mu.Lock()
 	defer s.mu.Unlock()
