@@ -85,13 +85,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "init: without --host only as PID 1; --host only as an ordinary process")
 		os.Exit(1)
 	}
-	m, err := pid1.New(pid1.Config{Root: *root, Host: true, Logger: logger, Version: version})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	// PowerOff, Reboot and Halt over Varlink stop every unit and end host mode.
+	m, err := pid1.New(pid1.Config{Root: *root, Host: true, Logger: logger, Version: version,
+		Shutdown: func(string) { stop() }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "init:", err)
 		os.Exit(1)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	if err := m.Run(ctx, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "init:", err)
 		os.Exit(1)

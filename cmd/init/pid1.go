@@ -54,11 +54,11 @@ func runPID1() {
 	if _, ok := cmdline["stead.debug_panic"]; ok { // tests the emergency path
 		panic("stead.debug_panic on the kernel command line")
 	}
-	m, err := pid1.New(pid1.Config{Root: "/", PID1: true, Logger: logger, Version: version})
+	ctx, action, request := pid1.ShutdownSignals(context.Background())
+	m, err := pid1.New(pid1.Config{Root: "/", PID1: true, Logger: logger, Version: version, Shutdown: request})
 	if err != nil {
 		pid1.Emergency(err.Error())
 	}
-	ctx, action, _ := pid1.ShutdownSignals(context.Background())
 	go func() {
 		if m.WaitActive(ctx, pid1.DefaultTarget) {
 			logger.Info("reached "+pid1.DefaultTarget, "uptime", pid1.Uptime().Round(time.Millisecond).String())

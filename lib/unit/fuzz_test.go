@@ -38,3 +38,36 @@ func FuzzSpecifiers(f *testing.F) {
 		}
 	})
 }
+
+func FuzzEnvironmentFile(f *testing.F) {
+	for _, s := range []string{"A=1\nB='x\ny'\nC=\"a\\\"b\"\n", "#c\\\nD=\\\n", "A=\"", "=x\n", " K = v \\\n w"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, kv := range LoadEnvironmentFile(s) {
+			k, _, ok := strings.Cut(kv, "=")
+			if !ok || !isEnvName(k) {
+				t.Fatalf("%q gave invalid assignment %q", s, kv)
+			}
+		}
+	})
+}
+
+func FuzzCredentialSpecs(f *testing.F) {
+	for _, s := range []string{"a:/b", "a", `a:\x00\n`, "a.*:b.", "*", "a:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if lc, err := ParseLoadCredential(s); err == nil && (!validCredentialName(lc.ID) || lc.Path == "") {
+			t.Fatalf("LoadCredential=%q gave %+v", s, lc)
+		}
+		if sc, err := ParseSetCredential(s); err == nil && !validCredentialName(sc.ID) {
+			t.Fatalf("SetCredential=%q gave %+v", s, sc)
+		}
+		if ic, err := ParseImportCredential(s); err == nil {
+			if n, ok := ic.Match("x.y"); ok && !validCredentialName(n) {
+				t.Fatalf("ImportCredential=%q renamed to invalid %q", s, n)
+			}
+		}
+	})
+}

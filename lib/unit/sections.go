@@ -2,9 +2,12 @@ package unit
 
 import (
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stead-os/stead/lib/conf"
 )
@@ -45,8 +48,13 @@ type Service struct {
 	Environment                                      []string // NAME=VALUE, in order
 	EnvironmentFiles                                 []string // "-" prefix kept: missing is fine
 	User, Group, WorkingDirectory                    string
+	SupplementaryGroups                              []string
 	RuntimeDirectory, StateDirectory                 []string
+	RuntimeDirectoryMode, StateDirectoryMode         uint32 // default 0755
 	RuntimeDirectoryPreserve                         string // no, yes, restart
+	LoadCredentials                                  []LoadCredential
+	SetCredentials                                   []SetCredential
+	ImportCredentials                                []ImportCredential
 	TimeoutStart, TimeoutStop                        time.Duration
 	KillMode                                         string // control-group, mixed, process, none
 	KillSignal                                       string
@@ -54,12 +62,24 @@ type Service struct {
 	Watchdog                                         time.Duration
 	FileDescriptorStoreMax                           int
 	PIDFile                                          string
+	// Standard streams: StandardInput= is "null" or "socket"; StandardOutput=
+	// and StandardError= are "inherit", "null", "socket" or "log" (journal,
+	// kmsg, console and their combinations: the manager's log output).
+	StandardInput, StandardOutput, StandardError string
+}
+
+// Listen is one Listen*= line of a socket unit.
+type Listen struct {
+	Type    string // "stream" or "datagram"
+	Address string // a path, "@abstract", "PORT" or "ADDR:PORT"
 }
 
 // Socket is the typed [Socket] section.
 type Socket struct {
 	ListenStream, ListenDatagram []string
+	Listen                       []Listen // every Listen*= in file order: the order of the fds
 	Accept                       bool
+	MaxConnections               int // Accept=yes: concurrent connections (default 64)
 	SocketMode                   uint32
 	Symlinks                     []string
 	FileDescriptorName           string
@@ -216,6 +236,10 @@ func (u *Unit) execs(key string, report func(error)) ([]ExecCommand, bool) {
 func (u *Unit) words(section, key string, report func(error)) []string {
 	var out []string
 	for _, e := range u.File.Entries(section, key) {
+		if e.Value == "" { // an empty assignment resets the list
+			out = nil
+			continue
+		}
 		v, ok := u.expand(e, report)
 		if !ok {
 			continue
@@ -263,16 +287,28 @@ func (u *Unit) parseService(report func(error)) bool {
 	s.RestartSec = u.timespan("Service", "RestartSec", 100*time.Millisecond, report)
 	s.Environment = u.words("Service", "Environment", report)
 	for _, e := range u.File.Entries("Service", "EnvironmentFile") {
+		if e.Value == "" {
+			s.EnvironmentFiles = nil
+			continue
+		}
 		if v, ok := u.expand(e, report); ok {
+			if !strings.HasPrefix(strings.TrimPrefix(v, "-"), "/") {
+				report(e.Wrap(fmt.Errorf("path %q is not absolute", v)))
+				continue
+			}
 			s.EnvironmentFiles = append(s.EnvironmentFiles, v)
 		}
 	}
 	s.User = u.str("Service", "User", report)
 	s.Group = u.str("Service", "Group", report)
+	s.SupplementaryGroups = u.words("Service", "SupplementaryGroups", report)
+	s.RuntimeDirectoryMode = u.mode("Service", "RuntimeDirectoryMode", 0o755, report)
+	s.StateDirectoryMode = u.mode("Service", "StateDirectoryMode", 0o755, report)
+	u.parseCredentials(s, report)
 	s.WorkingDirectory = u.str("Service", "WorkingDirectory", report)
 	s.PIDFile = u.str("Service", "PIDFile", report)
-	s.RuntimeDirectory = u.words("Service", "RuntimeDirectory", report)
-	s.StateDirectory = u.words("Service", "StateDirectory", report)
+	s.RuntimeDirectory = u.dirs("RuntimeDirectory", report)
+	s.StateDirectory = u.dirs("StateDirectory", report)
 	s.RuntimeDirectoryPreserve = u.enum("Service", "RuntimeDirectoryPreserve", "no", []string{"no", "yes", "restart"}, report)
 	if v, ok := u.File.Get("Service", "RuntimeDirectoryPreserve"); ok && v != "" && v != "restart" {
 		if b, err := conf.ParseBool(v); err == nil {
@@ -297,6 +333,7 @@ func (u *Unit) parseService(report func(error)) bool {
 	}
 	s.RemainAfterExit = u.boolean("Service", "RemainAfterExit", false, report)
 	s.Watchdog = u.timespan("Service", "WatchdogSec", 0, report)
+	u.parseStdio(s, report)
 	if e, ok := u.File.Lookup("Service", "FileDescriptorStoreMax"); ok && e.Value != "" {
 		n, err := strconv.Atoi(e.Value)
 		if err != nil || n < 0 {
@@ -309,19 +346,43 @@ func (u *Unit) parseService(report func(error)) bool {
 }
 
 func (u *Unit) parseSocket(report func(error)) bool {
-	s := &Socket{SocketMode: 0o666}
+	s := &Socket{SocketMode: 0o666, MaxConnections: 64}
 	u.Socket = s
-	for _, e := range u.File.Entries("Socket", "ListenStream") {
-		if v, ok := u.expand(e, report); ok {
-			s.ListenStream = append(s.ListenStream, v)
-		}
-	}
-	for _, e := range u.File.Entries("Socket", "ListenDatagram") {
-		if v, ok := u.expand(e, report); ok {
-			s.ListenDatagram = append(s.ListenDatagram, v)
+	for _, sec := range u.File.SectionsNamed("Socket") {
+		for _, e := range sec.Entries {
+			var typ string
+			switch e.Key {
+			case "ListenStream":
+				typ = "stream"
+			case "ListenDatagram":
+				typ = "datagram"
+			default:
+				continue
+			}
+			if e.Value == "" { // reset: drops every Listen*= before it
+				s.Listen, s.ListenStream, s.ListenDatagram = nil, nil, nil
+				continue
+			}
+			v, ok := u.expand(e, report)
+			if !ok {
+				continue
+			}
+			s.Listen = append(s.Listen, Listen{Type: typ, Address: v})
+			if typ == "stream" {
+				s.ListenStream = append(s.ListenStream, v)
+			} else {
+				s.ListenDatagram = append(s.ListenDatagram, v)
+			}
 		}
 	}
 	s.Accept = u.boolean("Socket", "Accept", false, report)
+	if e, ok := u.File.Lookup("Socket", "MaxConnections"); ok && e.Value != "" {
+		if n, err := strconv.Atoi(e.Value); err != nil || n <= 0 {
+			report(e.Wrap(&conf.ValueError{Type: "positive integer", Value: e.Value}))
+		} else {
+			s.MaxConnections = n
+		}
+	}
 	if e, ok := u.File.Lookup("Socket", "SocketMode"); ok && e.Value != "" {
 		m, err := strconv.ParseUint(e.Value, 8, 32)
 		if err != nil || m > 0o7777 {
@@ -336,25 +397,130 @@ func (u *Unit) parseSocket(report func(error)) bool {
 		s.FileDescriptorName = u.Name
 	}
 	s.Service = u.str("Socket", "Service", report)
+	if s.Service != "" && s.Accept {
+		report(fmt.Errorf("%s: explicit service configuration for accepting socket units not supported, refusing", u.Name))
+		return true
+	}
 	if s.Service == "" {
 		s.Service = strings.TrimSuffix(u.Name, ".socket") + ".service"
 		if s.Accept {
 			s.Service = u.Prefix + "@.service"
 		}
 	}
-	if len(s.ListenStream)+len(s.ListenDatagram) == 0 {
+	if len(s.Listen) == 0 {
 		report(fmt.Errorf("%s: socket unit lacks a Listen setting, refusing", u.Name))
+		return true
+	}
+	if s.Accept && len(s.ListenDatagram) > 0 {
+		report(fmt.Errorf("%s: Accept=yes is not supported for datagram sockets, refusing", u.Name))
 		return true
 	}
 	return false
 }
 
-var signals = map[string]int{
-	"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGKILL": 9, "SIGUSR1": 10, "SIGUSR2": 12,
-	"SIGTERM": 15, "SIGCONT": 18, "SIGSTOP": 19, "SIGWINCH": 28,
+// mode reads an octal file mode.
+func (u *Unit) mode(section, key string, def uint32, report func(error)) uint32 {
+	e, ok := u.File.Lookup(section, key)
+	if !ok || e.Value == "" {
+		return def
+	}
+	m, err := strconv.ParseUint(e.Value, 8, 32)
+	if err != nil || m > 0o7777 {
+		report(e.Wrap(&conf.ValueError{Type: "file mode", Value: e.Value}))
+		return def
+	}
+	return uint32(m)
 }
 
-// SignalNumber parses a signal name ("SIGTERM", "TERM") or number.
+// dirs reads RuntimeDirectory=/StateDirectory=: relative paths without ".."
+// (a ":" suffix naming a symlink is not supported and dropped with a warning).
+func (u *Unit) dirs(key string, report func(error)) []string {
+	var out []string
+	for _, e := range u.File.Entries("Service", key) {
+		if e.Value == "" {
+			out = nil
+			continue
+		}
+		v, ok := u.expand(e, report)
+		if !ok {
+			continue
+		}
+		ws, err := SplitWords(v)
+		if err != nil {
+			report(e.Wrap(err))
+			continue
+		}
+		for _, w := range ws {
+			d := w.text
+			if i := strings.IndexByte(d, ':'); i >= 0 {
+				report(e.Wrap(fmt.Errorf("%s: symlink destinations are not supported, ignoring them", d)))
+				d = d[:i]
+			}
+			c := path.Clean(d)
+			if d == "" || strings.HasPrefix(d, "/") || c == "." || c == ".." || strings.HasPrefix(c, "../") {
+				report(e.Wrap(fmt.Errorf("%q is not a relative path below the base directory, ignoring", d)))
+				continue
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// parseCredentials reads LoadCredential=, SetCredential= and ImportCredential=.
+func (u *Unit) parseCredentials(s *Service, report func(error)) {
+	for _, e := range u.File.Entries("Service", "LoadCredential") {
+		if e.Value == "" {
+			s.LoadCredentials = nil
+			continue
+		}
+		v, ok := u.expand(e, report)
+		if !ok {
+			continue
+		}
+		lc, err := ParseLoadCredential(v)
+		if err != nil {
+			report(e.Wrap(err))
+			continue
+		}
+		s.LoadCredentials = append(s.LoadCredentials, lc)
+	}
+	for _, e := range u.File.Entries("Service", "SetCredential") {
+		if e.Value == "" {
+			s.SetCredentials = nil
+			continue
+		}
+		v, ok := u.expand(e, report)
+		if !ok {
+			continue
+		}
+		sc, err := ParseSetCredential(v)
+		if err != nil {
+			report(e.Wrap(err))
+			continue
+		}
+		s.SetCredentials = append(s.SetCredentials, sc)
+	}
+	for _, e := range u.File.Entries("Service", "ImportCredential") {
+		if e.Value == "" {
+			s.ImportCredentials = nil
+			continue
+		}
+		v, ok := u.expand(e, report)
+		if !ok {
+			continue
+		}
+		ic, err := ParseImportCredential(v)
+		if err != nil {
+			report(e.Wrap(err))
+			continue
+		}
+		s.ImportCredentials = append(s.ImportCredentials, ic)
+	}
+}
+
+// SignalNumber parses a signal name ("SIGTERM", "TERM", "SIGRTMIN+3") or
+// number.
 func SignalNumber(s string) (int, error) {
 	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
 		return n, nil
@@ -362,33 +528,51 @@ func SignalNumber(s string) (int, error) {
 	if !strings.HasPrefix(s, "SIG") {
 		s = "SIG" + s
 	}
-	if n, ok := signals[s]; ok {
-		return n, nil
+	if rest, ok := strings.CutPrefix(s, "SIGRTMIN+"); ok {
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && sigRTMin+n <= sigRTMax {
+			return sigRTMin + n, nil
+		}
+	}
+	if n := unix.SignalNum(s); n != 0 {
+		return int(n), nil
 	}
 	return 0, &conf.ValueError{Type: "signal", Value: s}
 }
 
-// LoadEnvironmentFile parses an EnvironmentFile=: NAME=VALUE lines, "#"
-// and ";" comments, optional single or double quotes around the value.
-func LoadEnvironmentFile(data string) []string {
-	var out []string
-	for _, line := range strings.Split(data, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' || line[0] == ';' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		k = strings.TrimSpace(strings.TrimPrefix(k, "export "))
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		if isEnvName(k) {
-			out = append(out, k+"="+v)
+// The real-time signal range as the C library (and so systemd) exposes it.
+const sigRTMin, sigRTMax = 34, 64
+
+// parseStdio reads StandardInput=, StandardOutput= and StandardError= with
+// systemd's defaults: output inherits the input when that is a socket, else
+// goes to the log; errors inherit the output.
+func (u *Unit) parseStdio(s *Service, report func(error)) {
+	s.StandardInput = "null"
+	if e, ok := u.File.Lookup("Service", "StandardInput"); ok && e.Value != "" {
+		switch e.Value {
+		case "null", "socket":
+			s.StandardInput = e.Value
+		default:
+			report(e.Wrap(fmt.Errorf("StandardInput=%s is not supported, using null", e.Value)))
 		}
 	}
-	return out
+	out := func(key, def string) string {
+		e, ok := u.File.Lookup("Service", key)
+		if !ok || e.Value == "" {
+			return def
+		}
+		switch e.Value {
+		case "inherit", "null", "socket":
+			return e.Value
+		case "journal", "kmsg", "console", "journal+console", "kmsg+console", "tty":
+			return "log"
+		}
+		report(e.Wrap(fmt.Errorf("%s=%s is not supported, using %s", key, e.Value, def)))
+		return def
+	}
+	def := "log"
+	if s.StandardInput == "socket" {
+		def = "inherit"
+	}
+	s.StandardOutput = out("StandardOutput", def)
+	s.StandardError = out("StandardError", "inherit")
 }

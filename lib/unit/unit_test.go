@@ -227,11 +227,11 @@ func TestLoadRequiresDirTemplateAndDropinMask(t *testing.T) {
 }
 
 func TestEnvironmentFileAndSignals(t *testing.T) {
-	got := LoadEnvironmentFile("# c\nA=1\nexport B='two words'\n;x\nC=\"q\"\nbad line\n1X=no\n")
+	got := LoadEnvironmentFile("# c\nA=1\nB='two words'\n;x\nC=\"q\"\nbad line\n1X=no\nexport D=1\n")
 	if want := []string{"A=1", "B=two words", "C=q"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q want %q", got, want)
 	}
-	for in, want := range map[string]int{"SIGTERM": 15, "TERM": 15, "9": 9, "SIGHUP": 1} {
+	for in, want := range map[string]int{"SIGTERM": 15, "TERM": 15, "9": 9, "SIGHUP": 1, "SIGABRT": 6, "SIGRTMIN+3": 37} {
 		if n, err := SignalNumber(in); err != nil || n != want {
 			t.Errorf("%s: %d %v", in, n, err)
 		}

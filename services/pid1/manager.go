@@ -3,9 +3,11 @@
 // socket units, and serves io.systemd.Manager.
 //
 // It runs in host mode (an ordinary process, units read from a root
-// directory, no mounts, cgroups or sandboxing) or as the system's PID 1
-// (pid1_linux.go: API filesystems, shutdown signals, final reboot). See
-// docs/init.md.
+// directory, no mounts or sandboxing, cgroups only when delegated) or as the
+// system's PID 1 (pid1_linux.go: API filesystems, shutdown signals, final
+// reboot). A service's execution environment — user, directories,
+// environment, credentials, cgroup, watchdog — is in exec_env_linux.go and
+// the files it names. See docs/init.md.
 package pid1
 
 import (
@@ -56,6 +58,9 @@ type Config struct {
 	Output   io.Writer // where service output goes, line-prefixed (default os.Stderr)
 	Logger   *slog.Logger
 	ShimArgv []string // command that execs its arguments with LISTEN_PID=getpid(); default: our binary --exec-shim
+	// Shutdown is called by io.systemd.Manager.PowerOff/Reboot/Halt with the action
+	// (ActionPoweroff, …); nil refuses them.
+	Shutdown func(action string)
 	Version  string
 }
 
@@ -76,11 +81,13 @@ type Manager struct {
 	failedJobs    int
 	notifyPath    string // host path of the notify socket
 	notifyConn    *net.UnixConn
+	cg            *cgroupTree // nil: units run without cgroups (cgroup_linux.go)
 	closed        bool
 	changed       chan struct{} // closed and replaced on every state change
 	started       time.Time
 	onState       func(name, active string) // test hook, called with m.mu held
 	finished      time.Time
+	oom           oomHub // io.systemd.ManagedOOM subscriber (managedoom.go)
 }
 
 // unitState is a unit's configuration and its runtime state.
@@ -97,6 +104,8 @@ type unitState struct {
 	startTmr  *time.Timer
 	gen       int // start generation, to ignore stale timers
 	nRestarts int
+	rt        unitRuntime // timestamps, invocation ID, main exit (unitruntime.go)
+	ex        execState   // identity, credentials, cgroup, watchdog, Accept=yes connection (exec_env_linux.go)
 
 	// services
 	mainPID  int
@@ -488,6 +497,7 @@ func (m *Manager) runJob(j *job) {
 func (m *Manager) setState(us *unitState, active, sub string) {
 	old := us.active
 	us.active, us.sub = active, sub
+	m.trackState(us, old, active)
 	if old != active && m.onState != nil {
 		m.onState(us.u.Name, active)
 	}
@@ -593,20 +603,7 @@ func (m *Manager) reloadUnit(us *unitState) {
 func (m *Manager) checkConditions(us *unitState) bool {
 	var trig, trigMet bool
 	for _, c := range us.u.Unit.Conditions {
-		var ok bool
-		switch c.Kind {
-		case "PathExists":
-			_, err := os.Stat(m.hostPath(c.Value))
-			ok = err == nil
-		case "PathIsDirectory":
-			st, err := os.Stat(m.hostPath(c.Value))
-			ok = err == nil && st.IsDir()
-		case "FileNotEmpty":
-			st, err := os.Stat(m.hostPath(c.Value))
-			ok = err == nil && st.Mode().IsRegular() && st.Size() > 0
-		default:
-			ok = true
-		}
+		ok := m.conditionMet(c) // condition_linux.go
 		if c.Negate {
 			ok = !ok
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,12 @@ func (m *Manager) openNotify() error {
 	_ = os.Remove(p)
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: p, Net: "unixgram"})
 	if err != nil {
+		return err
+	}
+	// Services running under User= must be able to send to it, as with systemd (whose
+	// socket is 0777): the umask made it 0755.
+	if err := os.Chmod(p, 0o777); err != nil {
+		c.Close()
 		return err
 	}
 	rc, err := c.SyscallConn()
@@ -91,7 +98,7 @@ func (m *Manager) handleNotify(pid int, msg []byte) {
 		m.log.Debug("notification from unknown pid ignored", "pid", pid)
 		return
 	}
-	var ready, reloading, stopping bool
+	var ready, reloading, stopping, ping, trigger bool
 	for _, line := range bytes.Split(msg, []byte("\n")) {
 		k, v, ok := strings.Cut(string(line), "=")
 		if !ok {
@@ -106,6 +113,15 @@ func (m *Manager) handleNotify(pid int, msg []byte) {
 			stopping = v == "1"
 		case "STATUS":
 			us.status = v
+		case "WATCHDOG":
+			ping = ping || v == "1"
+			trigger = trigger || v == "trigger"
+		case "WATCHDOG_USEC":
+			// The service changes its own timeout; 0 turns the watchdog off.
+			if n, err := strconv.ParseUint(v, 10, 63); err == nil && n < 1<<62/1000 {
+				us.ex.wdTimeout = time.Duration(n) * time.Microsecond
+				ping = true
+			}
 		case "MAINPID":
 			if n, err := strconv.Atoi(v); err == nil && n > 0 {
 				// We cannot reap a process that is not our child; accept
@@ -116,6 +132,13 @@ func (m *Manager) handleNotify(pid int, msg []byte) {
 				}
 			}
 		}
+	}
+	switch {
+	case trigger:
+		m.watchdogExpired(us)
+		return
+	case ping && us.mainPID != 0 && us.phase != "stop" && us.phase != "stop-post":
+		m.armWatchdog(us)
 	}
 	switch {
 	case stopping:

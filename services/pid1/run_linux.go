@@ -22,6 +22,19 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	if err := m.openNotify(); err != nil {
 		return err
 	}
+	if !m.cfg.PID1 {
+		// Orphans of our services are re-parented to us and reaped by the
+		// reaper below, as they are by PID 1 (not by whoever started us).
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			m.log.Warn("cannot become a child subreaper", "err", err)
+		}
+	}
+	if cg, why := detectCgroups(m.cfg.PID1); cg != nil {
+		m.cg = cg
+		m.log.Info("services get their own cgroups", "slice", cg.slicePath())
+	} else {
+		m.log.Info("services run without cgroups", "reason", why)
+	}
 	go m.readNotify(m.notifyConn)
 
 	sigchld := make(chan os.Signal, 1)
@@ -114,14 +127,22 @@ func (m *Manager) shutdown(timeout time.Duration) {
 	}
 }
 
-// ExecShim is the tiny program the manager runs when it passes sockets:
-// args are PATH ARGV0 [ARG…]. It sets LISTEN_PID to its own pid — which stays
-// the service's pid across exec — and executes PATH. It returns only on
-// failure.
+// ExecShim is the tiny program the manager runs when a variable must hold
+// the service's own pid: args are PATH ARGV0 [ARG…]. It sets LISTEN_PID
+// (when LISTEN_FDS is set), WATCHDOG_PID (when WATCHDOG_USEC is set) and
+// SYSTEMD_EXEC_PID to its own pid — which stays the service's pid across
+// exec — and executes PATH. It returns only on failure.
 func ExecShim(args []string) error {
 	if len(args) < 2 {
 		return syscall.EINVAL
 	}
-	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	pid := strconv.Itoa(os.Getpid())
+	if os.Getenv("LISTEN_FDS") != "" {
+		os.Setenv("LISTEN_PID", pid)
+	}
+	if os.Getenv("WATCHDOG_USEC") != "" {
+		os.Setenv("WATCHDOG_PID", pid)
+	}
+	os.Setenv("SYSTEMD_EXEC_PID", pid)
 	return syscall.Exec(args[0], args[1:], os.Environ())
 }

@@ -1,13 +1,7 @@
 package pid1
 
 import (
-	"bufio"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -34,18 +28,23 @@ func (m *Manager) startService(us *unitState) {
 		m.log.Warn("start request repeated too quickly", "unit", us.u.Name)
 		us.result = "start-limit-hit"
 		m.setState(us, StateFailed, "failed")
+		m.releaseConnection(us)
 		return
 	}
 	s := us.u.Service
 	us.result = "success"
 	us.ready = false
 	us.status = ""
-	if err := m.makeDirs(us); err != nil {
-		m.log.Error("cannot create directories", "unit", us.u.Name, "err", err)
+	if err := m.prepareExec(us); err != nil {
+		m.log.Error("cannot set up the execution environment", "unit", us.u.Name, "err", err)
 		us.result = "resources"
+		m.removeCredentials(us)
+		m.releaseCgroup(us)
 		m.setState(us, StateFailed, "failed")
+		m.releaseConnection(us)
 		return
 	}
+	us.ex.wdTimeout = s.Watchdog
 	us.queue = append([]unit.ExecCommand{}, s.ExecStartPre...)
 	us.phase = "start-pre"
 	sub := "start-pre"
@@ -111,6 +110,10 @@ func (m *Manager) advance(us *unitState) {
 			}
 			if main || oneshotMain {
 				us.mainPID = pid
+				m.trackMainStart(us, pid)
+				if main {
+					m.armWatchdog(us)
+				}
 			} else {
 				us.ctrlPID = pid
 			}
@@ -153,7 +156,7 @@ func (m *Manager) advance(us *unitState) {
 				if s.RemainAfterExit {
 					m.setState(us, StateActive, "exited")
 				} else {
-					m.finishStopped(us, false)
+					m.stopPost(us) // leftovers are killed and ExecStopPost= runs, as upstream
 				}
 				return
 			}
@@ -193,7 +196,12 @@ func (m *Manager) phaseFailed(us *unitState, result string) {
 	m.stopPost(us)
 }
 
+// stopPost ends what is left in the cgroup, then runs ExecStopPost=.
 func (m *Manager) stopPost(us *unitState) {
+	m.drainCgroup(us, func() { m.stopPostNow(us) })
+}
+
+func (m *Manager) stopPostNow(us *unitState) {
 	us.phase = "stop-post"
 	us.queue = append([]unit.ExecCommand{}, us.u.Service.ExecStopPost...)
 	m.setState(us, StateDeactivating, "stop-post")
@@ -213,12 +221,12 @@ func (m *Manager) finishStopped(us *unitState, failed bool) {
 		us.startTmr = nil
 	}
 	us.phase = ""
-	if s.RuntimeDirectoryPreserve == "no" || (s.RuntimeDirectoryPreserve == "restart" && us.stopping) {
-		for _, d := range s.RuntimeDirectory {
-			_ = os.RemoveAll(m.hostPath(filepath.Join("/run", d)))
-		}
-	}
-	if !us.stopping && m.shouldRestart(us) {
+	restart := !us.stopping && m.shouldRestart(us)
+	m.disarmWatchdog(us)
+	m.removeRuntimeDirs(us, restart)
+	m.removeCredentials(us)
+	m.releaseCgroup(us)
+	if restart {
 		us.nRestarts++
 		m.setState(us, StateActivating, "auto-restart")
 		us.restart = time.AfterFunc(s.RestartSec, func() {
@@ -237,6 +245,7 @@ func (m *Manager) finishStopped(us *unitState, failed bool) {
 	} else {
 		m.setState(us, StateInactive, "dead")
 	}
+	m.releaseConnection(us)
 }
 
 func (m *Manager) shouldRestart(us *unitState) bool {
@@ -273,6 +282,7 @@ func (m *Manager) stopService(us *unitState) {
 	}
 	s := us.u.Service
 	us.queue = nil
+	m.disarmWatchdog(us)
 	if us.ctrlPID != 0 && us.phase != "running" && us.phase != "reload" {
 		_ = unix.Kill(-us.ctrlPID, unix.SIGTERM)
 		_ = unix.Kill(us.ctrlPID, unix.SIGTERM)
@@ -282,33 +292,7 @@ func (m *Manager) stopService(us *unitState) {
 	}
 	us.phase = "stop"
 	m.setState(us, StateDeactivating, "stop")
-	if us.stopTmr != nil {
-		us.stopTmr.Stop()
-		us.stopTmr = nil
-	}
-	if s.TimeoutStop <= 0 || s.TimeoutStop >= time.Duration(1<<62) {
-		if us.ctrlPID == 0 {
-			m.advance(us)
-		}
-		return
-	}
-	us.stopTmr = time.AfterFunc(s.TimeoutStop, func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if us.active != StateDeactivating {
-			return
-		}
-		m.log.Warn("stop timed out, killing", "unit", us.u.Name)
-		if us.result == "success" {
-			us.result = "timeout"
-		}
-		for _, pid := range []int{us.mainPID, us.ctrlPID} {
-			if pid > 0 {
-				_ = unix.Kill(-pid, unix.SIGKILL)
-				_ = unix.Kill(pid, unix.SIGKILL)
-			}
-		}
-	})
+	m.armStopTimeout(us)
 	if us.ctrlPID == 0 {
 		m.advance(us)
 	}
@@ -319,8 +303,19 @@ func (m *Manager) killMain(us *unitState) {
 	if us.u.Service.KillMode == "none" {
 		return
 	}
+	// Each process gets the signal once: some take a second SIGTERM as "quit now".
 	if us.u.Service.KillMode == "control-group" {
-		_ = unix.Kill(-us.mainPID, syscall.Signal(sig)) // its process group
+		if us.ex.cgroup != "" {
+			signalCgroup(us.ex.cgroup, syscall.Signal(sig))
+			return
+		}
+		// Its process group stands in for the cgroup; a main process that left
+		// the group is signalled on its own below.
+		_ = unix.Kill(-us.mainPID, syscall.Signal(sig))
+		_ = unix.Kill(-us.mainPID, unix.SIGCONT)
+		if pg, err := unix.Getpgid(us.mainPID); err != nil || pg == us.mainPID {
+			return
+		}
 	}
 	_ = unix.Kill(us.mainPID, syscall.Signal(sig))
 	_ = unix.Kill(us.mainPID, unix.SIGCONT)
@@ -358,6 +353,8 @@ func (m *Manager) childExited(p *proc, ws unix.WaitStatus) {
 	s := us.u.Service
 	if p.main {
 		us.mainPID = 0
+		m.disarmWatchdog(us)
+		m.trackMainExit(us, p.pid, ws)
 		if s.Type == "oneshot" && us.phase == "start" {
 			if result != "success" {
 				m.phaseFailed(us, result)
@@ -429,152 +426,6 @@ func describeStatus(ws unix.WaitStatus) string {
 		return "signal " + ws.Signal().String()
 	}
 	return "exit " + strconv.Itoa(ws.ExitStatus())
-}
-
-// makeDirs creates RuntimeDirectory= and StateDirectory= under the root.
-func (m *Manager) makeDirs(us *unitState) error {
-	s := us.u.Service
-	for _, d := range s.RuntimeDirectory {
-		if err := os.MkdirAll(m.hostPath(filepath.Join("/run", d)), 0o755); err != nil {
-			return err
-		}
-	}
-	for _, d := range s.StateDirectory {
-		if err := os.MkdirAll(m.hostPath(filepath.Join("/var/lib", d)), 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// environment builds a service's environment.
-func (m *Manager) environment(us *unitState, extra []string) ([]string, map[string]string) {
-	s := us.u.Service
-	env := []string{"PATH=" + envOr("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")}
-	if s.Type == "notify" || s.Type == "notify-reload" {
-		env = append(env, "NOTIFY_SOCKET="+m.notifyPath)
-	}
-	var dirs []string
-	for _, d := range s.RuntimeDirectory {
-		dirs = append(dirs, m.hostPath(filepath.Join("/run", d)))
-	}
-	if len(dirs) > 0 {
-		env = append(env, "RUNTIME_DIRECTORY="+strings.Join(dirs, ":"))
-	}
-	dirs = nil
-	for _, d := range s.StateDirectory {
-		dirs = append(dirs, m.hostPath(filepath.Join("/var/lib", d)))
-	}
-	if len(dirs) > 0 {
-		env = append(env, "STATE_DIRECTORY="+strings.Join(dirs, ":"))
-	}
-	env = append(env, s.Environment...)
-	for _, f := range s.EnvironmentFiles {
-		opt := strings.HasPrefix(f, "-")
-		data, err := os.ReadFile(m.hostPath(strings.TrimPrefix(f, "-")))
-		if err != nil {
-			if !opt {
-				m.log.Warn("cannot read environment file", "unit", us.u.Name, "err", err)
-			}
-			continue
-		}
-		env = append(env, unit.LoadEnvironmentFile(string(data))...)
-	}
-	env = append(env, extra...)
-	// Last assignment wins.
-	mp := map[string]string{}
-	var order []string
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		if _, ok := mp[k]; !ok {
-			order = append(order, k)
-		}
-		mp[k] = v
-	}
-	out := make([]string, 0, len(order))
-	for _, k := range order {
-		out = append(out, k+"="+mp[k])
-	}
-	return out, mp
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-// spawn starts one command of us. The child is reaped only by the reaper.
-// m.mu held, so the reaper cannot look the pid up before it is registered.
-func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, error) {
-	var extra []string
-	var fds []int
-	if main {
-		fds, extra = m.socketFDs(us)
-	}
-	env, envMap := m.environment(us, extra)
-	argv := c.Argv
-	if !c.NoEnvExpand {
-		argv = unit.ExpandArgv(argv, envMap)
-	}
-	path := c.Path
-	if !strings.HasPrefix(path, "/") {
-		p, err := exec.LookPath(path) // a PATH search only; nothing is run
-		if err != nil {
-			return 0, err
-		}
-		path = p
-	}
-	if len(fds) > 0 {
-		// LISTEN_PID must be the service's own pid, which only the child
-		// knows: exec through the shim, which sets it and execs path.
-		argv = append(append(append([]string{}, m.cfg.ShimArgv...), path), argv...)
-		path = m.cfg.ShimArgv[0]
-	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return 0, err
-	}
-	defer devnull.Close()
-	r, w, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer w.Close()
-	files := []uintptr{devnull.Fd(), w.Fd(), w.Fd()}
-	for _, fd := range fds {
-		files = append(files, uintptr(fd))
-	}
-	dir := "/"
-	if s := us.u.Service; s.WorkingDirectory != "" {
-		dir = m.hostPath(strings.TrimPrefix(s.WorkingDirectory, "-"))
-	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Dir:   dir,
-		Env:   env,
-		Files: files,
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	})
-	if err != nil {
-		r.Close()
-		return 0, err
-	}
-	m.pids[pid] = &proc{pid: pid, us: us, main: main, cmd: c}
-	go m.copyOutput(us.u.Name, r)
-	return pid, nil
-}
-
-// copyOutput prefixes each line a child writes with its unit's name.
-func (m *Manager) copyOutput(name string, r *os.File) {
-	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		m.outMu.Lock()
-		fmt.Fprintf(m.cfg.Output, "%s: %s\n", name, sc.Text())
-		m.outMu.Unlock()
-	}
 }
 
 // reap collects every exited child and dispatches by pid. It is the only

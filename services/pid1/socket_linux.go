@@ -5,21 +5,19 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stead-os/stead/lib/unit"
 )
 
-// startSocket creates a socket unit's listeners and watches them. m.mu held.
+// startSocket creates a socket unit's listeners (in Listen*= order) and
+// watches them. m.mu held.
 func (m *Manager) startSocket(us *unitState) {
 	s := us.u.Socket
-	if s.Accept {
-		m.log.Error("Accept=yes is not supported yet", "unit", us.u.Name)
-		us.result = "resources"
-		m.setState(us, StateFailed, "failed")
-		return
-	}
 	var fds []int
 	fail := func(err error) {
 		m.log.Error("cannot listen", "unit", us.u.Name, "err", err)
@@ -29,36 +27,83 @@ func (m *Manager) startSocket(us *unitState) {
 		us.result = "resources"
 		m.setState(us, StateFailed, "failed")
 	}
-	for _, addr := range s.ListenStream {
-		fd, err := m.listenStream(addr, s.SocketMode)
+	if s.Accept {
+		// The template must exist; instances are loaded per connection.
+		probe, err := unit.Load(m.cfg.Root, instanceUnit(s.Service, "probe"), &unit.Options{Dirs: m.cfg.Dirs})
+		if err != nil || probe.LoadState != unit.Loaded || probe.Service == nil {
+			fail(fmt.Errorf("service template %s cannot be loaded", s.Service))
+			return
+		}
+	}
+	for _, l := range s.Listen {
+		typ := unix.SOCK_STREAM
+		if l.Type == "datagram" {
+			typ = unix.SOCK_DGRAM
+		}
+		fd, err := m.listen(l.Address, typ, s.SocketMode)
 		if err != nil {
 			fail(err)
 			return
 		}
 		fds = append(fds, fd)
 	}
-	for _, addr := range s.ListenDatagram {
-		fd, err := m.listenDatagram(addr, s.SocketMode)
-		if err != nil {
-			fail(err)
-			return
-		}
-		fds = append(fds, fd)
-	}
-	for _, l := range s.Symlinks {
-		if len(s.ListenStream) > 0 && strings.HasPrefix(s.ListenStream[0], "/") {
-			p := m.hostPath(l)
-			_ = os.MkdirAll(filepath.Dir(p), 0o755)
-			_ = os.Remove(p)
-			_ = os.Symlink(s.ListenStream[0], p)
-		}
-	}
+	m.linkSocket(us)
 	us.fds = fds
 	us.result = "success"
 	stop := make(chan struct{})
 	us.watchOn = stop
 	m.setState(us, StateActive, "listening")
-	go m.watchSocket(us, fds, stop)
+	if s.Accept {
+		go m.acceptLoop(us, fds, stop)
+	} else {
+		go m.watchSocket(us, fds, stop)
+	}
+}
+
+// socketPath returns the one file-system socket Symlinks= point to, or "".
+func socketPath(s *unit.Socket) string {
+	var p string
+	for _, l := range s.Listen {
+		if strings.HasPrefix(l.Address, "/") {
+			if p != "" {
+				return "" // more than one: ambiguous
+			}
+			p = l.Address
+		}
+	}
+	return p
+}
+
+// linkSocket creates the Symlinks= of us. In host mode the links are
+// relative, so that they resolve on the host as well as inside the root.
+func (m *Manager) linkSocket(us *unitState) {
+	s := us.u.Socket
+	if len(s.Symlinks) == 0 {
+		return
+	}
+	target := socketPath(s)
+	if target == "" {
+		m.log.Warn("Symlinks= needs exactly one file-system socket, ignoring", "unit", us.u.Name)
+		return
+	}
+	for _, l := range s.Symlinks {
+		if !strings.HasPrefix(l, "/") {
+			m.log.Warn("Symlinks= path is not absolute, ignoring", "unit", us.u.Name, "path", l)
+			continue
+		}
+		p := m.hostPath(l)
+		t := target
+		if m.cfg.Root != "/" {
+			if rel, err := filepath.Rel(filepath.Dir(p), m.hostPath(target)); err == nil {
+				t = rel
+			}
+		}
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		_ = os.Remove(p)
+		if err := os.Symlink(t, p); err != nil {
+			m.log.Warn("cannot create symlink", "unit", us.u.Name, "path", l, "err", err)
+		}
+	}
 }
 
 func (m *Manager) stopSocket(us *unitState) {
@@ -70,20 +115,19 @@ func (m *Manager) stopSocket(us *unitState) {
 		unix.Close(fd)
 	}
 	us.fds = nil
-	for _, a := range us.u.Socket.ListenStream {
-		if strings.HasPrefix(a, "/") {
-			_ = os.Remove(m.hostPath(a))
+	for _, l := range us.u.Socket.Listen {
+		if strings.HasPrefix(l.Address, "/") {
+			_ = os.Remove(m.hostPath(l.Address))
+		}
+	}
+	if socketPath(us.u.Socket) != "" {
+		for _, l := range us.u.Socket.Symlinks {
+			if strings.HasPrefix(l, "/") {
+				_ = os.Remove(m.hostPath(l))
+			}
 		}
 	}
 	m.setState(us, StateInactive, "dead")
-}
-
-func (m *Manager) listenStream(addr string, mode uint32) (int, error) {
-	return m.listen(addr, unix.SOCK_STREAM, mode)
-}
-
-func (m *Manager) listenDatagram(addr string, mode uint32) (int, error) {
-	return m.listen(addr, unix.SOCK_DGRAM, mode)
 }
 
 func (m *Manager) listen(addr string, typ int, mode uint32) (int, error) {
@@ -207,16 +251,25 @@ func (m *Manager) watchSocket(us *unitState, fds []int, stop chan struct{}) {
 	}
 }
 
-// socketFDs returns the listening fds of the socket units that activate
-// us, and the LISTEN_* variables describing them (LISTEN_PID is set by the
-// shim). m.mu held.
+// socketFDs returns the fds passed to us's main process and the LISTEN_*
+// variables describing them (LISTEN_PID is set by the shim): its accepted
+// connection (Accept=yes, named "connection"), else the listening fds of
+// the socket units that activate it, sockets sorted by name, each one's
+// fds in Listen*= order. m.mu held.
 func (m *Manager) socketFDs(us *unitState) ([]int, []string) {
+	if us.ex.acceptedBy != nil {
+		return []int{us.ex.connFD}, []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=connection"}
+	}
+	var socks []*unitState
+	for _, o := range m.units {
+		if o.u.Socket != nil && !o.u.Socket.Accept && o.u.Socket.Service == us.u.Name && len(o.fds) > 0 {
+			socks = append(socks, o)
+		}
+	}
+	sort.Slice(socks, func(i, j int) bool { return socks[i].u.Name < socks[j].u.Name })
 	var fds []int
 	var names []string
-	for _, o := range m.units {
-		if o.u.Socket == nil || o.u.Socket.Service != us.u.Name || len(o.fds) == 0 {
-			continue
-		}
+	for _, o := range socks {
 		for range o.fds {
 			names = append(names, o.u.Socket.FileDescriptorName)
 		}

@@ -2,12 +2,17 @@ package pid1
 
 import (
 	"context"
-	"encoding/json"
+	"log/slog"
+	"math"
 	"runtime"
+	"syscall"
 
+	"github.com/stead-os/stead/lib/api/iosteadmanager"
+	"github.com/stead-os/stead/lib/api/iosystemdjob"
 	"github.com/stead-os/stead/lib/api/iosystemdmanager"
 	"github.com/stead-os/stead/lib/api/iosystemdunit"
 	"github.com/stead-os/stead/lib/varlinkd"
+	"github.com/varlink/go/varlink"
 )
 
 // SocketPath is where io.systemd.Manager is served, under the root.
@@ -17,7 +22,7 @@ type varlinkManager struct{ m *Manager }
 
 func (m *Manager) serveVarlink(ctx context.Context) error {
 	srv, err := varlinkd.New(varlinkd.Info{Vendor: "stead", Product: "init", Version: m.cfg.Version,
-		URL: "https://github.com/stead-os/stead"}, varlinkd.Hooks{Reload: func(context.Context) error { return m.ReloadUnits() }})
+		URL: "https://github.com/stead-os/stead"}, varlinkd.Hooks{Reload: func(context.Context) error { return m.reloadUnitsAndOOM() }})
 	if err != nil {
 		return err
 	}
@@ -27,62 +32,92 @@ func (m *Manager) serveVarlink(ctx context.Context) error {
 	if err := srv.Register(iosystemdunit.VarlinkNew(varlinkUnit{m})); err != nil {
 		return err
 	}
+	if err := srv.Register(iosteadmanager.VarlinkNew(varlinkJobs{m})); err != nil {
+		return err
+	}
+	if err := srv.Register(iosystemdjob.VarlinkNew(varlinkJobList{m})); err != nil {
+		return err
+	}
+	oomDone := make(chan struct{})
+	go func() {
+		defer close(oomDone)
+		_ = m.serveManagedOOM(ctx)
+	}()
 	err = srv.Run(ctx, varlinkd.Options{Root: m.cfg.Root, Socket: SocketPath, Mode: 0o666})
 	if err != nil {
 		m.log.Error("varlink server", "err", err)
 	}
+	<-oomDone
 	return err
 }
 
-// ManagerContext is the part of upstream's ManagerContext stead fills in.
-type ManagerContext struct {
-	ShowStatus              bool     `json:"ShowStatus"`
-	Environment             []string `json:"Environment,omitempty"`
-	DefaultTimeoutStartUSec int64    `json:"DefaultTimeoutStartUSec"`
-	DefaultTimeoutStopUSec  int64    `json:"DefaultTimeoutStopUSec"`
-	DefaultRestartUSec      int64    `json:"DefaultRestartUSec"`
-	ServiceWatchdogs        bool     `json:"ServiceWatchdogs"`
-}
-
-// Timestamp is upstream's Timestamp type.
-type Timestamp struct {
-	Realtime  int64 `json:"realtime"`
-	Monotonic int64 `json:"monotonic,omitempty"`
-}
-
-// ManagerRuntime is the part of upstream's ManagerRuntime stead fills in.
-type ManagerRuntime struct {
-	Version                    string     `json:"Version"`
-	Architecture               string     `json:"Architecture"`
-	Features                   string     `json:"Features"`
-	UnitPath                   []string   `json:"UnitPath"`
-	Virtualization             string     `json:"Virtualization"`
-	ConfidentialVirtualization string     `json:"ConfidentialVirtualization"`
-	UserspaceTimestamp         *Timestamp `json:"UserspaceTimestamp,omitempty"`
-	FinishTimestamp            *Timestamp `json:"FinishTimestamp,omitempty"`
-	NNames                     int        `json:"NNames"`
-	NFailedUnits               int        `json:"NFailedUnits"`
-	NJobs                      int        `json:"NJobs"`
-	NInstalledJobs             int        `json:"NInstalledJobs"`
-	NFailedJobs                int        `json:"NFailedJobs"`
-	Progress                   float64    `json:"Progress"`
-	SystemState                string     `json:"SystemState"`
-	ExitCode                   int        `json:"ExitCode"`
-	SoftRebootsCount           int        `json:"SoftRebootsCount"`
-	KExecsCount                int        `json:"KExecsCount"`
-	ReloadCount                int        `json:"ReloadCount"`
-}
+// The io.systemd.Manager types, under the names this package always used.
+type (
+	ManagerContext = iosystemdmanager.ManagerContext
+	ManagerRuntime = iosystemdmanager.ManagerRuntime
+	Timestamp      = iosystemdmanager.Timestamp
+)
 
 var archNames = map[string]string{"amd64": "x86-64", "386": "x86", "arm64": "arm64", "arm": "arm", "riscv64": "riscv64", "ppc64le": "ppc64-le", "s390x": "s390x"}
+
+// managerContext is stead's fixed configuration in upstream's terms: the
+// defaults systemd-system.conf(5) documents, which stead does not let one
+// change yet, its live log level, and no tasks limit (stead sets none).
+func (m *Manager) managerContext() ManagerContext {
+	burst, interval := int64(5), int64(10e6)
+	lv := m.logLevelName()
+	return ManagerContext{
+		LogLevel:                           iosystemdmanager.LogLevelStruct{Console: lv, Kmsg: lv, Syslog: lv, Journal: lv},
+		LogTarget:                          "console",
+		DefaultStandardOutput:              "inherit",
+		DefaultStandardError:               "inherit",
+		ServiceWatchdogs:                   true,
+		DefaultTimerAccuracyUSec:           60e6,
+		DefaultTimeoutStartUSec:            90e6,
+		DefaultTimeoutStopUSec:             90e6,
+		DefaultTimeoutAbortUSec:            90e6,
+		DefaultDeviceTimeoutUSec:           90e6,
+		DefaultRestartUSec:                 100e3,
+		DefaultStartLimit:                  &iosystemdmanager.RateLimit{IntervalUSec: &interval, Burst: &burst},
+		DefaultMemoryAccounting:            true,
+		DefaultTasksAccounting:             true,
+		DefaultTasksMax:                    math.MaxUint64,
+		DefaultMemoryPressureThresholdUSec: 200e3,
+		DefaultMemoryPressureWatch:         "auto",
+		DefaultCPUPressureThresholdUSec:    200e3,
+		DefaultCPUPressureWatch:            "auto",
+		DefaultIOPressureThresholdUSec:     200e3,
+		DefaultIOPressureWatch:             "auto",
+		TimerSlackNSec:                     50e3,
+		DefaultOOMPolicy:                   "stop",
+		CtrlAltDelBurstAction:              "reboot_force",
+		DefaultMemoryZSwapWriteback:        true,
+	}
+}
+
+// logLevelName is the syslog name of the lowest level the logger passes.
+func (m *Manager) logLevelName() string {
+	ctx := context.Background()
+	for _, l := range []struct {
+		level slog.Level
+		name  string
+	}{{slog.LevelDebug, "debug"}, {slog.LevelInfo, "info"}, {slog.LevelWarn, "warning"}} {
+		if m.log.Enabled(ctx, l.level) {
+			return l.name
+		}
+	}
+	return "err"
+}
 
 // Describe returns the manager's context and runtime state.
 func (m *Manager) Describe() (ManagerContext, ManagerRuntime) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := ManagerContext{DefaultTimeoutStartUSec: 90e6, DefaultTimeoutStopUSec: 90e6, DefaultRestartUSec: 100e3, ServiceWatchdogs: true}
+	c := m.managerContext()
+	kexecs := 0
 	r := ManagerRuntime{Version: m.cfg.Version, Architecture: archNames[runtime.GOARCH], Features: "",
 		UnitPath: m.cfg.Dirs, NNames: len(m.units), NJobs: len(m.jobs), NInstalledJobs: m.installedJobs,
-		NFailedJobs: m.failedJobs, ReloadCount: m.reloadCount}
+		NFailedJobs: m.failedJobs, ReloadCount: m.reloadCount, KExecsCount: &kexecs}
 	if r.Version == "" {
 		r.Version = "stead"
 	}
@@ -112,26 +147,48 @@ func (m *Manager) Describe() (ManagerContext, ManagerRuntime) {
 	return c, r
 }
 
-func (v varlinkManager) Describe(ctx context.Context, c iosystemdmanager.VarlinkCall) error {
+func (v varlinkManager) Describe(ctx context.Context, c *varlink.Call) error {
 	mc, mr := v.m.Describe()
-	cj, err := json.Marshal(mc)
-	if err != nil {
-		return err
-	}
-	rj, err := json.Marshal(mr)
-	if err != nil {
-		return err
-	}
-	return c.ReplyDescribe(ctx, cj, rj)
+	return c.Reply(ctx, struct {
+		Context ManagerContext `json:"context"`
+		Runtime ManagerRuntime `json:"runtime"`
+	}{mc, mr})
 }
 
-func (v varlinkManager) Reload(ctx context.Context, c iosystemdmanager.VarlinkCall) error {
-	if ok, err := varlinkd.RequirePrivileged(ctx, c.Call); !ok {
+func (v varlinkManager) Reload(ctx context.Context, c *varlink.Call) error {
+	if ok, err := varlinkd.RequirePrivileged(ctx, *c); !ok {
 		return err
 	}
-	if err := v.m.ReloadUnits(); err != nil {
+	if err := v.m.reloadUnitsAndOOM(); err != nil {
 		v.m.log.Warn("reload", "err", err)
-		return varlinkd.ReplyErrno(ctx, c.Call, err)
+		return varlinkd.ReplyErrno(ctx, *c, err)
 	}
-	return c.ReplyReload(ctx)
+	return c.Reply(ctx, struct{}{})
+}
+
+func (v varlinkManager) PowerOff(ctx context.Context, c *varlink.Call) error {
+	return v.shutdown(ctx, c, ActionPoweroff)
+}
+
+func (v varlinkManager) Reboot(ctx context.Context, c *varlink.Call) error {
+	return v.shutdown(ctx, c, ActionReboot)
+}
+
+func (v varlinkManager) Halt(ctx context.Context, c *varlink.Call) error {
+	return v.shutdown(ctx, c, ActionHalt)
+}
+
+// shutdown answers first, then hands the action to Config.Shutdown: the
+// caller gets its reply before the manager stops serving.
+func (v varlinkManager) shutdown(ctx context.Context, c *varlink.Call, action string) error {
+	if ok, err := varlinkd.RequirePrivileged(ctx, *c); !ok {
+		return err
+	}
+	if v.m.cfg.Shutdown == nil {
+		return varlinkd.ReplyErrno(ctx, *c, syscall.EOPNOTSUPP)
+	}
+	v.m.log.Info("shutdown requested over varlink", "action", action)
+	err := c.Reply(ctx, struct{}{})
+	v.m.cfg.Shutdown(action)
+	return err
 }

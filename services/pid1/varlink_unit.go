@@ -2,46 +2,59 @@ package pid1
 
 import (
 	"context"
-	"encoding/json"
+	"path"
+	"strings"
 
 	"github.com/stead-os/stead/lib/api/iosystemdunit"
 	"github.com/stead-os/stead/lib/varlinkd"
+	"github.com/varlink/go/varlink"
 )
 
-// UnitContext is the part of upstream's UnitContext stead fills in.
-type UnitContext struct {
-	Type                string   `json:"Type"`
-	ID                  string   `json:"ID"`
-	Names               []string `json:"Names"`
-	Description         string   `json:"Description"`
-	Requires            []string `json:"Requires,omitempty"`
-	Requisite           []string `json:"Requisite,omitempty"`
-	Wants               []string `json:"Wants,omitempty"`
-	BindsTo             []string `json:"BindsTo,omitempty"`
-	PartOf              []string `json:"PartOf,omitempty"`
-	Conflicts           []string `json:"Conflicts,omitempty"`
-	Before              []string `json:"Before,omitempty"`
-	After               []string `json:"After,omitempty"`
-	DefaultDependencies bool     `json:"DefaultDependencies"`
-	FragmentPath        string   `json:"FragmentPath,omitempty"`
-	DropInPaths         []string `json:"DropInPaths,omitempty"`
-	Transient           bool     `json:"Transient"`
-	Perpetual           bool     `json:"Perpetual"`
-	DebugInvocation     bool     `json:"DebugInvocation"`
-}
-
-// UnitRuntime is the part of upstream's UnitRuntime stead fills in.
-type UnitRuntime struct {
-	LoadState   string `json:"LoadState"`
-	ActiveState string `json:"ActiveState"`
-	SubState    string `json:"SubState"`
-	CanStart    bool   `json:"CanStart"`
-	CanStop     bool   `json:"CanStop"`
-	CanReload   bool   `json:"CanReload"`
-	JobId       *int   `json:"JobId,omitempty"` //nolint:revive // upstream's spelling
-}
+// The io.systemd.Unit reply types, under the names this package always used.
+type (
+	UnitContext = iosystemdunit.UnitContext
+	UnitRuntime = iosystemdunit.UnitRuntime
+)
 
 type varlinkUnit struct{ m *Manager }
+
+// serviceResult spells a result as the IDL's ServiceResult enum does
+// ("exit-code" → "exit_code").
+func serviceResult(r string) string {
+	if r == "" {
+		return "success"
+	}
+	return strings.ReplaceAll(r, "-", "_")
+}
+
+// cldCodes are waitid()'s CLD_* codes, as ExecCommandStatus.Code carries them.
+var cldCodes = map[string]int{"exited": 1, "killed": 2, "dumped": 3}
+
+// cgroupTypes are the unit types that have a control group.
+var cgroupTypes = map[string]bool{"service": true, "socket": true, "slice": true, "scope": true, "mount": true, "swap": true}
+
+// cgroupContext is us's resource-control settings in the IDL's terms: the
+// defaults stead runs with, and the unit's systemd-oomd settings. m.mu held.
+func (m *Manager) cgroupContext(us *unitState) *iosystemdunit.CGroupContext {
+	if !cgroupTypes[us.u.Type] || us.u.LoadState != "loaded" {
+		return nil
+	}
+	o := m.managedOOM(us)
+	cc := &iosystemdunit.CGroupContext{MemoryAccounting: true, MemoryZSwapWriteback: true, TasksAccounting: true,
+		DevicePolicy: "auto", ManagedOOMSwap: o.Swap, ManagedOOMMemoryPressure: o.MemoryPressure,
+		ManagedOOMPreference: o.Preference, OOMRules: o.Rules, MemoryPressureWatch: "auto",
+		CPUPressureWatch: "auto", IOPressureWatch: "auto"}
+	if parent := path.Dir(m.oomPath(us)); parent != "/" {
+		cc.Slice = path.Base(parent) // the slice the unit's cgroup sits in
+	}
+	limit := oomLimit(o.MemoryPressureLimit)
+	cc.ManagedOOMMemoryPressureLimit = &limit
+	if o.MemoryPressureDuration > 0 {
+		d := o.MemoryPressureDuration.Microseconds()
+		cc.ManagedOOMMemoryPressureDurationUSec = &d
+	}
+	return cc
+}
 
 // unitInfo describes us. m.mu held.
 func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
@@ -52,15 +65,44 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 		DefaultDependencies: u.Unit.DefaultDependencies, FragmentPath: u.Fragment, DropInPaths: u.DropIns}
 	r := UnitRuntime{LoadState: u.LoadState, ActiveState: us.active, SubState: us.sub,
 		CanStart: u.LoadState == "loaded", CanStop: u.LoadState == "loaded",
-		CanReload: u.Service != nil && len(u.Service.ExecReload) > 0}
+		CanReload: u.Service != nil && len(u.Service.ExecReload) > 0, InvocationID: us.rt.invocationID,
+		StateChangeTimestamp: us.rt.stateChange.timestamp(), ActiveEnterTimestamp: us.rt.activeEnter.timestamp(),
+		ActiveExitTimestamp: us.rt.activeExit.timestamp(), InactiveEnterTimestamp: us.rt.inactiveEnter.timestamp(),
+		InactiveExitTimestamp: us.rt.inactiveExit.timestamp()}
+	c.CGroup = m.cgroupContext(us)
 	if us.job != nil {
 		id := us.job.id
 		r.JobId = &id
 	}
+	if cg := m.controlGroup(us); cg != "" {
+		r.CGroup = &iosystemdunit.CGroupRuntime{Path: cg}
+	}
+	if u.Type == "service" {
+		sr := &iosystemdunit.ServiceRuntime{StatusText: us.status, Result: serviceResult(us.result),
+			ReloadResult: "success", CleanResult: "success", LiveMountResult: "success", NRestarts: us.nRestarts}
+		if us.mainPID != 0 {
+			sr.MainPID = &iosystemdunit.ProcessId{PID: int64(us.mainPID)}
+		}
+		if us.ctrlPID != 0 {
+			sr.ControlPID = &iosystemdunit.ProcessId{PID: int64(us.ctrlPID)}
+		}
+		if e := us.rt.execMain; e.pid != 0 {
+			st := &iosystemdunit.ExecCommandStatus{PID: iosystemdunit.ProcessId{PID: int64(e.pid)},
+				StartTimestamp: e.start.timestamp(), ExitTimestamp: e.leave.timestamp()}
+			if code, ok := cldCodes[e.code]; ok {
+				status := e.status
+				st.Code, st.Status = &code, &status
+			}
+			sr.ExecMain = st
+		}
+		r.Service = sr
+	}
 	return c, r
 }
 
-func (v varlinkUnit) List(ctx context.Context, c iosystemdunit.VarlinkCall, name *string, pid *json.RawMessage, cgroup *string, invocationID *string) error {
+// List answers io.systemd.Unit.List: every loaded unit (with more), or the
+// one a filter picks.
+func (v varlinkUnit) List(ctx context.Context, c *varlink.Call, name *string, pid *iosystemdunit.ProcessId, cgroup *string, invocationID *string) error {
 	m := v.m
 	type item struct {
 		c UnitContext
@@ -70,21 +112,26 @@ func (v varlinkUnit) List(ctx context.Context, c iosystemdunit.VarlinkCall, name
 	m.mu.Lock()
 	switch {
 	case cgroup != nil || invocationID != nil:
-		// no cgroups or invocation IDs in host mode
-	case pid != nil:
-		var p struct {
-			PID int `json:"pid"`
-		}
-		if err := json.Unmarshal(*pid, &p); err != nil || p.PID < 0 {
-			m.mu.Unlock()
-			return varlinkd.ReplyInvalidParameter(ctx, c.Call, "pid")
-		}
-		if p.PID == 0 {
-			if peer, ok := varlinkd.PeerOf(c.Call); ok {
-				p.PID = int(peer.PID)
+		for _, n := range m.listLocked() {
+			us := m.units[n]
+			if (cgroup != nil && m.controlGroup(us) == *cgroup && *cgroup != "") ||
+				(invocationID != nil && us.rt.invocationID == *invocationID && *invocationID != "") {
+				uc, ur := m.unitInfo(us)
+				items = append(items, item{uc, ur})
 			}
 		}
-		if pr := m.pids[p.PID]; pr != nil {
+	case pid != nil:
+		p := int(pid.PID)
+		if p < 0 {
+			m.mu.Unlock()
+			return varlinkd.ReplyInvalidParameter(ctx, *c, "pid")
+		}
+		if p == 0 {
+			if peer, ok := varlinkd.PeerOf(*c); ok {
+				p = int(peer.PID)
+			}
+		}
+		if pr := m.pids[p]; pr != nil {
 			uc, ur := m.unitInfo(pr.us)
 			items = append(items, item{uc, ur})
 		}
@@ -101,9 +148,9 @@ func (v varlinkUnit) List(ctx context.Context, c iosystemdunit.VarlinkCall, name
 	}
 	m.mu.Unlock()
 
-	filtered := name != nil || pid != nil || cgroup != nil || invocationID != nil
 	if len(items) == 0 {
-		param := "name"
+		var p iosystemdunit.NoSuchUnit
+		param := ""
 		switch {
 		case cgroup != nil:
 			param = "cgroup"
@@ -111,28 +158,23 @@ func (v varlinkUnit) List(ctx context.Context, c iosystemdunit.VarlinkCall, name
 			param = "invocationID"
 		case pid != nil:
 			param = "pid"
-		case !filtered:
-			param = ""
+		case name != nil:
+			param = "name"
 		}
-		if param == "" {
-			return c.ReplyNoSuchUnit(ctx, nil)
+		if param != "" {
+			p.Parameter = &param
 		}
-		return c.ReplyNoSuchUnit(ctx, &param)
+		return varlinkd.ReplyError(ctx, *c, iosystemdunit.ErrorNoSuchUnit, p)
 	}
 	if !c.WantsMore() && len(items) > 1 {
-		return varlinkd.ReplyExpectedMore(ctx, c.Call)
+		return varlinkd.ReplyExpectedMore(ctx, *c)
 	}
 	for i, it := range items {
-		cj, err := json.Marshal(it.c)
-		if err != nil {
-			return err
-		}
-		rj, err := json.Marshal(it.r)
-		if err != nil {
-			return err
-		}
 		c.Continues = c.WantsMore() && i < len(items)-1
-		if err := c.ReplyList(ctx, cj, rj); err != nil {
+		if err := c.Reply(ctx, struct {
+			Context UnitContext `json:"context"`
+			Runtime UnitRuntime `json:"runtime"`
+		}{it.c, it.r}); err != nil {
 			return err
 		}
 	}

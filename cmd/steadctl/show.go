@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// property is one NAME=VALUE line of `show`.
+type property struct {
+	name, value string
+}
+
+// properties renders u as systemctl show does: systemd's property names,
+// booleans as yes/no, lists space-separated, timestamps in local time (n/a
+// when unset) with a …Monotonic twin in µs.
+func properties(u *Unit) []property {
+	var ps []property
+	add := func(name, value string) { ps = append(ps, property{name, value}) }
+	stamp := func(name string, t *Timestamp) {
+		if t == nil || t.Realtime == 0 {
+			add(name, "n/a")
+			add(name+"Monotonic", "0")
+			return
+		}
+		add(name, formatTime(t.Time()))
+		add(name+"Monotonic", strconv.FormatInt(t.Monotonic, 10))
+	}
+	list := func(name string, l []string) { add(name, strings.Join(l, " ")) }
+	c, r := &u.Context, &u.Runtime
+
+	if s := r.Service; s != nil {
+		add("Result", s.result())
+		add("NRestarts", strconv.FormatInt(s.NRestarts, 10))
+		add("MainPID", strconv.FormatInt(int64(s.MainPID), 10))
+		add("ControlPID", strconv.FormatInt(int64(s.ControlPID), 10))
+		add("StatusText", s.StatusText)
+		e := s.ExecMain
+		if e == nil {
+			e = &ExecMainStatus{}
+		}
+		stamp("ExecMainStartTimestamp", e.StartTimestamp)
+		stamp("ExecMainExitTimestamp", e.ExitTimestamp)
+		add("ExecMainPID", strconv.FormatInt(int64(e.PID), 10))
+		add("ExecMainCode", strconv.Itoa(e.Code))
+		add("ExecMainStatus", strconv.Itoa(e.Status))
+	}
+	cg := ""
+	if r.CGroup != nil {
+		cg = r.CGroup.Path
+	}
+	add("ControlGroup", cg)
+	if g := c.CGroup; g != nil {
+		add("Slice", g.Slice)
+		add("ManagedOOMSwap", g.ManagedOOMSwap)
+		add("ManagedOOMMemoryPressure", g.ManagedOOMMemoryPressure)
+		limit := uint64(0)
+		if g.ManagedOOMMemoryPressureLimit != nil {
+			limit = *g.ManagedOOMMemoryPressureLimit
+		}
+		add("ManagedOOMMemoryPressureLimit", fractionPercent(limit))
+		dur := "infinity"
+		if g.ManagedOOMMemoryPressureDurationUSec != nil {
+			dur = formatSpan(time.Duration(*g.ManagedOOMMemoryPressureDurationUSec) * time.Microsecond)
+		}
+		add("ManagedOOMMemoryPressureDurationUSec", dur)
+		add("ManagedOOMPreference", g.ManagedOOMPreference)
+		list("OOMRules", g.OOMRules)
+	}
+	add("Id", c.ID)
+	names := c.Names
+	if len(names) == 0 {
+		names = []string{c.ID}
+	}
+	list("Names", names)
+	list("Requires", c.Requires)
+	list("Requisite", c.Requisite)
+	list("Wants", c.Wants)
+	list("BindsTo", c.BindsTo)
+	list("PartOf", c.PartOf)
+	list("Conflicts", c.Conflicts)
+	list("Before", c.Before)
+	list("After", c.After)
+	add("Description", u.description())
+	add("LoadState", r.LoadState)
+	add("ActiveState", r.ActiveState)
+	add("SubState", r.SubState)
+	add("FragmentPath", c.FragmentPath)
+	list("DropInPaths", c.DropInPaths)
+	stamp("StateChangeTimestamp", r.StateChangeTimestamp)
+	stamp("InactiveExitTimestamp", r.InactiveExitTimestamp)
+	stamp("ActiveEnterTimestamp", r.ActiveEnterTimestamp)
+	stamp("ActiveExitTimestamp", r.ActiveExitTimestamp)
+	stamp("InactiveEnterTimestamp", r.InactiveEnterTimestamp)
+	for _, b := range []struct {
+		name string
+		v    *bool
+	}{{"CanStart", r.CanStart}, {"CanStop", r.CanStop}, {"CanReload", r.CanReload}} {
+		add(b.name, yesNo(b.v != nil && *b.v))
+	}
+	if r.JobID != nil {
+		add("Job", strconv.FormatInt(*r.JobID, 10))
+	}
+	add("Transient", yesNo(c.Transient))
+	add("DefaultDependencies", yesNo(c.DefaultDependencies))
+	add("InvocationID", r.InvocationID)
+	return ps
+}
+
+// fractionPercent renders a fraction of UINT32_MAX as a percentage with two
+// decimals ("50.00%"), as oomd's limits are written.
+func fractionPercent(f uint64) string {
+	p := (f*10000 + math.MaxUint32/2) / math.MaxUint32 // in ‱
+	return fmt.Sprintf("%d.%02d%%", p/100, p%100)
+}
+
+// showOptions selects what `show` prints.
+type showOptions struct {
+	props     []string // only these properties, in the order asked; none means all
+	valueOnly bool     // print VALUE instead of NAME=VALUE
+}
+
+// selectProps applies o.props to ps.
+func (o showOptions) selectProps(ps []property) []property {
+	if len(o.props) == 0 {
+		return ps
+	}
+	var out []property
+	for _, want := range o.props {
+		for _, p := range ps {
+			if p.name == want {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// writeShow prints ps as NAME=VALUE lines, or values only.
+func writeShow(w io.Writer, ps []property, o showOptions) error {
+	var b strings.Builder
+	for _, p := range o.selectProps(ps) {
+		if o.valueOnly {
+			fmt.Fprintln(&b, p.value)
+		} else {
+			fmt.Fprintf(&b, "%s=%s\n", p.name, p.value)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// showJSON is the JSON form of show: property names to values.
+func showJSON(ps []property, o showOptions) map[string]string {
+	m := map[string]string{}
+	for _, p := range o.selectProps(ps) {
+		m[p.name] = p.value
+	}
+	return m
+}

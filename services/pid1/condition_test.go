@@ -1,0 +1,85 @@
+package pid1
+
+import (
+	"testing"
+
+	"github.com/stead-os/stead/lib/unit"
+)
+
+func TestDetectVirtualization(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		want  virtualization
+	}{
+		{"bare metal", map[string]string{"sys/class/dmi/id/sys_vendor": "Dell Inc.\n"}, virtualization{}},
+		{"qemu", map[string]string{"sys/class/dmi/id/sys_vendor": "QEMU\n"}, virtualization{id: "qemu"}},
+		{"kvm", map[string]string{"sys/class/dmi/id/product_name": "KVM\n"}, virtualization{id: "kvm"}},
+		{"ec2", map[string]string{"sys/class/dmi/id/sys_vendor": "Amazon EC2\n", "sys/class/dmi/id/product_name": "m5.large\n"}, virtualization{id: "amazon"}},
+		{"ec2 metal", map[string]string{"sys/class/dmi/id/sys_vendor": "Amazon EC2\n", "sys/class/dmi/id/product_name": "m5.metal\n"}, virtualization{}},
+		{"gce", map[string]string{"sys/class/dmi/id/bios_vendor": "Google\n", "sys/class/dmi/id/product_name": "Google Compute Engine\n"}, virtualization{id: "google"}},
+		{"cpu flag", map[string]string{"proc/cpuinfo": "processor\t: 0\nflags\t\t: fpu vme hypervisor\n"}, virtualization{id: "vm-other"}},
+		{"docker env", map[string]string{"proc/1/environ": "PATH=/bin\x00container=docker\x00", "sys/class/dmi/id/sys_vendor": "QEMU\n"}, virtualization{"docker", true}},
+		{"nspawn file", map[string]string{"run/systemd/container": "systemd-nspawn\n"}, virtualization{"systemd-nspawn", true}},
+		{"podman", map[string]string{"run/.containerenv": ""}, virtualization{"podman", true}},
+		{"wsl", map[string]string{"proc/sys/kernel/osrelease": "5.15.90.1-microsoft-standard-WSL2\n"}, virtualization{"wsl", true}},
+	} {
+		root := t.TempDir()
+		writeTree(t, root, c.files)
+		if got := detectVirtualization(root, false); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		v    virtualization
+		want string
+		ok   bool
+	}{
+		{virtualization{id: "kvm"}, "vm", true},
+		{virtualization{id: "kvm"}, "yes", true},
+		{virtualization{id: "kvm"}, "kvm", true},
+		{virtualization{id: "kvm"}, "qemu", false},
+		{virtualization{id: "kvm"}, "container", false},
+		{virtualization{"lxc", true}, "container", true},
+		{virtualization{"lxc", true}, "vm", false},
+		{virtualization{}, "no", true},
+		{virtualization{}, "vm", false},
+	} {
+		if got := virtualizationMatches(c.v, c.want); got != c.ok {
+			t.Errorf("%+v matching %q: %v", c.v, c.want, got)
+		}
+	}
+}
+
+func TestSecurityConditions(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"sys/firmware/efi/efivars/" + efiSecureBoot:       "\x06\x00\x00\x00\x01",
+		"sys/module/apparmor/parameters/enabled":          "Y\n",
+		"sys/firmware/efi/efivars/" + efiStubPcrKernImage: "\x06\x00\x00\x00\x0b\x00\x00\x00",
+		"sys/class/tpmrm/tpmrm0/dev":                      "253:65536\n",
+	})
+	// lib/kcmdline reads $SYSTEMD_PROC_CMDLINE before ROOT/proc/cmdline.
+	t.Setenv("SYSTEMD_PROC_CMDLINE", "quiet systemd.tpm2_measured_os=0")
+	m := newExecTestManager(t, root)
+	for tech, want := range map[string]bool{
+		"uefi-secureboot": true, "apparmor": true, "selinux": false, "smack": false, "tpm2": true,
+		"measured-uki": true, "measured-os": false, "cvm": false, "nonsense": false,
+	} {
+		if got := m.securityEnabled(tech); got != want {
+			t.Errorf("ConditionSecurity=%s: %v, want %v", tech, got, want)
+		}
+	}
+	t.Setenv("SYSTEMD_PROC_CMDLINE", "quiet")
+	if !m.securityEnabled("measured-os") {
+		t.Error("measured-os without the command line switch does not follow measured-uki")
+	}
+	t.Setenv("SYSTEMD_FORCE_MEASURE", "0")
+	if m.securityEnabled("measured-uki") || m.securityEnabled("measured-os") {
+		t.Error("SYSTEMD_FORCE_MEASURE=0 ignored")
+	}
+	if !m.conditionMet(unit.Condition{Kind: "KernelCommandLine", Value: "quiet"}) ||
+		m.conditionMet(unit.Condition{Kind: "KernelCommandLine", Value: "quiet=1"}) {
+		t.Error("ConditionKernelCommandLine=")
+	}
+}

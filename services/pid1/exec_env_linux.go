@@ -1,0 +1,383 @@
+package pid1
+
+// The execution environment of a service's processes: identity (User=,
+// Group=), directories, environment variables and the fork itself.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stead-os/stead/lib/unit"
+)
+
+// defaultPath is the $PATH services get when the manager has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// execState is what one activation of a service sets up around its
+// processes and tears down when it ends.
+type execState struct {
+	id        identity
+	credsDir  string // host path of the credentials directory, "" if none
+	cgroup    string // host path of the unit's cgroup, "" without cgroups
+	wdTimer   *time.Timer
+	wdTimeout time.Duration // current watchdog timeout (WatchdogSec= or WATCHDOG_USEC=)
+	draining  bool          // drainCgroup is waiting for the cgroup to empty
+	pgid      int           // the main process's process group (leftovers without cgroups)
+
+	// Accept=yes: an instance service owns its connection; the socket
+	// counts its instances.
+	connFD     int
+	acceptedBy *unitState
+	nConn      int
+	nAccepted  int
+}
+
+// prepareExec resolves the service's identity and creates its runtime
+// and state directories and its credentials; it runs once per start.
+// m.mu held.
+func (m *Manager) prepareExec(us *unitState) error {
+	s := us.u.Service
+	id, err := resolveIdentity(m.cfg.Root, s.User, s.Group, s.SupplementaryGroups)
+	if err != nil {
+		return err
+	}
+	us.ex.id = id
+	us.ex.pgid = 0
+	if err := m.makeDirs(us); err != nil {
+		return err
+	}
+	if err := m.setupCredentials(us); err != nil {
+		return err
+	}
+	return m.setupCgroup(us)
+}
+
+// makeDirs creates RuntimeDirectory= under /run and StateDirectory= under
+// /var/lib (in the root): parents owned by root with mode 0755, each
+// directory itself with its *DirectoryMode= and owned by the service's user
+// and group.
+func (m *Manager) makeDirs(us *unitState) error {
+	s := us.u.Service
+	for _, set := range []struct {
+		base string
+		dirs []string
+		mode uint32
+	}{{"/run", s.RuntimeDirectory, s.RuntimeDirectoryMode}, {"/var/lib", s.StateDirectory, s.StateDirectoryMode}} {
+		for _, d := range set.dirs {
+			p := m.hostPath(filepath.Join(set.base, d))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if err := os.Mkdir(p, os.FileMode(set.mode)); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			if err := os.Chmod(p, os.FileMode(set.mode)); err != nil {
+				return err
+			}
+			if us.ex.id.set {
+				if err := os.Lchown(p, int(us.ex.id.uid), int(us.ex.id.gid)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// removeRuntimeDirs removes RuntimeDirectory= unless preserved: with
+// RuntimeDirectoryPreserve=restart they survive automatic restarts only.
+func (m *Manager) removeRuntimeDirs(us *unitState, restarting bool) {
+	s := us.u.Service
+	if s.RuntimeDirectoryPreserve == "yes" || (s.RuntimeDirectoryPreserve == "restart" && restarting) {
+		return
+	}
+	for _, d := range s.RuntimeDirectory {
+		_ = os.RemoveAll(m.hostPath(filepath.Join("/run", d)))
+	}
+}
+
+// environment builds the environment of one process of us, in systemd's
+// order of precedence (later wins): the manager's PATH, what the manager
+// sets (extra, then the variables below), Environment=, EnvironmentFile=.
+// A missing EnvironmentFile= without the "-" prefix is an error.
+func (m *Manager) environment(us *unitState, main bool, extra []string) ([]string, map[string]string, error) {
+	s := us.u.Service
+	id := us.ex.id
+	env := []string{"PATH=" + envOr("PATH", defaultPath)}
+	if s.Type == "notify" || s.Type == "notify-reload" {
+		env = append(env, "NOTIFY_SOCKET="+m.notifyPath)
+	}
+	env = append(env, extra...)
+	if us.rt.invocationID != "" {
+		env = append(env, "INVOCATION_ID="+us.rt.invocationID)
+	}
+	env = append(env, "USER="+id.user)
+	if id.set {
+		env = append(env, "LOGNAME="+id.user, "HOME="+id.home, "SHELL="+id.shell)
+	}
+	if main && us.ex.wdTimeout > 0 {
+		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(us.ex.wdTimeout.Microseconds(), 10))
+	}
+	if !main && us.mainPID > 0 {
+		env = append(env, "MAINPID="+strconv.Itoa(us.mainPID))
+	}
+	if !main && (us.phase == "stop" || us.phase == "stop-post") {
+		env = append(env, "SERVICE_RESULT="+us.result)
+		if em := us.rt.execMain; em.pid != 0 && em.code != "" {
+			st := strconv.Itoa(em.status)
+			if em.code != "exited" {
+				st = strings.TrimPrefix(unix.SignalName(syscall.Signal(em.status)), "SIG")
+			}
+			env = append(env, "EXIT_CODE="+em.code, "EXIT_STATUS="+st)
+		}
+	}
+	for _, d := range []struct {
+		name, base string
+		dirs       []string
+	}{{"RUNTIME_DIRECTORY", "/run", s.RuntimeDirectory}, {"STATE_DIRECTORY", "/var/lib", s.StateDirectory}} {
+		var ps []string
+		for _, x := range d.dirs {
+			ps = append(ps, m.hostPath(filepath.Join(d.base, x)))
+		}
+		if len(ps) > 0 {
+			env = append(env, d.name+"="+strings.Join(ps, ":"))
+		}
+	}
+	if us.ex.credsDir != "" {
+		env = append(env, "CREDENTIALS_DIRECTORY="+us.ex.credsDir)
+	}
+	env = append(env, s.Environment...)
+	for _, f := range s.EnvironmentFiles {
+		vars, err := m.readEnvironmentFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		env = append(env, vars...)
+	}
+	// Last assignment wins, first position kept.
+	mp := map[string]string{}
+	var order []string
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := mp[k]; !ok {
+			order = append(order, k)
+		}
+		mp[k] = v
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+mp[k])
+	}
+	return out, mp, nil
+}
+
+// readEnvironmentFile reads one EnvironmentFile= (a path or glob under the
+// root; "-" makes a missing file fine). Matches are read in sorted order.
+func (m *Manager) readEnvironmentFile(spec string) ([]string, error) {
+	optional := strings.HasPrefix(spec, "-")
+	p := m.hostPath(strings.TrimPrefix(spec, "-"))
+	files := []string{p}
+	if strings.ContainsAny(p, "*?[") {
+		var err error
+		if files, err = filepath.Glob(p); err != nil {
+			return nil, fmt.Errorf("EnvironmentFile=%s: %w", spec, err)
+		}
+		sort.Strings(files)
+		if len(files) == 0 && !optional {
+			return nil, fmt.Errorf("EnvironmentFile=%s: no file matches", spec)
+		}
+	}
+	var out []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			if optional {
+				continue
+			}
+			return nil, fmt.Errorf("EnvironmentFile=%s: %w", spec, err)
+		}
+		out = append(out, unit.LoadEnvironmentFile(string(data))...)
+	}
+	return out, nil
+}
+
+// workingDir resolves WorkingDirectory= under the root: "~" is the user's
+// home, "-" makes a missing directory fall back to the root directory.
+func (m *Manager) workingDir(us *unitState) (string, error) {
+	wd := us.u.Service.WorkingDirectory
+	optional := strings.HasPrefix(wd, "-")
+	wd = strings.TrimPrefix(wd, "-")
+	switch wd {
+	case "":
+		return m.hostPath("/"), nil
+	case "~":
+		wd = us.ex.id.home
+	}
+	p := m.hostPath(wd)
+	if st, err := os.Stat(p); err != nil || !st.IsDir() {
+		if optional {
+			return m.hostPath("/"), nil
+		}
+		if err == nil {
+			err = unix.ENOTDIR
+		}
+		return "", fmt.Errorf("WorkingDirectory=%s: %w", wd, err)
+	}
+	return p, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// credential returns the credentials the child switches to, nil to keep
+// ours: none without User=/Group=/SupplementaryGroups=, for "+"/"!"
+// commands, or when they are already ours.
+func credential(id identity, c unit.ExecCommand) *syscall.Credential {
+	if !id.change || c.Privileged || c.NoSetuid || c.AmbientOnly {
+		return nil
+	}
+	if os.Geteuid() != 0 && uint32(os.Geteuid()) == id.uid && uint32(os.Getegid()) == id.gid && len(id.groups) == 0 {
+		return nil
+	}
+	return &syscall.Credential{Uid: id.uid, Gid: id.gid, Groups: append([]uint32{}, id.groups...)}
+}
+
+// spawn starts one command of us. The child is reaped only by the reaper.
+// m.mu held, so the reaper cannot look the pid up before it is registered.
+func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, error) {
+	var extra []string
+	var fds []int
+	if main {
+		fds, extra = m.socketFDs(us)
+	}
+	env, envMap, err := m.environment(us, main, extra)
+	if err != nil {
+		return 0, err
+	}
+	argv := c.Argv
+	if !c.NoEnvExpand {
+		argv = unit.ExpandArgv(argv, envMap)
+	}
+	path := c.Path
+	if !strings.HasPrefix(path, "/") {
+		p, err := exec.LookPath(path) // a PATH search only; nothing is run
+		if err != nil {
+			return 0, err
+		}
+		path = p
+	}
+	if len(fds) > 0 || envMap["WATCHDOG_USEC"] != "" {
+		// LISTEN_PID and WATCHDOG_PID must be the service's own pid, which
+		// only the child knows: exec through the shim, which sets them and
+		// execs path (the pid stays the same).
+		argv = append(append(append([]string{}, m.cfg.ShimArgv...), path), argv...)
+		path = m.cfg.ShimArgv[0]
+	}
+	dir, err := m.workingDir(us)
+	if err != nil {
+		return 0, err
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	std, err := stdio(us.u.Service, main, fds, devnull.Fd(), w.Fd())
+	if err != nil {
+		r.Close()
+		return 0, err
+	}
+	files := std[:]
+	for _, fd := range fds {
+		files = append(files, uintptr(fd))
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: credential(us.ex.id, c)}
+	if us.ex.cgroup != "" {
+		cfd, err := unix.Open(us.ex.cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			r.Close()
+			return 0, fmt.Errorf("cgroup %s: %w", us.ex.cgroup, err)
+		}
+		defer unix.Close(cfd)
+		sys.UseCgroupFD, sys.CgroupFD = true, cfd
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys})
+	if err != nil {
+		r.Close()
+		return 0, err
+	}
+	m.pids[pid] = &proc{pid: pid, us: us, main: main, cmd: c}
+	if main {
+		us.ex.pgid = pid // Setpgid: the child leads a group of its own
+	}
+	go m.copyOutput(us.u.Name, r)
+	return pid, nil
+}
+
+// stdio picks fds 0–2 of a process: /dev/null, the log pipe, or the
+// socket (the accepted connection, or the one socket passed) for the main
+// process of a socket-activated service; other processes get /dev/null
+// where the main one gets the socket.
+func stdio(s *unit.Service, main bool, fds []int, devnull, logPipe uintptr) ([3]uintptr, error) {
+	sock := devnull
+	if s.StandardInput == "socket" || s.StandardOutput == "socket" || s.StandardError == "socket" {
+		if main {
+			if len(fds) != 1 {
+				return [3]uintptr{}, fmt.Errorf("standard stream socket needs exactly one socket, got %d", len(fds))
+			}
+			sock = uintptr(fds[0])
+		}
+	}
+	var out [3]uintptr
+	out[0] = devnull
+	if s.StandardInput == "socket" {
+		out[0] = sock
+	}
+	pick := func(mode string, inherit uintptr) uintptr {
+		switch mode {
+		case "null":
+			return devnull
+		case "socket":
+			return sock
+		case "inherit":
+			return inherit
+		}
+		return logPipe
+	}
+	out[1] = pick(s.StandardOutput, out[0])
+	out[2] = pick(s.StandardError, out[1])
+	return out, nil
+}
+
+// copyOutput prefixes each line a child writes with its unit's name.
+func (m *Manager) copyOutput(name string, r *os.File) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m.outMu.Lock()
+		fmt.Fprintf(m.cfg.Output, "%s: %s\n", name, sc.Text())
+		m.outMu.Unlock()
+	}
+}

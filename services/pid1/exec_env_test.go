@@ -1,0 +1,246 @@
+package pid1
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stead-os/stead/lib/unit"
+)
+
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestResolveIdentity(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n# comment\nbroken line\nsvc:x:1000:1000::/home/svc:/bin/sh\nnohome:x:1001:1001:::/bin/false\n",
+		"etc/group":  "root:x:0:\nsvc:x:1000:\nwheel:x:10:svc,other\naudio:x:29:other\nbad:x:notanumber:svc\n",
+	})
+	id, err := resolveIdentity(root, "", "", nil)
+	if err != nil || id.set || id.uid != 0 || id.user != "root" || id.home != "/root" {
+		t.Errorf("no User=: %+v %v", id, err)
+	}
+	id, err = resolveIdentity(root, "svc", "", []string{"audio", "29", "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !id.set || id.uid != 1000 || id.gid != 1000 || id.home != "/home/svc" || id.shell != "/bin/sh" ||
+		!reflect.DeepEqual(id.groups, []uint32{10, 29, 7}) {
+		t.Errorf("User=svc: %+v", id)
+	}
+	if id, err := resolveIdentity(root, "", "", []string{"audio"}); err != nil || id.set || !id.change || id.uid != 0 ||
+		!reflect.DeepEqual(id.groups, []uint32{29}) {
+		t.Errorf("SupplementaryGroups= alone: %+v %v", id, err)
+	}
+	if c := credential(identity{change: true, groups: []uint32{29}}, unit.ExecCommand{}); c == nil || c.Uid != 0 || len(c.Groups) != 1 {
+		t.Errorf("credential for SupplementaryGroups= alone: %+v", c)
+	}
+	if c := credential(identity{set: true, change: true, uid: 5}, unit.ExecCommand{Privileged: true}); c != nil {
+		t.Errorf("a '+' command switches credentials: %+v", c)
+	}
+	if id, err := resolveIdentity(root, "1000", "wheel", nil); err != nil || id.user != "svc" || id.gid != 10 {
+		t.Errorf("User=1000 Group=wheel: %+v %v", id, err)
+	}
+	if id, err := resolveIdentity(root, "4711", "", nil); err != nil || id.uid != 4711 || id.gid != 4711 || id.home != "/" {
+		t.Errorf("unknown numeric user: %+v %v", id, err)
+	}
+	if id, err := resolveIdentity(root, "nohome", "", nil); err != nil || id.home != "/" {
+		t.Errorf("empty home: %+v %v", id, err)
+	}
+	if id, err := resolveIdentity(t.TempDir(), "root", "", nil); err != nil || id.uid != 0 || !id.set {
+		t.Errorf("root without /etc/passwd: %+v %v", id, err)
+	}
+	for _, c := range [][3]string{{"nosuch", "", ""}, {"svc", "nosuch", ""}, {"svc", "", "nosuch"}, {"4294967295", "", ""}} {
+		var sup []string
+		if c[2] != "" {
+			sup = []string{c[2]}
+		}
+		if _, err := resolveIdentity(root, c[0], c[1], sup); err == nil {
+			t.Errorf("User=%s Group=%s SupplementaryGroups=%s accepted", c[0], c[1], c[2])
+		}
+	}
+}
+
+func FuzzPasswdGroup(f *testing.F) {
+	f.Add("root:x:0:0:root:/root:/bin/sh\n", "wheel:x:10:a,b\n")
+	f.Add("a:x:1:1::/:\n::::::\n", ":x:1:\nx:x:99999999999:\n")
+	f.Fuzz(func(t *testing.T, passwd, group string) {
+		for _, e := range parsePasswd([]byte(passwd)) {
+			if e.name == "" || strings.Contains(e.name, ":") {
+				t.Fatalf("bad passwd entry %+v", e)
+			}
+		}
+		for _, g := range parseGroup([]byte(group)) {
+			if g.name == "" {
+				t.Fatalf("bad group entry %+v", g)
+			}
+		}
+	})
+}
+
+// newExecTestManager is a host-mode manager over root that is not running.
+func newExecTestManager(t *testing.T, root string) *Manager {
+	t.Helper()
+	m, err := New(Config{Root: root, Host: true, ShimArgv: []string{"/bin/false"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func loadService(t *testing.T, root, name, content string) *unitState {
+	t.Helper()
+	writeTree(t, root, map[string]string{"etc/systemd/system/" + name: content})
+	u, err := unit.Load(root, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &unitState{u: u, active: StateInactive}
+}
+
+func TestEnvironmentPrecedence(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"etc/a.env":       "A=from-file\nB=file\n",
+		"etc/env.d/1.env": "G1=1\n",
+		"etc/env.d/2.env": "G2=2\n",
+	})
+	m := newExecTestManager(t, root)
+	us := loadService(t, root, "x.service", `[Service]
+ExecStart=/bin/true
+Environment=A=unit B=unit USER=override
+EnvironmentFile=/etc/a.env
+EnvironmentFile=-/etc/missing
+EnvironmentFile=/etc/env.d/*.env
+RuntimeDirectory=r1 r2
+`)
+	us.rt.invocationID = "0123456789abcdef0123456789abcdef"
+	us.mainPID = 42
+	env, mp, err := m.environment(us, false, []string{"LISTEN_FDS=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"A": "from-file", "B": "file", "USER": "override", "G1": "1", "G2": "2", "LISTEN_FDS": "1", "MAINPID": "42",
+		"INVOCATION_ID":     us.rt.invocationID,
+		"RUNTIME_DIRECTORY": filepath.Join(root, "run/r1") + ":" + filepath.Join(root, "run/r2"),
+	}
+	for k, v := range want {
+		if mp[k] != v {
+			t.Errorf("%s=%q, want %q (env %q)", k, mp[k], v, env)
+		}
+	}
+	if _, ok := mp["HOME"]; ok {
+		t.Errorf("HOME set without User=: %q", env)
+	}
+	if _, ok := mp["SERVICE_RESULT"]; ok {
+		t.Errorf("SERVICE_RESULT outside the stop phases: %q", env)
+	}
+	// The main process gets no MAINPID; stop commands get the result.
+	_, mp, _ = m.environment(us, true, nil)
+	if _, ok := mp["MAINPID"]; ok {
+		t.Error("MAINPID passed to the main process")
+	}
+	us.phase, us.result = "stop-post", "exit-code"
+	us.rt.execMain = exitStatus{pid: 42, code: "exited", status: 3}
+	_, mp, _ = m.environment(us, false, nil)
+	if mp["SERVICE_RESULT"] != "exit-code" || mp["EXIT_CODE"] != "exited" || mp["EXIT_STATUS"] != "3" {
+		t.Errorf("stop-post environment: %v", mp)
+	}
+	us.rt.execMain = exitStatus{pid: 42, code: "dumped", status: 6}
+	_, mp, _ = m.environment(us, false, nil)
+	if mp["EXIT_CODE"] != "dumped" || mp["EXIT_STATUS"] != "ABRT" {
+		t.Errorf("stop-post environment after a core dump: %v", mp)
+	}
+
+	bad := loadService(t, root, "y.service", "[Service]\nExecStart=/bin/true\nEnvironmentFile=/etc/missing\n")
+	if _, _, err := m.environment(bad, true, nil); err == nil {
+		t.Error("a missing EnvironmentFile= without '-' was accepted")
+	}
+}
+
+func TestWorkingDirectory(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"home/u/.keep": "", "srv/file": ""})
+	m := newExecTestManager(t, root)
+	for _, c := range []struct {
+		wd, want string
+		fail     bool
+	}{
+		{"", root, false},
+		{"~", filepath.Join(root, "home/u"), false},
+		{"/srv", filepath.Join(root, "srv"), false},
+		{"-/nonexistent", root, false},
+		{"/nonexistent", "", true},
+		{"/srv/file", "", true},
+	} {
+		us := loadService(t, root, "w.service", "[Service]\nExecStart=/bin/true\nWorkingDirectory="+c.wd+"\n")
+		us.ex.id = identity{set: true, home: "/home/u"}
+		got, err := m.workingDir(us)
+		if (err != nil) != c.fail || got != c.want {
+			t.Errorf("WorkingDirectory=%s: %q %v", c.wd, got, err)
+		}
+	}
+}
+
+func TestCollectCredentials(t *testing.T) {
+	root := t.TempDir()
+	sys := t.TempDir()
+	t.Setenv("CREDENTIALS_DIRECTORY", sys)
+	writeTree(t, sys, map[string]string{"pass.x": "sys-x", "tok": "sys-tok"})
+	writeTree(t, root, map[string]string{
+		"etc/credstore/tok":     "etc-tok",
+		"etc/credstore/pass.y":  "etc-y",
+		"run/credstore/pass.x":  "run-x",
+		"usr/lib/credstore/low": "lib-low",
+		"srv/keys/k1":           "one",
+		"srv/keys/sub/k2":       "two",
+		"srv/single":            "single",
+	})
+	m := newExecTestManager(t, root)
+	us := loadService(t, root, "c.service", `[Service]
+ExecStart=/bin/true
+LoadCredential=tok
+LoadCredential=low
+LoadCredential=dir:/srv/keys
+LoadCredential=file:/srv/single
+LoadCredential=missing
+SetCredential=file:not-used
+SetCredential=lit:a\x00b
+ImportCredential=pass.*:imported.
+ImportCredential=pass.x
+`)
+	got, err := m.collectCredentials(us)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"tok": "sys-tok", "low": "lib-low", "dir_k1": "one", "dir_k2": "two", "file": "single",
+		"lit": "a\x00b", "imported.x": "sys-x", "imported.y": "etc-y", "pass.x": "sys-x",
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d credentials, want %d: %q", len(got), len(want), got)
+	}
+	for k, v := range want {
+		if string(got[k]) != v {
+			t.Errorf("%s=%q, want %q", k, got[k], v)
+		}
+	}
+	abs := loadService(t, root, "d.service", "[Service]\nExecStart=/bin/true\nLoadCredential=x:/srv/nonexistent\n")
+	if _, err := m.collectCredentials(abs); err == nil {
+		t.Error("a missing absolute LoadCredential= was accepted")
+	}
+}
