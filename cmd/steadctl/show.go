@@ -98,9 +98,12 @@ func properties(u *Unit) []property {
 	for _, b := range []struct {
 		name string
 		v    *bool
-	}{{"CanStart", r.CanStart}, {"CanStop", r.CanStop}, {"CanReload", r.CanReload}} {
+	}{{"CanStart", r.CanStart}, {"CanStop", r.CanStop}, {"CanReload", r.CanReload},
+		{"ConditionResult", r.ConditionResult}, {"AssertResult", r.AssertResult}} {
 		add(b.name, yesNo(b.v != nil && *b.v))
 	}
+	stamp("ConditionTimestamp", r.ConditionTimestamp)
+	stamp("AssertTimestamp", r.AssertTimestamp)
 	if r.JobID != nil {
 		add("Job", strconv.FormatInt(*r.JobID, 10))
 	}

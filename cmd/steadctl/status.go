@@ -55,6 +55,14 @@ func writeStatus(w io.Writer, u *Unit, root string, now time.Time) error {
 		active += " since " + formatTime(since) + "; " + formatAgo(since, now)
 	}
 	fmt.Fprintf(&b, "%12s %s\n", "Active:", active)
+	// As systemctl: the last start was skipped or refused by a check.
+	if r.ConditionResult != nil && !*r.ConditionResult && r.ConditionTimestamp != nil {
+		t := r.ConditionTimestamp.Time()
+		fmt.Fprintf(&b, "%12s start condition unmet at %s; %s\n", "Condition:", formatTime(t), formatAgo(t, now))
+	} else if r.AssertResult != nil && !*r.AssertResult && r.AssertTimestamp != nil {
+		t := r.AssertTimestamp.Time()
+		fmt.Fprintf(&b, "%12s start assertion failed at %s; %s\n", "Assert:", formatTime(t), formatAgo(t, now))
+	}
 	if r.InvocationID != "" {
 		fmt.Fprintf(&b, "%12s %s\n", "Invocation:", r.InvocationID)
 	}

@@ -171,15 +171,18 @@ func TestWriteJobs(t *testing.T) {
 func TestDecodeUpstreamReply(t *testing.T) {
 	raw := `{"context":{"Type":"service","ID":"u.service","Description":"U"},
 		"runtime":{"LoadState":"loaded","ActiveState":"failed","SubState":"failed","CanStart":true,
+		"ConditionResult":true,"AssertResult":false,"ConditionTimestamp":{"realtime":1700000000000000,"monotonic":77},
 		"Service":{"MainPID":{"pid":0},"Result":"start_limit_hit","ReloadResult":"success","NRestarts":4,
 		"ExecMain":{"PID":{"pid":321,"pidfdId":9},"Code":1,"Status":2}}}}`
 	var u Unit
 	if err := json.Unmarshal([]byte(raw), &u); err != nil {
 		t.Fatal(err)
 	}
-	got := showJSON(properties(&u), showOptions{props: []string{"Result", "NRestarts", "ExecMainPID", "ExecMainCode", "ExecMainStatus", "CanStart", "CanReload"}})
+	got := showJSON(properties(&u), showOptions{props: []string{"Result", "NRestarts", "ExecMainPID", "ExecMainCode", "ExecMainStatus", "CanStart", "CanReload",
+		"ConditionResult", "AssertResult", "ConditionTimestampMonotonic", "AssertTimestamp"}})
 	want := map[string]string{"Result": "start-limit-hit", "NRestarts": "4", "ExecMainPID": "321", "ExecMainCode": "1",
-		"ExecMainStatus": "2", "CanStart": "yes", "CanReload": "no"}
+		"ExecMainStatus": "2", "CanStart": "yes", "CanReload": "no", "ConditionResult": "yes", "AssertResult": "no",
+		"ConditionTimestampMonotonic": "77", "AssertTimestamp": "n/a"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s=%q, want %q", k, got[k], v)
@@ -200,5 +203,29 @@ func TestShowOOMSettings(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s=%q, want %q", k, got[k], v)
 		}
+	}
+}
+
+func TestWriteStatusConditionAndAssert(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
+	no, yes := false, true
+	u := testUnit("c.service", "", "loaded", "inactive", "dead")
+	u.Runtime.ConditionResult, u.Runtime.AssertResult = &no, &no
+	u.Runtime.ConditionTimestamp = &Timestamp{Realtime: at.UnixMicro()}
+	var b bytes.Buffer
+	if err := writeStatus(&b, &u, t.TempDir(), at.Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  Condition: start condition unmet at " + at.Format(timeLayout) + "; 5s ago\n"; !strings.Contains(b.String(), want) || strings.Contains(b.String(), "Assert:") {
+		t.Errorf("status:\n%s\nwant a line %q and no Assert: line", b.String(), want)
+	}
+	u.Runtime.ConditionResult = &yes
+	u.Runtime.AssertTimestamp = &Timestamp{Realtime: at.UnixMicro()}
+	b.Reset()
+	if err := writeStatus(&b, &u, t.TempDir(), at.Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if want := "     Assert: start assertion failed at " + at.Format(timeLayout) + "; 5s ago\n"; !strings.Contains(b.String(), want) || strings.Contains(b.String(), "Condition:") {
+		t.Errorf("status:\n%s\nwant a line %q and no Condition: line", b.String(), want)
 	}
 }

@@ -62,6 +62,10 @@ type UnitRuntime struct {
 	CanStop                *bool           `json:"CanStop"`
 	CanReload              *bool           `json:"CanReload"`
 	JobID                  *int64          `json:"JobId"`
+	ConditionResult        *bool           `json:"ConditionResult"`
+	AssertResult           *bool           `json:"AssertResult"`
+	ConditionTimestamp     *Timestamp      `json:"ConditionTimestamp"`
+	AssertTimestamp        *Timestamp      `json:"AssertTimestamp"`
 	InvocationID           string          `json:"InvocationID"`
 	CGroup                 *CGroupRuntime  `json:"CGroup"`
 	Service                *ServiceRuntime `json:"Service"`

@@ -318,6 +318,10 @@ func (x *cli) jobError(verb, name string, err error) int {
 			Result string `json:"result"`
 		}
 		varlinkErrorParams(err, &p)
+		if p.Result == "assert" {
+			x.errorf("Assertion failed on job for %s.", name)
+			return exitFailure
+		}
 		x.errorf("Job for %s failed (result: %s).\nSee \"steadctl status %s\" for details.", name, p.Result, name)
 		return exitFailure
 	}

@@ -161,6 +161,33 @@ func detectVirtualization(root string, pid1 bool) virtualization {
 	return virtualization{}
 }
 
+// name is the identifier upstream reports (io.systemd.Manager's
+// Virtualization): "none" on bare metal.
+func (v virtualization) name() string {
+	if v.id == "" {
+		return "none"
+	}
+	return v.id
+}
+
+// confidentialVirtualization names the confidential-computing technology
+// the CPU flags show — "tdx", "sev-snp", "sev-es", "sev" — or "none", as
+// upstream's ConfidentialVirtualization does (which probes CPUID instead).
+func confidentialVirtualization(root string) string {
+	f := cpuFlags(root)
+	if !f["hypervisor"] {
+		return "none"
+	}
+	for _, t := range []struct{ flag, name string }{
+		{"tdx_guest", "tdx"}, {"sev_snp", "sev-snp"}, {"sev_es", "sev-es"}, {"sev", "sev"},
+	} {
+		if f[t.flag] {
+			return t.name
+		}
+	}
+	return "none"
+}
+
 // containerID maps $container values to upstream's identifiers.
 func containerID(v string) string {
 	switch v {
@@ -244,8 +271,7 @@ func (m *Manager) securityEnabled(tech string) bool {
 	case "tpm2":
 		return m.hasTPM2()
 	case "cvm":
-		f := cpuFlags(m.cfg.Root)
-		return f["hypervisor"] && (f["tdx_guest"] || f["sev_snp"] || f["sev_es"] || f["sev"])
+		return confidentialVirtualization(m.cfg.Root) != "none"
 	case "measured-uki":
 		return m.measuredUKI()
 	case "measured-os":

@@ -1,8 +1,10 @@
 package pid1
 
 import (
+	"reflect"
 	"testing"
 
+	"github.com/stead-os/stead/lib/kcmdline"
 	"github.com/stead-os/stead/lib/unit"
 )
 
@@ -81,5 +83,40 @@ func TestSecurityConditions(t *testing.T) {
 	if !m.conditionMet(unit.Condition{Kind: "KernelCommandLine", Value: "quiet"}) ||
 		m.conditionMet(unit.Condition{Kind: "KernelCommandLine", Value: "quiet=1"}) {
 		t.Error("ConditionKernelCommandLine=")
+	}
+}
+
+func TestConfidentialVirtualization(t *testing.T) {
+	for flags, want := range map[string]string{
+		"fpu vme":                           "none",
+		"fpu hypervisor":                    "none",
+		"fpu sev sev_es hypervisor":         "sev-es",
+		"fpu sev sev_es sev_snp hypervisor": "sev-snp",
+		"tdx_guest hypervisor":              "tdx",
+		"tdx_guest":                         "none", // not a guest
+	} {
+		root := t.TempDir()
+		writeTree(t, root, map[string]string{"proc/cpuinfo": "processor\t: 0\nflags\t\t: " + flags + "\n"})
+		if got := confidentialVirtualization(root); got != want {
+			t.Errorf("flags %q: %q, want %q", flags, got, want)
+		}
+	}
+	if got := (virtualization{}).name(); got != "none" {
+		t.Errorf("bare metal is %q", got)
+	}
+}
+
+func TestKernelCredentials(t *testing.T) {
+	params := kcmdline.Parse(`quiet systemd.set_credential=a:hello:world systemd.set-credential=bad ` +
+		`systemd.set_credential_binary=b:aGk= systemd.set_credential_binary=c:!! ` +
+		`systemd.set_credential=../x:y systemd.set_credential="q:two words" systemd.set_credential=a:second`)
+	var warnings int
+	got := kernelCredentials(params, func(string, ...any) { warnings++ })
+	want := []systemCredential{{"a", []byte("hello:world")}, {"b", []byte("hi")}, {"q", []byte("two words")}, {"a", []byte("second")}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("credentials %q, want %q", got, want)
+	}
+	if warnings != 3 {
+		t.Errorf("%d warnings, want 3 (no colon, bad base64, bad name)", warnings)
 	}
 }

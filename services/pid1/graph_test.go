@@ -148,6 +148,49 @@ func TestJobConditionSkips(t *testing.T) {
 	}
 }
 
+// TestJobAssertFails: a failed Assert*= fails the start job with "assert" and
+// leaves the unit inactive (not failed); a unit requiring it gets
+// "dependency"; a failed condition is not followed by the assert check.
+func TestJobAssertFails(t *testing.T) {
+	root := t.TempDir()
+	writeUnit(t, root, "a.target", "[Unit]\nAssertPathExists=/nonexistent\n")
+	writeUnit(t, root, "ok.target", "[Unit]\nAssertPathExists=!/nonexistent\nConditionPathExists=!/nonexistent\n")
+	writeUnit(t, root, "up.target", "[Unit]\nRequires=a.target\nAfter=a.target\n")
+	writeUnit(t, root, "both.target", "[Unit]\nConditionPathExists=/nonexistent\nAssertPathExists=/nonexistent\n")
+	m, _ := newTestManager(t, root)
+	for _, c := range []struct {
+		name, result, active string
+		cond, assert         bool
+	}{
+		{"a.target", ResultAssert, StateInactive, true, false},
+		{"ok.target", ResultDone, StateActive, true, true},
+		{"both.target", ResultDone, StateInactive, false, false},
+		{"up.target", ResultDependency, StateInactive, false, false},
+	} {
+		j, err := m.Enqueue(c.name, JobStart)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitJob(t, j); r != c.result {
+			t.Errorf("%s: job result %s, want %s", c.name, r, c.result)
+		}
+		m.mu.Lock()
+		us := m.units[c.name]
+		_, r := m.unitInfo(us)
+		m.mu.Unlock()
+		if r.ActiveState != c.active || r.ConditionResult != c.cond || r.AssertResult != c.assert {
+			t.Errorf("%s: %s ConditionResult=%v AssertResult=%v, want %s %v %v", c.name, r.ActiveState,
+				r.ConditionResult, r.AssertResult, c.active, c.cond, c.assert)
+		}
+		if c.name != "up.target" && r.ConditionTimestamp == nil {
+			t.Errorf("%s: no ConditionTimestamp", c.name)
+		}
+		if (r.AssertTimestamp != nil) != (c.name == "a.target" || c.name == "ok.target") {
+			t.Errorf("%s: AssertTimestamp %v", c.name, r.AssertTimestamp)
+		}
+	}
+}
+
 func TestJobBindsToStopsWithPeer(t *testing.T) {
 	root := t.TempDir()
 	writeUnit(t, root, "a.target", "[Unit]\nBindsTo=b.target\nAfter=b.target\n")

@@ -47,6 +47,7 @@ const (
 	ResultDependency = "dependency"
 	ResultCanceled   = "canceled"
 	ResultSkipped    = "skipped"
+	ResultAssert     = "assert" // an Assert*= setting failed: the unit was not started
 )
 
 // Config configures a Manager.
@@ -560,12 +561,30 @@ func (m *Manager) setState(us *unitState, active, sub string) {
 // startUnit begins activating us. m.mu held.
 func (m *Manager) startUnit(us *unitState) {
 	us.stopping = false
-	if !m.checkConditions(us) {
+	// Conditions first, then assertions, as upstream: a failed condition
+	// skips the unit (the job is done), a failed assertion fails the job
+	// and leaves the unit as it was. Asserts are not tested when a
+	// condition already failed.
+	t := now()
+	ok, failed := m.checkConditions(us, false)
+	us.rt.conditionResult, us.rt.conditionAt = ok, t
+	if !ok {
 		us.result = "success"
-		m.log.Info("condition failed, skipping", "unit", us.u.Name)
+		m.log.Info("condition check failed, skipping", "unit", us.u.Name, "condition", failed)
 		if j := us.job; j != nil {
 			m.finishJob(j, ResultDone)
 		}
+		m.notifyChange()
+		return
+	}
+	ok, failed = m.checkConditions(us, true)
+	us.rt.assertResult, us.rt.assertAt = ok, t
+	if !ok {
+		m.log.Warn("assertion failed, not starting", "unit", us.u.Name, "assert", failed)
+		if j := us.job; j != nil {
+			m.finishJob(j, ResultAssert)
+		}
+		m.notifyChange()
 		return
 	}
 	switch us.u.Type {
@@ -598,25 +617,50 @@ func (m *Manager) reloadUnit(us *unitState) {
 	m.finishJob(us.job, ResultDone)
 }
 
-// checkConditions evaluates the Condition*= settings we know; unknown
-// kinds count as met.
-func (m *Manager) checkConditions(us *unitState) bool {
+// checkConditions evaluates the Condition*= settings (or, with asserts,
+// the Assert*= ones) we know; unknown kinds count as met. When they do not
+// hold, failed names the first one that failed, as it is written in the
+// unit ("ConditionPathExists=!/x"), or "triggering" when no triggering one
+// held.
+func (m *Manager) checkConditions(us *unitState, asserts bool) (ok bool, failed string) {
 	var trig, trigMet bool
 	for _, c := range us.u.Unit.Conditions {
-		ok := m.conditionMet(c) // condition_linux.go
+		if c.Assert != asserts {
+			continue
+		}
+		met := m.conditionMet(c) // condition_linux.go
 		if c.Negate {
-			ok = !ok
+			met = !met
 		}
 		if c.Trigger {
 			trig = true
-			trigMet = trigMet || ok
+			trigMet = trigMet || met
 			continue
 		}
-		if !ok {
-			return false
+		if !met {
+			return false, conditionString(c)
 		}
 	}
-	return !trig || trigMet
+	if trig && !trigMet {
+		return false, "triggering"
+	}
+	return true, ""
+}
+
+// conditionString is c as a unit file spells it.
+func conditionString(c unit.Condition) string {
+	key := "Condition"
+	if c.Assert {
+		key = "Assert"
+	}
+	v := c.Value
+	if c.Negate {
+		v = "!" + v
+	}
+	if c.Trigger {
+		v = "|" + v
+	}
+	return key + c.Kind + "=" + v
 }
 
 // startLimitHit records a start and reports whether the limit is exceeded.

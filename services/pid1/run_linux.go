@@ -62,6 +62,7 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	varlinkDone := make(chan error, 1)
 	go func() { varlinkDone <- m.serveVarlink(vctx) }()
 
+	m.importSystemCredentials() // syscreds_linux.go
 	m.started = time.Now()
 	if j, err := m.Enqueue(DefaultTarget, JobStart); err != nil {
 		m.log.Error("cannot start default target", "err", err)

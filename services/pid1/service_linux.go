@@ -31,6 +31,11 @@ func (m *Manager) startService(us *unitState) {
 		m.releaseConnection(us)
 		return
 	}
+	if us.sub == "auto-restart" {
+		// The unit never went inactive, but each start is a new invocation
+		// for upstream, with its own $INVOCATION_ID.
+		us.rt.invocationID = newInvocationID()
+	}
 	s := us.u.Service
 	us.result = "success"
 	us.ready = false

@@ -37,8 +37,9 @@ type exitStatus struct {
 }
 
 // unitRuntime is what a unit's state changes leave behind for status and
-// show: the transition timestamps, the invocation ID and the last main
-// process's exit.
+// show: the transition timestamps, the invocation ID, the last main
+// process's exit and the outcome of the last Condition*=/Assert*= check
+// (false until the first check, as upstream reports them).
 type unitRuntime struct {
 	stateChange   stamp
 	activeEnter   stamp
@@ -47,6 +48,9 @@ type unitRuntime struct {
 	inactiveExit  stamp
 	invocationID  string
 	execMain      exitStatus
+
+	conditionResult, assertResult bool
+	conditionAt, assertAt         stamp
 }
 
 // trackState records a transition from old to active. m.mu held.

@@ -111,13 +111,17 @@ func (m *Manager) logLevelName() string {
 
 // Describe returns the manager's context and runtime state.
 func (m *Manager) Describe() (ManagerContext, ManagerRuntime) {
+	// Detected at each call, outside the lock: it reads files under the root.
+	virt := detectVirtualization(m.cfg.Root, m.cfg.PID1).name()
+	cvm := confidentialVirtualization(m.cfg.Root)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.managerContext()
 	kexecs := 0
 	r := ManagerRuntime{Version: m.cfg.Version, Architecture: archNames[runtime.GOARCH], Features: "",
 		UnitPath: m.cfg.Dirs, NNames: len(m.units), NJobs: len(m.jobs), NInstalledJobs: m.installedJobs,
-		NFailedJobs: m.failedJobs, ReloadCount: m.reloadCount, KExecsCount: &kexecs}
+		NFailedJobs: m.failedJobs, ReloadCount: m.reloadCount, KExecsCount: &kexecs,
+		Virtualization: virt, ConfidentialVirtualization: cvm}
 	if r.Version == "" {
 		r.Version = "stead"
 	}

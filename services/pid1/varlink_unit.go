@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stead-os/stead/lib/api/iosystemdunit"
+	"github.com/stead-os/stead/lib/unit"
 	"github.com/stead-os/stead/lib/varlinkd"
 	"github.com/varlink/go/varlink"
 )
@@ -68,7 +69,9 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 		CanReload: u.Service != nil && len(u.Service.ExecReload) > 0, InvocationID: us.rt.invocationID,
 		StateChangeTimestamp: us.rt.stateChange.timestamp(), ActiveEnterTimestamp: us.rt.activeEnter.timestamp(),
 		ActiveExitTimestamp: us.rt.activeExit.timestamp(), InactiveEnterTimestamp: us.rt.inactiveEnter.timestamp(),
-		InactiveExitTimestamp: us.rt.inactiveExit.timestamp()}
+		InactiveExitTimestamp: us.rt.inactiveExit.timestamp(),
+		ConditionResult:       us.rt.conditionResult, AssertResult: us.rt.assertResult,
+		ConditionTimestamp: us.rt.conditionAt.timestamp(), AssertTimestamp: us.rt.assertAt.timestamp()}
 	c.CGroup = m.cgroupContext(us)
 	if us.job != nil {
 		id := us.job.id
@@ -98,6 +101,35 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 		r.Service = sr
 	}
 	return c, r
+}
+
+// lookupForQuery returns the unit called name for List, loading it from
+// disk if nothing referred to it yet (as upstream does, so that status and
+// show work on any installed unit); a unit without a file is nil, as
+// upstream answers NoSuchUnit for it, and is not kept. Unlike upstream, a
+// query does not instantiate a template: instances exist while something
+// made them (a dependency, an Accept=yes connection) and finished
+// Accept=yes instances stay gone. m.mu held.
+func (m *Manager) lookupForQuery(name string) *unitState {
+	us, known := m.units[name]
+	if known {
+		if us.u.LoadState == unit.NotFound {
+			return nil
+		}
+		return us
+	}
+	if _, inst, _, _, err := unit.ParseName(name); err != nil || inst != "" {
+		return nil
+	}
+	us, err := m.get(name)
+	if err != nil {
+		return nil
+	}
+	if us.u.LoadState == unit.NotFound {
+		delete(m.units, name)
+		return nil
+	}
+	return us
 }
 
 // List answers io.systemd.Unit.List: every loaded unit (with more), or the
@@ -136,7 +168,7 @@ func (v varlinkUnit) List(ctx context.Context, c *varlink.Call, name *string, pi
 			items = append(items, item{uc, ur})
 		}
 	case name != nil:
-		if us, ok := m.units[*name]; ok {
+		if us := m.lookupForQuery(*name); us != nil {
 			uc, ur := m.unitInfo(us)
 			items = append(items, item{uc, ur})
 		}

@@ -65,7 +65,8 @@ func (e JobConflict) Error() string {
 	return s
 }
 
-// The job ended without success: result is failed, dependency, canceled or timeout.
+// The job ended without success: result is failed, dependency, canceled, timeout or assert (an
+// Assert*= setting of the unit did not hold, so it was not started).
 type JobFailed struct {
 	JobId   int64  `json:"jobId"`
 	Unit    string `json:"unit"`
@@ -531,7 +532,8 @@ func (c *VarlinkCall) ReplyJobConflict(ctx context.Context, name_ string, jobTyp
 	return c.ReplyError(ctx, "io.stead.Manager.JobConflict", &out)
 }
 
-// The job ended without success: result is failed, dependency, canceled or timeout.
+// The job ended without success: result is failed, dependency, canceled, timeout or assert (an
+// Assert*= setting of the unit did not hold, so it was not started).
 func (c *VarlinkCall) ReplyJobFailed(ctx context.Context, jobId_ int64, unit_ string, jobType_ string, result_ string) error {
 	var out JobFailed
 	out.JobId = jobId_
@@ -773,7 +775,8 @@ error JobNotSupported(name: string, jobType: string)
 # mode fail and the unit has a queued job of another kind.
 error JobConflict(name: string, jobType: string)
 
-# The job ended without success: result is failed, dependency, canceled or timeout.
+# The job ended without success: result is failed, dependency, canceled, timeout or assert (an
+# Assert*= setting of the unit did not hold, so it was not started).
 error JobFailed(jobId: int, unit: string, jobType: string, result: string)
 
 # The manager is shutting down and accepts no new jobs.

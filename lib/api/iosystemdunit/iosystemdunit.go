@@ -96,6 +96,10 @@ type UnitRuntime struct {
 	CanStop                bool            `json:"CanStop"`
 	CanReload              bool            `json:"CanReload"`
 	JobId                  *int            `json:"JobId,omitempty"` //nolint:revive // the IDL's name
+	ConditionResult        bool            `json:"ConditionResult"`
+	AssertResult           bool            `json:"AssertResult"`
+	ConditionTimestamp     *Timestamp      `json:"ConditionTimestamp,omitempty"`
+	AssertTimestamp        *Timestamp      `json:"AssertTimestamp,omitempty"`
 	InvocationID           string          `json:"InvocationID,omitempty"`
 	CGroup                 *CGroupRuntime  `json:"CGroup,omitempty"`
 	Service                *ServiceRuntime `json:"Service,omitempty"`
