@@ -239,11 +239,17 @@ func (m *Manager) watchSocket(us *unitState, fds []int, stop chan struct{}) {
 		default:
 		}
 		if !m.closed && svc.job == nil && (svc.active == StateInactive || svc.active == StateFailed) && svc.u.LoadState == "loaded" {
-			m.log.Info("incoming connection, starting service", "socket", us.u.Name, "service", svc.u.Name)
 			if svc.active == StateFailed && svc.result == "start-limit-hit" {
+				// The pending connection would trigger again at once, forever: as upstream,
+				// the socket gives up and fails, closing its listeners, until restarted.
+				m.log.Warn("service hit its start limit, socket fails", "socket", us.u.Name, "service", svc.u.Name)
+				m.stopSocket(us)
+				us.result = "service-start-limit-hit"
+				m.setState(us, StateFailed, "failed")
 				m.mu.Unlock()
-				continue
+				return
 			}
+			m.log.Info("incoming connection, starting service", "socket", us.u.Name, "service", svc.u.Name)
 			_, _ = m.addJob(svc, JobStart, nil, map[string]bool{})
 			m.dispatch()
 		}
