@@ -3,7 +3,6 @@ module github.com/stead-os/stead
 go 1.26.0
 
 require (
-	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae
 	github.com/varlink/go v0.4.1-0.20261015173642-c935be0c53f7
 	github.com/vishvananda/netlink v1.3.1

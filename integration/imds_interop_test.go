@@ -95,18 +95,9 @@ func testIMDSInterop(t *testing.T, up *harness.Upstream, vendor string) {
 	runUpstreamClient := func(runDir string) (map[string]clientRun, map[string]string) {
 		res := map[string]clientRun{}
 		for _, a := range append(clientArgs, []string{"--import"}) {
-			cmd := upstreamInNS(tp, up, runDir, env, false, append([]string{upstreamImds}, a...)...)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("systemd-imds %v (run %s): exit %d\n%s%s", a, filepath.Base(runDir), code, out, stderr.String())
-			res[strings.Join(a, " ")] = clientRun{string(out), code}
+			out, stderr, code := harness.Run(t, upstreamInNS(tp, up, runDir, env, false, append([]string{upstreamImds}, a...)...))
+			t.Logf("systemd-imds %v (run %s): exit %d\n%s%s", a, filepath.Base(runDir), code, out, stderr)
+			res[strings.Join(a, " ")] = clientRun{out, code}
 		}
 		return res, readCreds(t, filepath.Join(runDir, "credstore"))
 	}
@@ -190,17 +181,10 @@ func testIMDSInterop(t *testing.T, up *harness.Upstream, vendor string) {
 		return
 	}
 	for _, a := range append(clientArgs, []string{"--import"}) {
-		cmd := tp.inst.Command(bin, append([]string{"--root=" + updRoot}, a...)...)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
+		out, stderr, code := harness.Run(t, tp.inst.Command(bin, append([]string{"--root=" + updRoot}, a...)...))
 		want := pairOut[strings.Join(a, " ")]
-		if string(out) != want.Out || code != want.Code {
-			t.Errorf("our imds %v against upstream imdsd: exit %d %q; upstream pair: exit %d %q\n%s", a, code, out, want.Code, want.Out, stderr.String())
+		if out != want.Out || code != want.Code {
+			t.Errorf("our imds %v against upstream imdsd: exit %d %q; upstream pair: exit %d %q\n%s", a, code, out, want.Code, want.Out, stderr)
 		}
 	}
 	if got := readCreds(t, filepath.Join(updRun, "credstore")); !reflect.DeepEqual(got, pairCreds) {

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -134,45 +133,15 @@ func writeFile(t testing.TB, path, content string) {
 	}
 }
 
-// daemon is a long-running process started for a test, stopped (by pid) when it ends.
-type daemon struct {
-	cmd  *exec.Cmd
-	log  *harness.SyncBuffer
-	done chan struct{}
-}
-
-func startDaemon(t *testing.T, cmd *exec.Cmd) *daemon {
-	t.Helper()
-	d := &daemon{cmd: cmd, log: &harness.SyncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = d.log, d.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-d.done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("%s log:\n%s", filepath.Base(cmd.Args[0]), d.log.String())
-		}
-	})
-	return d
-}
-
 // startOurIMDSD runs our imdsd in the instance namespace with root and extra flags, and waits
 // for its socket; it returns the socket's path.
-func (tp *imdsTopo) startOurIMDSD(t *testing.T, root string, env []string, flags ...string) (string, *daemon) {
+func (tp *imdsTopo) startOurIMDSD(t *testing.T, root string, env []string, flags ...string) (string, *harness.Daemon) {
 	t.Helper()
 	bin := imdsdBinary(t)
 	cmd := tp.inst.Command(bin, append([]string{"--root=" + root}, flags...)...)
 	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
 	cmd.Env = append(cmd.Env, env...)
-	d := startDaemon(t, cmd)
+	d := harness.StartDaemon(t, cmd, harness.StopSignal(os.Interrupt))
 	sock := filepath.Join(root, imdsSocket)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -181,12 +150,12 @@ func (tp *imdsTopo) startOurIMDSD(t *testing.T, root string, env []string, flags
 			return sock, d
 		}
 		select {
-		case <-d.done:
-			t.Fatalf("imdsd exited: %v\n%s", cmd.ProcessState, d.log.String())
+		case <-d.Done():
+			t.Fatalf("imdsd exited: %v\n%s", cmd.ProcessState, d.Out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("imdsd socket %s did not appear\n%s", sock, d.log.String())
+			t.Fatalf("imdsd socket %s did not appear\n%s", sock, d.Out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,18 +31,7 @@ type ctlEnv struct {
 // steadctl runs the real binary against the root and returns stdout, stderr and exit code.
 func (e *ctlEnv) steadctl(args ...string) (string, string, int) {
 	e.t.Helper()
-	cmd := exec.Command(e.ctl, append([]string{"--root=" + e.root}, args...)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("steadctl %v: %v", args, err)
-	}
-	return out.String(), errOut.String(), code
+	return harness.Run(e.t, exec.Command(e.ctl, append([]string{"--root=" + e.root}, args...)...))
 }
 
 // must runs steadctl and fails the test unless it exits with code.
@@ -87,15 +75,7 @@ func newCtlEnv(t *testing.T, units map[string]string) *ctlEnv {
 	}
 	_, _, log := startHostInit(t, bin, root)
 	e := &ctlEnv{t: t, root: root, ctl: ctl, log: log}
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if _, err := os.Stat(filepath.Join(root, "run/systemd/io.systemd.Manager")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("manager socket never appeared; log:\n%s", log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	initWaitPath(t, filepath.Join(root, "run/systemd/io.systemd.Manager"), log)
 	return e
 }
 
@@ -303,13 +283,8 @@ func containsFields(out string, fields ...string) bool {
 
 func describeReloadCount(t *testing.T, root string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	vc, err := varlinkd.Dial(ctx, "unix:"+filepath.Join(root, "run/systemd/io.systemd.Manager"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vc.Close()
+	ctx, vc, closeVC := initDial(t, root, "io.systemd.Manager")
+	defer closeVC()
 	var desc struct {
 		Runtime struct {
 			ReloadCount int `json:"ReloadCount"`
@@ -332,15 +307,7 @@ func TestInitCtlUpstreamVarlinkctl(t *testing.T) {
 	initWriteUnit(t, host, "job.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n")
 	initWriteUnit(t, host, "fail.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n")
 	_, done, log := startHostInit(t, bin, host)
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if _, err := os.Stat(filepath.Join(host, "run/systemd/io.systemd.ManagedOOM")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sockets never appeared; log:\n%s", log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	initWaitPath(t, filepath.Join(host, "run/systemd/io.systemd.ManagedOOM"), log)
 	addr := "unix:" + filepath.Join(inside, "run/systemd/io.systemd.Manager")
 	vctl := func(wantOK bool, args ...string) (string, string) {
 		t.Helper()
@@ -394,15 +361,7 @@ func TestInitCtlUpstreamVarlinkctl(t *testing.T) {
 
 	// PowerOff answers, then stops every unit; in host mode init then exits 0.
 	vctl(true, "call", addr, "io.systemd.Manager.PowerOff", "{}")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("init exited with %v after PowerOff", err)
-		}
-		done <- err // for the cleanup
-	case <-time.After(20 * time.Second):
-		t.Fatal("init still runs after PowerOff")
-	}
+	initWaitExit(t, done, "PowerOff", 20*time.Second)
 	if !strings.Contains(log.String(), `unit=job.service from=active to=deactivating`) {
 		t.Errorf("job.service was not stopped on PowerOff:\n%s", log.String())
 	}
@@ -573,49 +532,7 @@ func TestInitCtlManagedOOM(t *testing.T) {
 // cgroups: ManagedOOMPreference= marks the unit's cgroup with oomd's xattr, and the
 // subscription reports the real cgroup path.
 func TestInitCtlManagedOOMCgroup(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
-	}
-	mount := ""
-	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if i := strings.Index(l, " - cgroup2 "); i >= 0 {
-				mount = strings.Fields(l[:i])[4]
-				break
-			}
-		}
-	}
-	if mount == "" {
-		t.Skip("no cgroup2 mount")
-	}
-	parent, err := os.MkdirTemp(mount, "stead-ctl-test-")
-	if err != nil {
-		t.Skipf("cannot create a cgroup: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = os.WriteFile(filepath.Join(parent, "cgroup.kill"), []byte("1"), 0)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			var dirs []string
-			_ = filepath.WalkDir(parent, func(p string, d os.DirEntry, err error) error {
-				if err == nil && d.IsDir() {
-					dirs = append(dirs, p)
-				}
-				return nil
-			})
-			for i := len(dirs) - 1; i >= 0; i-- {
-				_ = syscall.Rmdir(dirs[i])
-			}
-			if _, err := os.Stat(parent); os.IsNotExist(err) {
-				return
-			}
-		}
-		t.Errorf("cannot remove test cgroup %s", parent)
-	})
-	cgfd, err := syscall.Open(parent, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(cgfd)
+	parent, mount, cgfd := initCgroup(t, "stead-ctl-test-")
 
 	bin := harness.Binary(t, "cmd/init")
 	ctl := harness.Binary(t, "cmd/steadctl")
@@ -651,13 +568,8 @@ func TestInitCtlManagedOOMCgroup(t *testing.T) {
 		t.Errorf("omit.service: user.oomd_omit=%q", v)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	vc, err := varlinkd.Dial(ctx, "unix:"+filepath.Join(root, "run/systemd/io.systemd.ManagedOOM"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vc.Close()
+	ctx, vc, closeVC := initDial(t, root, "io.systemd.ManagedOOM")
+	defer closeVC()
 	var r oomReply
 	if err := vc.Call(ctx, "io.systemd.ManagedOOM.SubscribeManagedOOMCGroups", nil, &r); err != nil {
 		t.Fatal(err)

@@ -22,9 +22,9 @@ import (
 	"github.com/stead-os/stead/lib/varlinkd"
 )
 
-// startHostInit runs init in host mode over root; the cleanup stops it (SIGTERM, then SIGKILL)
-// and shows its log when the test failed. done delivers its exit once; a test that takes it
-// must put it back for the cleanup.
+// startHostInit runs init in host mode over root (harness.StartDaemon: the cleanup stops it
+// with SIGTERM, then SIGKILL after 10 s, and shows its log when the test failed). done
+// delivers its exit once; a test that takes it puts it back for other readers.
 func startHostInit(t *testing.T, bin, root string) (*exec.Cmd, chan error, *harness.SyncBuffer) {
 	t.Helper()
 	return startHostInitCmd(t, bin, root, nil)
@@ -34,30 +34,14 @@ func startHostInit(t *testing.T, bin, root string) (*exec.Cmd, chan error, *harn
 // before it starts.
 func startHostInitCmd(t *testing.T, bin, root string, adjust func(*exec.Cmd)) (*exec.Cmd, chan error, *harness.SyncBuffer) {
 	t.Helper()
-	log := &harness.SyncBuffer{}
 	cmd := exec.Command(bin, "--host", "--root="+root)
-	cmd.Stdout, cmd.Stderr = log, log
 	if adjust != nil {
 		adjust(cmd)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	d := harness.StartDaemon(t, cmd, harness.StopGrace(10*time.Second))
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("init log:\n%s", log.String())
-		}
-	})
-	return cmd, done, log
+	go func() { done <- d.Err() }()
+	return cmd, done, d.Out
 }
 
 func initWriteUnit(t *testing.T, root, name, content string) {
@@ -68,6 +52,48 @@ func initWriteUnit(t *testing.T, root, name, content string) {
 	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// initDial connects to sock, one of init's sockets in root's /run/systemd, with a context that
+// ends after 10 s; closeVC closes both.
+func initDial(t *testing.T, root, sock string) (ctx context.Context, vc *varlinkd.Client, closeVC func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	vc, err := varlinkd.Dial(ctx, "unix:"+filepath.Join(root, "run/systemd", sock))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return ctx, vc, func() { vc.Close(); cancel() }
+}
+
+// initConnect dials addr, a socket init listens on, until it answers (15 s at most), and
+// fails the test with init's log if it does not.
+func initConnect(t *testing.T, network, addr string, log *harness.SyncBuffer) net.Conn {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s: %v; init log:\n%s", addr, err, log.String())
+		}
+	}
+}
+
+// initWaitPath waits up to 15 s for p (a socket init makes) to exist, and fails the test with
+// init's log if it does not.
+func initWaitPath(t *testing.T, p string, log *harness.SyncBuffer) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(p); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared; init log:\n%s", p, log.String())
+		}
 	}
 }
 
@@ -105,17 +131,7 @@ ExecStart=/bin/sh -c 'echo "pid=$$$$ listen=$LISTEN_PID fds=$LISTEN_FDS names=$L
 `)
 	cmd, done, log := startHostInit(t, bin, root)
 
-	sock := filepath.Join(root, "run/act.sock")
-	var c net.Conn
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if c, err = net.Dial("unix", sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("socket never appeared: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c := initConnect(t, "unix", filepath.Join(root, "run/act.sock"), log)
 	defer c.Close()
 	got := strings.TrimSpace(string(initWaitFile(t, out, log)))
 	var pid, listen, fds, names string
@@ -136,13 +152,8 @@ ExecStart=/bin/sh -c 'echo "pid=$$$$ listen=$LISTEN_PID fds=$LISTEN_FDS names=$L
 		t.Errorf("service saw %q: want LISTEN_PID equal to its pid, LISTEN_FDS=1, LISTEN_FDNAMES=act", got)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	vc, err := varlinkd.Dial(ctx, "unix:"+filepath.Join(root, "run/systemd/io.systemd.Manager"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vc.Close()
+	ctx, vc, closeVC := initDial(t, root, "io.systemd.Manager")
+	defer closeVC()
 	var desc struct {
 		Runtime map[string]json.RawMessage `json:"runtime"`
 	}
@@ -162,16 +173,7 @@ ExecStart=/bin/sh -c 'echo "pid=$$$$ listen=$LISTEN_PID fds=$LISTEN_FDS names=$L
 		t.Errorf("ReloadCount after Reload: %s", desc.Runtime["ReloadCount"])
 	}
 
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("init exited with %v", err)
-		}
-		done <- err // for the cleanup
-	case <-time.After(15 * time.Second):
-		t.Fatal("init did not stop on SIGTERM")
-	}
+	initStop(t, cmd, done)
 	if p := pid; p != "" {
 		if _, err := os.Stat("/proc/" + p); err == nil {
 			b, _ := os.ReadFile("/proc/" + p + "/stat")
@@ -194,17 +196,9 @@ func TestInitUpstreamVarlinkctl(t *testing.T) {
 	host, inside := up.Stage(t)
 	initWriteUnit(t, host, "default.target", "[Unit]\nDescription=Default target\nWants=x.service\n")
 	initWriteUnit(t, host, "x.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n")
-	startHostInit(t, bin, host)
+	_, _, log := startHostInit(t, bin, host)
 	addr := "unix:" + filepath.Join(inside, "run/systemd/io.systemd.Manager")
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if _, err := os.Stat(filepath.Join(host, "run/systemd/io.systemd.Manager")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("socket never appeared")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	initWaitPath(t, filepath.Join(host, "run/systemd/io.systemd.Manager"), log)
 	call := func(args ...string) string {
 		t.Helper()
 		out, errOut, code := up.Run(t, "varlinkctl", args...)
@@ -373,15 +367,72 @@ func initWaitUnit(t *testing.T, root, name string, log *harness.SyncBuffer, what
 func initStop(t *testing.T, cmd *exec.Cmd, done chan error) {
 	t.Helper()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	initWaitExit(t, done, "SIGTERM", 40*time.Second)
+}
+
+// initWaitExit waits up to timeout for init to exit, and fails the test unless it exits 0;
+// after says what should have ended it. It puts the exit back into done for later readers.
+func initWaitExit(t *testing.T, done chan error, after string, timeout time.Duration) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("init exited with %v", err)
+			t.Errorf("init exited with %v after %s", err, after)
 		}
-		done <- err // for the cleanup
-	case <-time.After(40 * time.Second):
-		t.Fatal("init did not stop on SIGTERM")
+		done <- err
+	case <-time.After(timeout):
+		t.Fatalf("init still runs after %s", after)
 	}
+}
+
+// initCgroup makes a cgroup2 group of the test's own below the cgroup2 mount, named from
+// prefix, for init to be forked into (SysProcAttr.CgroupFD = fd), and kills and removes it
+// at cleanup. It skips the test without root or cgroup2. It returns the group's path, the
+// mount point and the group's directory fd (closed at cleanup).
+func initCgroup(t *testing.T, prefix string) (parent, mount string, fd int) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if i := strings.Index(l, " - cgroup2 "); i >= 0 {
+				mount = strings.Fields(l[:i])[4]
+				break
+			}
+		}
+	}
+	if mount == "" {
+		t.Skip("no cgroup2 mount")
+	}
+	parent, err := os.MkdirTemp(mount, prefix)
+	if err != nil {
+		t.Skipf("cannot create a cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(parent, "cgroup.kill"), []byte("1"), 0)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var dirs []string
+			_ = filepath.WalkDir(parent, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					dirs = append(dirs, p)
+				}
+				return nil
+			})
+			for i := len(dirs) - 1; i >= 0; i-- {
+				_ = syscall.Rmdir(dirs[i])
+			}
+			if _, err := os.Stat(parent); os.IsNotExist(err) {
+				return
+			}
+		}
+		t.Errorf("cannot remove test cgroup %s", parent)
+	})
+	if fd, err = syscall.Open(parent, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	return parent, mount, fd
 }
 
 // fields splits "k=v k=v" report lines into a map.
@@ -597,17 +648,7 @@ ExecStart=/bin/sh -c 'echo "inst=%i fds=$LISTEN_FDS names=$LISTEN_FDNAMES pid=$$
 
 	ask := func(network, addr string) (map[string]string, net.Conn) {
 		t.Helper()
-		var c net.Conn
-		var err error
-		for deadline := time.Now().Add(15 * time.Second); ; {
-			if c, err = net.Dial(network, addr); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("dial %s: %v; init log:\n%s", addr, err, log.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		c := initConnect(t, network, addr, log)
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(15 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
@@ -674,17 +715,7 @@ func TestInitListenOrder(t *testing.T) {
 ExecStart=/bin/sh -c 'echo "fds=$LISTEN_FDS names=$LISTEN_FDNAMES fd3=$(readlink /proc/self/fd/3) fd4=$(readlink /proc/self/fd/4) fd5=$(readlink /proc/self/fd/5)" > `+out+`; exec sleep 600'
 `)
 	_, _, log := startHostInit(t, bin, root)
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		c, err := net.Dial("unix", filepath.Join(root, "run/b.sock"))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("socket never appeared: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	initConnect(t, "unix", filepath.Join(root, "run/b.sock"), log).Close()
 	got := fields(string(initWaitFile(t, out, log)))
 	if got["fds"] != "3" || got["names"] != "first:first:second" {
 		t.Fatalf("service saw %v, want 3 fds named first:first:second", got)
@@ -811,49 +842,7 @@ func TestInitConditions(t *testing.T) {
 // ends every process of it, processes a main process leaves behind are killed and the group
 // removed, and KillMode=process leaves them alone.
 func TestInitCgroups(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
-	}
-	mount := ""
-	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if i := strings.Index(l, " - cgroup2 "); i >= 0 {
-				mount = strings.Fields(l[:i])[4]
-				break
-			}
-		}
-	}
-	if mount == "" {
-		t.Skip("no cgroup2 mount")
-	}
-	parent, err := os.MkdirTemp(mount, "stead-init-test-")
-	if err != nil {
-		t.Skipf("cannot create a cgroup: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = os.WriteFile(filepath.Join(parent, "cgroup.kill"), []byte("1"), 0)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			var dirs []string
-			_ = filepath.WalkDir(parent, func(p string, d os.DirEntry, err error) error {
-				if err == nil && d.IsDir() {
-					dirs = append(dirs, p)
-				}
-				return nil
-			})
-			for i := len(dirs) - 1; i >= 0; i-- {
-				_ = syscall.Rmdir(dirs[i])
-			}
-			if _, err := os.Stat(parent); os.IsNotExist(err) {
-				return
-			}
-		}
-		t.Errorf("cannot remove test cgroup %s", parent)
-	})
-	cgfd, err := syscall.Open(parent, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(cgfd)
+	parent, mount, cgfd := initCgroup(t, "stead-init-test-")
 
 	bin := harness.Binary(t, "cmd/init")
 	root := initRoot(t)

@@ -5,6 +5,9 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,17 +16,20 @@ import (
 
 	"github.com/stead-os/stead/integration/harness"
 	"github.com/stead-os/stead/integration/vm"
+	"github.com/stead-os/stead/integration/vm/suite"
 )
 
-// initVMUnits is the test system: the agent, a oneshot (brings lo up), a simple service, a
-// socket-activated service, a crashing service with a start limit and a unit with a syntax
-// error, all pulled in by default.target.
+const imdsSocketPath = "/run/systemd/io.systemd.InstanceMetadata"
+
+// initVMUnits are the test's own units beside the stead suite's (integration/vm/suite: the
+// agent, units/, networkd): a oneshot (brings lo up), a simple service, a socket-activated
+// service, a crashing service with a start limit and a unit with a syntax error, all pulled
+// in by default.target with stead's imdsd socket and networkd.
 var initVMUnits = map[string]string{
-	"stead-vm-agent.service": vm.AgentUnit,
 	"default.target": `[Unit]
 Description=Default target of the VM test system
-Wants=stead-vm-agent.service lo-up.service sleeper.service echo.socket crash.service bad.service
-After=stead-vm-agent.service lo-up.service sleeper.service echo.socket
+Wants=stead-vm-agent.service systemd-imdsd.socket stead-networkd.service lo-up.service sleeper.service echo.socket crash.service bad.service
+After=stead-vm-agent.service systemd-imdsd.socket stead-networkd.service lo-up.service sleeper.service echo.socket
 `,
 	"lo-up.service": `[Unit]
 Description=Bring the loopback up
@@ -96,12 +102,31 @@ func initVMWaitState(t *testing.T, m *vm.VM, name, state string, d time.Duration
 }
 
 // TestInitVMBoot boots stead's init as the real PID 1 (the kernel runs /init directly) with
-// the agent started from a unit, checks units, socket activation, orphan reaping, a restart
-// loop up to the start limit and a bad unit file, then powers off through SIGRTMIN+4.
+// the stead suite (integration/vm/suite: units/, imdsd, networkd, steadctl when it exists,
+// the agent started from a unit) and the test's own units; it checks units, socket
+// activation (ours and stead's imdsd socket), upstream varlinkctl against
+// io.systemd.Manager, orphan reaping, a restart loop up to the start limit and a bad unit
+// file, then powers off through SIGRTMIN+4 with a straggler that ignores SIGTERM.
 func TestInitVMBoot(t *testing.T) {
-	files := map[string]vm.File{}
+	files, err := suite.Files(harness.RepoRoot(), func(pkg string) (string, error) { return harness.Binary(t, pkg), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, content := range initVMUnits {
 		files["/etc/systemd/system/"+name] = vm.File{Data: []byte(content)}
+	}
+	// Upstream's varlinkctl with its libraries and loader, when the upstream root is there
+	// (only this subtest is skipped otherwise).
+	var up *harness.Upstream
+	t.Run("UpstreamRoot", func(t *testing.T) { up = harness.NeedUpstream(t) })
+	if up != nil {
+		vf, err := vm.DynamicFiles(up.Dir, suite.UpstreamVarlinkctl)
+		if err != nil {
+			t.Fatalf("upstream varlinkctl: %v", err)
+		}
+		for p, f := range vf {
+			files[p] = f
+		}
 	}
 	m := vm.Boot(t, vm.Options{
 		Init:  harness.Binary(t, "cmd/init"),
@@ -144,12 +169,81 @@ func TestInitVMBoot(t *testing.T) {
 			}
 		}
 		list := m.MustRun(t, "/init", "--call", "io.systemd.Unit.List", "--more")
-		if n := strings.Count(list, "\n") + 1; n < len(initVMUnits) {
-			t.Errorf("List --more: %d units, want at least %d:\n%s", n, len(initVMUnits), list)
+		if n := strings.Count(list, "\n") + 1; n < len(initVMUnits)+3 {
+			t.Errorf("List --more: %d units, want at least %d:\n%s", n, len(initVMUnits)+3, list)
 		}
 		out := m.MustRun(t, "/init", "--call", "io.systemd.Manager.Describe")
 		if !strings.Contains(out, `"Version"`) {
 			t.Errorf("Describe: %s", out)
+		}
+	})
+	t.Run("SteadUnits", func(t *testing.T) {
+		// units/ as a distribution installs it, under /usr/lib/systemd/system.
+		for name, want := range map[string]string{
+			"systemd-imdsd.socket":   "active",
+			"systemd-imdsd.service":  "inactive", // until the first client
+			"stead-networkd.service": "active",
+		} {
+			if r := initVMUnit(t, m, name); r.Runtime.ActiveState != want || r.Runtime.LoadState != "loaded" {
+				t.Errorf("%s: %+v, want loaded and %s", name, r.Runtime, want)
+			}
+		}
+		if got := m.MustRun(t, "readlink", "/run/varlink/registry/io.systemd.InstanceMetadata"); got != imdsSocketPath {
+			t.Errorf("registry symlink (Symlinks=) → %q", got)
+		}
+		// The first client starts imdsd (Type=notify) on the socket the unit made.
+		info := m.MustRun(t, "/init", "--call", "org.varlink.service.GetInfo", "--address=unix:"+imdsSocketPath)
+		if !strings.Contains(info, `"io.systemd.InstanceMetadata"`) {
+			t.Errorf("GetInfo on the imdsd socket: %s", info)
+		}
+		if r := initVMWaitState(t, m, "systemd-imdsd.service", "active", 20*time.Second); r.Runtime.ActiveState != "active" {
+			t.Errorf("systemd-imdsd.service after a client: %+v", r.Runtime)
+		}
+		info = m.MustRun(t, "/init", "--call", "org.varlink.service.GetInfo", "--address=unix:/run/systemd/netif/io.systemd.Network")
+		if !strings.Contains(info, `"io.systemd.Network"`) {
+			t.Errorf("GetInfo on networkd's socket: %s", info)
+		}
+	})
+	t.Run("UpstreamVarlinkctl", func(t *testing.T) {
+		if up == nil {
+			t.Skip("no upstream systemd root (see the UpstreamRoot subtest)")
+		}
+		varlinkctl := func(args ...string) string {
+			t.Helper()
+			r, err := m.Exec(ctx, vm.Command{Argv: append([]string{suite.UpstreamVarlinkctl}, args...),
+				Env: []string{"SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ExitCode != 0 {
+				t.Fatalf("varlinkctl %q: %v\n%s", args, r, r.Stdout)
+			}
+			return string(r.Stdout)
+		}
+		reloads := func() int {
+			t.Helper()
+			var d struct {
+				Runtime struct {
+					Version     string
+					ReloadCount *int
+				} `json:"runtime"`
+			}
+			out := varlinkctl("call", "/run/systemd/io.systemd.Manager", "io.systemd.Manager.Describe", "{}")
+			if err := json.Unmarshal([]byte(out), &d); err != nil || d.Runtime.ReloadCount == nil || d.Runtime.Version == "" {
+				t.Fatalf("Describe: %v: %s", err, out)
+			}
+			return *d.Runtime.ReloadCount
+		}
+		if v := varlinkctl("--version"); !strings.Contains(v, "systemd 262") {
+			t.Errorf("varlinkctl --version: %s", v)
+		}
+		before := reloads()
+		varlinkctl("call", "/run/systemd/io.systemd.Manager", "io.systemd.Manager.Reload", "{}")
+		if after := reloads(); after != before+1 {
+			t.Errorf("ReloadCount %d after a Reload, was %d", after, before)
+		}
+		if l := varlinkctl("list-interfaces", imdsSocketPath); !strings.Contains(l, "io.systemd.InstanceMetadata") {
+			t.Errorf("varlinkctl list-interfaces on imdsd: %s", l)
 		}
 	})
 	t.Run("SocketActivation", func(t *testing.T) {
@@ -207,6 +301,57 @@ func TestInitVMBoot(t *testing.T) {
 			t.Error("no start limit message on the console")
 		}
 	})
+	t.Run("Steadctl", func(t *testing.T) {
+		if _, ok := files["/usr/bin/steadctl"]; !ok {
+			t.Skip("cmd/steadctl is not in this checkout")
+		}
+		// The control CLI over io.systemd.Manager/io.systemd.Unit, as an administrator uses it.
+		var rows []struct{ Unit, Load, Active, Sub string }
+		out := m.MustRun(t, "steadctl", "list-units", "--json=short")
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("list-units --json: %v: %s", err, out)
+		}
+		state := map[string]string{}
+		for _, r := range rows {
+			state[r.Unit] = r.Load + "/" + r.Active
+		}
+		for _, u := range []string{"default.target", "systemd-imdsd.socket", "systemd-imdsd.service",
+			"stead-networkd.service", "stead-vm-agent.service", "sleeper.service"} {
+			if state[u] != "loaded/active" {
+				t.Errorf("list-units: %s is %q, want loaded/active", u, state[u])
+			}
+		}
+		table := m.MustRun(t, "steadctl", "list-units")
+		if !regexp.MustCompile(`(?m)^\S*\s*systemd-imdsd\.socket\s+loaded\s+active\s`).MatchString(table) {
+			t.Errorf("list-units table lacks the imdsd socket as loaded active:\n%s", table)
+		}
+		isActive := func(units ...string) (string, int) {
+			t.Helper()
+			r, err := m.Run(ctx, append([]string{"steadctl", "is-active"}, units...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(string(r.Stdout)), r.ExitCode
+		}
+		if out, code := isActive("systemd-imdsd.socket", "sleeper"); out != "active\nactive" || code != 0 {
+			t.Errorf("is-active systemd-imdsd.socket sleeper: %q, exit %d", out, code)
+		}
+		if out, code := isActive("crash.service"); out != "failed" || code != 3 {
+			t.Errorf("is-active crash.service: %q, exit %d, want failed, 3", out, code)
+		}
+		if got := m.MustRun(t, "steadctl", "show", "-p", "ActiveState", "echo.socket"); got != "ActiveState=active" {
+			t.Errorf("show -p ActiveState echo.socket: %q", got)
+		}
+		// Job control: stop and start a service through the CLI.
+		m.MustRun(t, "steadctl", "stop", "sleeper.service")
+		if out, code := isActive("sleeper.service"); out != "inactive" || code != 3 {
+			t.Errorf("after stop: %q, exit %d", out, code)
+		}
+		m.MustRun(t, "steadctl", "start", "sleeper.service")
+		if r := initVMWaitState(t, m, "sleeper.service", "active", 20*time.Second); r.Runtime.ActiveState != "active" {
+			t.Errorf("after start: %+v", r.Runtime)
+		}
+	})
 	t.Run("BadUnitFile", func(t *testing.T) {
 		if !strings.Contains(m.Console(), "/etc/systemd/system/bad.service:3") {
 			t.Error("the syntax error is not reported with file:line on the console")
@@ -216,9 +361,10 @@ func TestInitVMBoot(t *testing.T) {
 		}
 	})
 
-	// A straggler outside every unit that ignores SIGTERM (the agent runs commands in their
-	// own process group, so stopping the agent's unit leaves it): shutdown must SIGKILL it.
-	m.MustRun(t, "sh", "-c", "(trap '' TERM; while :; do sleep 1; done) </dev/null >/dev/null 2>&1 &")
+	// A straggler outside every unit that ignores SIGTERM: it leaves the agent's cgroup for
+	// the root one (echo 0: the writing process itself), so stopping the agent's unit does
+	// not reach it; shutdown's final kill must.
+	m.MustRun(t, "sh", "-c", "(echo 0 >/sys/fs/cgroup/cgroup.procs; trap '' TERM; while :; do sleep 1; done) </dev/null >/dev/null 2>&1 &")
 	// Orderly poweroff: SIGRTMIN+4 (what systemctl poweroff sends PID 1), sent once this
 	// command returned.
 	m.MustRun(t, "sh", "-c", "(sleep 0.5; kill -38 1) >/dev/null 2>&1 &")
@@ -242,8 +388,9 @@ func TestInitVMBoot(t *testing.T) {
 		}
 	}
 	// Stops run in reverse order: default.target (After= the services) goes down before them.
-	target := strings.Index(con, "unit=default.target from=active to=inactive")
-	sleeper := strings.Index(con, "unit=sleeper.service from=deactivating to=inactive")
+	// (The last stop of sleeper.service: the Steadctl subtest stopped and started it once.)
+	target := strings.LastIndex(con, "unit=default.target from=active to=inactive")
+	sleeper := strings.LastIndex(con, "unit=sleeper.service from=deactivating to=inactive")
 	if target < 0 || sleeper < 0 || target > sleeper {
 		t.Errorf("stop order: default.target at %d, sleeper.service at %d", target, sleeper)
 	}
@@ -275,4 +422,46 @@ func TestInitVMPanicEmergencyShell(t *testing.T) {
 		t.Error("kernel panic on the console")
 	}
 	m.Stop()
+}
+
+// TestInitVMDemo runs integration/demo and checks the tour of the suite it boots in the VM:
+// the units and their states, each Varlink socket under /run/systemd with its interfaces,
+// and the poweroff. (TestVarlinkDemo checks the host part.)
+func TestInitVMDemo(t *testing.T) {
+	vm.Prereqs(t)
+	cmd := exec.Command(filepath.Join(harness.RepoRoot(), "integration", "demo"))
+	cmd.Env = append(os.Environ(), "STEAD_DEMO_BIN="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("integration/demo: %v\n%s", err, out)
+	}
+	tour := string(out)
+	if i := strings.Index(tour, "━━ The stead suite in a VM"); i >= 0 {
+		tour = tour[i:]
+	} else {
+		t.Fatalf("no VM tour in the demo's output:\n%s", out)
+	}
+	if strings.Contains(tour, "VM tour skipped") {
+		t.Fatalf("the VM tour was skipped although the prerequisites are here:\n%s", tour)
+	}
+	if mm := regexp.MustCompile(`default\.target reached at guest uptime \S+s`).FindString(tour); mm != "" {
+		t.Log(mm)
+	}
+	for _, re := range []string{
+		`default\.target reached at guest uptime \S+s`,
+		`(?m)^\s*systemd-imdsd\.socket\s+loaded\s+active\s+listening`,
+		`(?m)^\s*stead-networkd\.service\s+loaded\s+active\s+running`,
+		`● /run/systemd/io\.systemd\.Manager — init `,
+		`(?m)^\s*io\.systemd\.Manager\s+Describe, .*Reload`,
+		`(?m)^\s*io\.systemd\.Unit\s+List`,
+		`● /run/systemd/io\.systemd\.InstanceMetadata — imdsd `,
+		`(?m)^\s*io\.systemd\.InstanceMetadata\s+Get, GetVendorInfo`,
+		`● /run/systemd/netif/io\.systemd\.Network — networkd `,
+		`(?m)^\s*systemd-imdsd\.service\s+loaded\s+active\s+running`, // started by its socket
+		`powered off \(SIGRTMIN\+4`,
+	} {
+		if !regexp.MustCompile(re).MatchString(tour) {
+			t.Errorf("the VM tour lacks %s:\n%s", re, tour)
+		}
+	}
 }

@@ -115,51 +115,24 @@ func (c *ndCapture) all() []*dhcpv4.DHCPv4 {
 	return append([]*dhcpv4.DHCPv4(nil), c.msgs...)
 }
 
-func ndHtons(v uint16) uint16 { return v<<8 | v>>8 }
-
-// ndDaemon starts cmd and stops it (by its pid) at cleanup.
-func ndDaemon(t *testing.T, cmd *exec.Cmd) *harness.SyncBuffer {
-	out, _ := ndDaemonStop(t, cmd)
-	return out
-}
-
-// ndDaemonStop is ndDaemon that also returns a function stopping the
-// process early (SIGTERM, then SIGKILL after 5 s); calling it twice is fine.
-func ndDaemonStop(t *testing.T, cmd *exec.Cmd) (*harness.SyncBuffer, func()) {
-	out, stopWith := ndDaemonStopWith(t, cmd)
-	return out, func() { stopWith(unix.SIGTERM) }
-}
-
-// ndDaemonStopWith is ndDaemonStop with the stopping signal chosen by the caller
-// (SIGUSR2 is networkd's restart signal); only the first call signals.
-func ndDaemonStopWith(t *testing.T, cmd *exec.Cmd) (*harness.SyncBuffer, func(unix.Signal)) {
-	out := &harness.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func(sig unix.Signal) {
-		once.Do(func() {
-			cmd.Process.Signal(sig)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	t.Cleanup(func() {
-		stop(unix.SIGTERM)
-		if t.Failed() {
-			t.Logf("%s output:\n%s", strings.Join(cmd.Args, " "), out.String())
+// replies counts the captured replies that match (all with a nil match), and fails the test
+// for each that carries option 82, which a relay must take away; where says where it leaked.
+func (c *ndCapture) replies(t *testing.T, where string, match func(*dhcpv4.DHCPv4) bool) int {
+	t.Helper()
+	n := 0
+	for _, m := range c.all() {
+		if m.OpCode != dhcpv4.OpcodeBootReply || (match != nil && !match(m)) {
+			continue
 		}
-	})
-	return out, stop
+		n++
+		if _, has := m.Options[82]; has {
+			t.Errorf("option 82 leaked %s: %v", where, m.Summary())
+		}
+	}
+	return n
 }
+
+func ndHtons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func ndWaitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
 	t.Helper()
@@ -203,7 +176,7 @@ func ndStartRelay(t *testing.T, dnsmasqExtra ...string) *ndRelayEnv {
 			"--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=s0", "--bind-interfaces",
 			"--no-ping", "--log-dhcp", "--log-facility=-",
 			"--dhcp-leasefile=" + filepath.Join(e.tmp, "dnsmasq.leases"), "--pid-file="}, dnsmasqExtra...)
-		e.dnsmasqOut = ndDaemon(t, exec.Command("ip", args...))
+		e.dnsmasqOut = harness.StartDaemon(t, exec.Command("ip", args...)).Out
 	})
 }
 
@@ -226,7 +199,7 @@ func ndStartRelayWith(t *testing.T, server func(*ndRelayEnv)) *ndRelayEnv {
 		"[Match]\nName=rs0\n\n[Network]\nAddress=10.2.0.1/24\nDHCPRelay=upstream\n")
 	nd := exec.Command("ip", "netns", "exec", tp.relay, e.networkd, "--root="+root)
 	nd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
-	e.ndOut = ndDaemon(t, nd)
+	e.ndOut = harness.StartDaemon(t, nd).Out
 	ndWaitFor(t, "the relay to start", 10*time.Second, func() bool { return strings.Contains(e.ndOut.String(), "DHCP relay started") })
 	return e
 }
@@ -289,12 +262,13 @@ func TestNetworkdRelay(t *testing.T) {
 		ndRun(t, "ip", "-n", tp.client, "link", "set", "c0", "address", "02:00:00:00:dc:01")
 		cmd := exec.Command("ip", "netns", "exec", tp.client, dhclient, "-d", "-v", "-4", "-cf", filepath.Join(tmp, "dhclient.conf"),
 			"-sf", script, "-lf", filepath.Join(tmp, "dhclient.leases"), "-pf", filepath.Join(tmp, "dhclient.pid"), "c0")
-		dout, stop := ndDaemonStop(t, cmd)
+		dhclientd := harness.StartDaemon(t, cmd)
+		dout := dhclientd.Out
 		ndWaitFor(t, "dhclient to bind", 30*time.Second, func() bool {
 			b, _ := os.ReadFile(env)
 			return strings.Contains(string(b), "reason=BOUND")
 		})
-		stop()
+		dhclientd.Stop()
 		b, _ := os.ReadFile(env)
 		if !regexp.MustCompile(`(?m)^new_ip_address=10\.1\.0\.1\d\d$`).Match(b) || !strings.Contains(string(b), "new_dhcp_server_identifier=10.2.0.2") {
 			t.Errorf("dhclient got no lease in 10.1.0.0/24 from 10.2.0.2:\n%s\n%s", b, dout.String())
@@ -325,23 +299,16 @@ func TestNetworkdRelay(t *testing.T) {
 	// relayed subnet, no reply that reaches it carries option 82, and networkctl prints the lease.
 	t.Run("stead-client", func(t *testing.T) {
 		croot := filepath.Join(tmp, "stead-client-root")
-		out, stop := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
-		defer stop()
+		client := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+		defer client.Stop()
+		out := client.Out
 		ndWaitFor(t, "our client's lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 		addr := ndAddr(t, e)
 		if !strings.HasPrefix(addr, "10.1.0.1") {
 			t.Fatalf("our client: no leased address in 10.1.0.0/24 on c0: %q", addr)
 		}
 		hw := ndRun(t, "ip", "-n", tp.client, "-o", "link", "show", "c0")
-		var replies int
-		for _, m := range cliCap.all() {
-			if m.OpCode == dhcpv4.OpcodeBootReply && strings.Contains(hw, m.ClientHWAddr.String()) {
-				replies++
-				if _, ok := m.Options[82]; ok {
-					t.Errorf("option 82 reached our client: %v", m)
-				}
-			}
-		}
+		replies := cliCap.replies(t, "to our client", func(m *dhcpv4.DHCPv4) bool { return strings.Contains(hw, m.ClientHWAddr.String()) })
 		if replies == 0 {
 			t.Errorf("no reply for our client seen on c0")
 		}
@@ -383,16 +350,7 @@ func TestNetworkdRelay(t *testing.T) {
 			t.Errorf("a reply for the second link's client went out on the first link")
 		}
 	}
-	var replies2 int
-	for _, m := range cli2Cap.all() {
-		if m.OpCode == dhcpv4.OpcodeBootReply {
-			replies2++
-			if _, has := m.Options[82]; has {
-				t.Errorf("option 82 leaked on the second link")
-			}
-		}
-	}
-	if replies2 < 2 {
+	if replies2 := cli2Cap.replies(t, "on the second link", nil); replies2 < 2 {
 		t.Errorf("second link saw %d replies", replies2)
 	}
 
@@ -425,15 +383,7 @@ func TestNetworkdRelay(t *testing.T) {
 		t.Errorf("dnsmasq did not log option 82 with circuit id rd0")
 	}
 	// What the client saw: replies, never with option 82.
-	var replies int
-	for _, m := range cliCap.all() {
-		if m.OpCode == dhcpv4.OpcodeBootReply {
-			replies++
-			if _, has := m.Options[82]; has {
-				t.Errorf("option 82 leaked to the client: %v", m.Summary())
-			}
-		}
-	}
+	replies := cliCap.replies(t, "to the client", nil)
 	if replies < 4 {
 		t.Errorf("client saw %d replies, want ≥ 4", replies)
 	}
@@ -524,7 +474,7 @@ Table=100
 Priority=1000
 `)
 	cmd := exec.Command("ip", "netns", "exec", tp.client, networkd, "--root="+root)
-	out, _ := ndDaemonStop(t, cmd)
+	out := harness.StartDaemon(t, cmd).Out
 	ip := func(args ...string) string {
 		return ndRun(t, append([]string{"ip", "-n", tp.client}, args...)...)
 	}
@@ -569,18 +519,13 @@ Priority=1000
 }
 
 // ndClient starts our networkd as the DHCPv4 client in the client namespace, with its own
-// root holding network (the .network file for c0).
-func ndClient(t *testing.T, e *ndRelayEnv, croot, network string) (*harness.SyncBuffer, func()) {
-	out, stopWith := ndClientWith(t, e, croot, network)
-	return out, func() { stopWith(unix.SIGTERM) }
-}
-
-// ndClientWith is ndClient whose stop function takes the signal.
-func ndClientWith(t *testing.T, e *ndRelayEnv, croot, network string) (*harness.SyncBuffer, func(unix.Signal)) {
+// root holding network (the .network file for c0); Stop ends it early, StopWith(unix.SIGUSR2)
+// as a restart.
+func ndClient(t *testing.T, e *ndRelayEnv, croot, network string) *harness.Daemon {
 	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), network)
 	cmd := exec.Command("ip", "netns", "exec", e.tp.client, e.networkd, "--root="+croot)
 	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
-	return ndDaemonStopWith(t, cmd)
+	return harness.StartDaemon(t, cmd)
 }
 
 // ndAddr is c0's IPv4 address with prefix, "" when it has none.
@@ -603,7 +548,8 @@ func TestNetworkdDHCPClient(t *testing.T) {
 		"--dhcp-option=option:mtu,1400", "--dhcp-option=option:dns-server,192.0.2.53")
 	croot := filepath.Join(e.tmp, "client-root")
 	network := "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n\n[DHCPv4]\nUseMTU=yes\n"
-	out, stopWith := ndClientWith(t, e, croot, network)
+	client := ndClient(t, e, croot, network)
+	out := client.Out
 	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 	addr := ndAddr(t, e)
 	if !strings.HasPrefix(addr, "10.1.0.1") || !strings.HasSuffix(addr, "/24") {
@@ -721,14 +667,14 @@ func TestNetworkdDHCPClient(t *testing.T) {
 	// Restart the way upstream's unit does it (RestartKillSignal=SIGUSR2): nothing is
 	// released although KeepConfiguration= is unset, the saved lease is applied at once and
 	// the address stays.
-	stopWith(unix.SIGUSR2)
+	client.StopWith(unix.SIGUSR2)
 	if strings.Contains(out.String(), "DHCPv4 lease released") {
 		t.Errorf("lease released on a restart (SIGUSR2)")
 	}
 	if got := ndAddr(t, e); got != addr {
 		t.Errorf("address not kept while networkd was down for a restart: was %s, now %q", addr, got)
 	}
-	out2, _ := ndClient(t, e, croot, network)
+	out2 := ndClient(t, e, croot, network).Out
 	ndWaitFor(t, "the saved lease", 10*time.Second, func() bool { return strings.Contains(out2.String(), "using saved lease") })
 	if got := ndAddr(t, e); got != addr {
 		t.Errorf("address changed across restart: was %s, now %q", addr, got)
@@ -748,11 +694,7 @@ func TestNetworkdDHCPClient(t *testing.T) {
 	if got := ndAddr(t, e); got != addr {
 		t.Errorf("address changed across the reload: was %s, now %q", addr, got)
 	}
-	for _, m := range e.cliCap.all() {
-		if _, has := m.Options[82]; has && m.OpCode == dhcpv4.OpcodeBootReply {
-			t.Errorf("option 82 leaked to the client")
-		}
-	}
+	e.cliCap.replies(t, "to the client", nil)
 }
 
 // TestNetworkdDHCPRelease: stopping networkd (SendRelease= and KeepConfiguration= at their
@@ -763,7 +705,8 @@ func TestNetworkdDHCPRelease(t *testing.T) {
 	leaseFile := filepath.Join(e.tmp, "dnsmasq.leases")
 	croot := filepath.Join(e.tmp, "client-root")
 	for _, how := range []string{"stop", "reload"} {
-		out, stop := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+		client := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+		out := client.Out
 		ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 		ip := strings.Split(ndAddr(t, e), "/")[0]
 		ndWaitFor(t, "dnsmasq's lease file to list "+ip, 10*time.Second, func() bool {
@@ -771,7 +714,7 @@ func TestNetworkdDHCPRelease(t *testing.T) {
 			return strings.Contains(string(b), " "+ip+" ")
 		})
 		if how == "stop" {
-			stop()
+			client.Stop()
 		} else {
 			ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=no\n")
 			ndRun(t, "ip", "netns", "exec", e.tp.client, harness.Binary(t, "cmd/networkctl"), "--root="+croot, "reload")
@@ -789,7 +732,7 @@ func TestNetworkdDHCPRelease(t *testing.T) {
 		if leases, _ := filepath.Glob(filepath.Join(croot, "run/systemd/netif/leases/*")); len(leases) != 0 {
 			t.Errorf("%s: lease files left: %v", how, leases)
 		}
-		stop()
+		client.Stop()
 	}
 }
 
@@ -799,7 +742,7 @@ func TestNetworkdDHCPRelease(t *testing.T) {
 func TestNetworkdDHCPRebind(t *testing.T) {
 	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m", "--dhcp-option=option:T1,3", "--dhcp-option=option:T2,9")
 	croot := filepath.Join(e.tmp, "client-root")
-	out, _ := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+	out := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n").Out
 	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 	addr := ndAddr(t, e)
 	ip := strings.Split(addr, "/")[0]
@@ -867,7 +810,7 @@ func TestNetworkdDHCPExpiry(t *testing.T) {
 		t.Cleanup(func() { srv.Close() })
 	})
 	croot := filepath.Join(e.tmp, "client-root")
-	out, _ := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+	out := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n").Out
 	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 	if a := ndAddr(t, e); a != "10.1.0.77/24" {
 		t.Fatalf("c0 has %q, want 10.1.0.77/24", a)

@@ -43,7 +43,7 @@ func TestNetworkdUpstreamNetworkctl(t *testing.T) {
 	ndWrite(t, filepath.Join(root, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
 	cmd := exec.Command("ip", "netns", "exec", e.tp.client, e.networkd, "--root="+root)
 	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
-	out := ndDaemon(t, cmd)
+	out := harness.StartDaemon(t, cmd).Out
 	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 	sock := filepath.Join(root, "run/systemd/netif/io.systemd.Network")
 	ndWaitFor(t, "the Varlink socket", 10*time.Second, func() bool { _, err := os.Stat(sock); return err == nil })

@@ -28,15 +28,7 @@ func TestVarlinkUpstreamVarlinkctl(t *testing.T) {
 
 	// A long-running instance with its socket under a root inside the chroot.
 	root := filepath.Join(host, "root")
-	daemon := exec.Command(bin, "--root="+root)
-	daemon.Stderr = os.Stderr
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		daemon.Process.Signal(os.Interrupt)
-		daemon.Wait()
-	})
+	harness.StartDaemon(t, exec.Command(bin, "--root="+root), harness.StopSignal(os.Interrupt))
 	sock := filepath.Join(root, "run/stead/io.stead.Example")
 	waitForSocket(t, sock)
 	sockInside := filepath.Join(inside, "root/run/stead/io.stead.Example")
@@ -163,7 +155,8 @@ func waitForSocket(t *testing.T, path string) {
 // TestVarlinkDemo runs integration/demo end to end: it must build everything, bring the suite
 // up and describe each daemon through its own introspection.
 func TestVarlinkDemo(t *testing.T) {
-	cmd := exec.Command(filepath.Join(harness.RepoRoot(), "integration", "demo"))
+	// The VM part of the tour is TestInitVMDemo's.
+	cmd := exec.Command(filepath.Join(harness.RepoRoot(), "integration", "demo"), "--no-vm")
 	cmd.Env = append(os.Environ(), "STEAD_DEMO_BIN="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {

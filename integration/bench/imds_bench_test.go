@@ -144,10 +144,7 @@ func setup(t cleanupTB) *fixture {
 	bin := harness.Binary(t, "cmd/imdsd")
 	cmd := inst.Command(bin, "--root="+root)
 	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cleanup = append(cleanup, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	harness.StartDaemon(t, cmd, harness.StopSignal(os.Interrupt))
 	f := &fixture{ours: filepath.Join(root, sockRel), oursPid: cmd.Process.Pid, up: up, inst: inst, env: env}
 	for i := 0; ; i++ {
 		if c, err := net.Dial("unix", f.ours); err == nil {

@@ -57,31 +57,6 @@ func ndbInNS(t *testing.T, ns string, f func() error) {
 	netns.Existing(ns).DoT(t, f)
 }
 
-// ndbDaemon starts cmd and stops it by pid (SIGTERM, SIGKILL after 5 s) at cleanup or on stop.
-func ndbDaemon(t *testing.T, cmd *exec.Cmd) (out *harness.SyncBuffer, stop func()) {
-	out = &harness.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cmd.Process.Signal(unix.SIGTERM)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return out, stop
-}
-
 func udpSocket(t *testing.T, ifname string, port int, bcast bool) int {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -237,7 +212,8 @@ func TestNetworkdBenchRelayThroughput(t *testing.T) {
 	}
 	// The relays take turns, several rounds each, so neither profits from running first.
 	for round := 0; round < rounds; round++ {
-		out, stop := ndbDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, networkd, "--root="+root))
+		d := harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, networkd, "--root="+root))
+		out := d.Out
 		deadline := time.Now().Add(10 * time.Second)
 		for !strings.Contains(out.String(), "DHCP relay started") {
 			if time.Now().After(deadline) {
@@ -247,18 +223,18 @@ func TestNetworkdBenchRelayThroughput(t *testing.T) {
 		}
 		runLoad(t, tp.client, 300*time.Millisecond, window) // warm-up
 		results["stead networkd"] = append(results["stead networkd"], runLoad(t, tp.client, dur, window))
-		stop()
+		d.Stop()
 		if dhcrelay == "" {
 			continue
 		}
-		out, stop = ndbDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, dhcrelay, "-d", "-4", "-q",
+		d = harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, dhcrelay, "-d", "-4", "-q",
 			"-pf", filepath.Join(root, "dhcrelay.pid"), "-id", "rd0", "-iu", "rs0", "10.2.0.2"))
 		time.Sleep(500 * time.Millisecond)
 		if r := runLoad(t, tp.client, 300*time.Millisecond, window); r.got == 0 {
-			t.Errorf("dhcrelay relays nothing:\n%s", out.String())
+			t.Errorf("dhcrelay relays nothing:\n%s", d.Out.String())
 		}
 		results["ISC dhcrelay"] = append(results["ISC dhcrelay"], runLoad(t, tp.client, dur, window))
-		stop()
+		d.Stop()
 	}
 	median := func(rs []loadResult) float64 {
 		v := make([]float64, len(rs))
@@ -295,7 +271,7 @@ func TestNetworkdBenchTimeToLease(t *testing.T) {
 	}
 	tp := newNDBenchTopo(t)
 	tmp := t.TempDir()
-	ndbDaemon(t, exec.Command("ip", "netns", "exec", tp.server, dnsmasq, "--no-daemon", "--conf-file=/dev/null",
+	harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.server, dnsmasq, "--no-daemon", "--conf-file=/dev/null",
 		"--port=0", "--interface=s0", "--bind-interfaces", "--no-ping", "--dhcp-authoritative",
 		"--dhcp-range=10.1.0.100,10.1.0.200,255.255.255.0,1h", "--dhcp-leasefile="+filepath.Join(tmp, "leases"), "--pid-file="))
 	networkd := harness.Binary(t, "cmd/networkd")
@@ -304,7 +280,7 @@ func TestNetworkdBenchTimeToLease(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "etc/systemd/networkd.conf"), []byte("[DHCPRelay]\nServerAddress=10.2.0.2\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/systemd/network/10-down.network"), []byte("[Match]\nName=rd0\n\n[Network]\nAddress=10.1.0.1/24\nDHCPRelay=downstream\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/systemd/network/20-up.network"), []byte("[Match]\nName=rs0\n\n[Network]\nAddress=10.2.0.1/24\nDHCPRelay=upstream\n"), 0o644)
-	rout, _ := ndbDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, networkd, "--root="+root))
+	rout := harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, networkd, "--root="+root)).Out
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(rout.String(), "DHCP relay started"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("relay did not start:\n%s", rout.String())
@@ -319,15 +295,15 @@ func TestNetworkdBenchTimeToLease(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			exec.Command("ip", "-n", tp.client, "addr", "flush", "dev", "c0").Run()
 			start := time.Now()
-			out, stop := ndbDaemon(t, cmd(i))
+			d := harness.StartDaemon(t, cmd(i))
 			for !hasAddr() {
 				if time.Since(start) > 20*time.Second {
-					t.Fatalf("%s: no lease:\n%s", name, out.String())
+					t.Fatalf("%s: no lease:\n%s", name, d.Out.String())
 				}
 				time.Sleep(2 * time.Millisecond)
 			}
 			ds = append(ds, time.Since(start))
-			stop()
+			d.Stop()
 		}
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 		return ds

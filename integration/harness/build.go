@@ -1,5 +1,6 @@
-// Package harness builds stead's real binaries and finds the upstream systemd tools for the
-// integration tests, which drive the binaries from outside through their sockets.
+// Package harness builds stead's real binaries, runs them as daemons and finds the upstream
+// systemd tools for the integration tests, which drive the binaries from outside through
+// their sockets.
 package harness
 
 import (

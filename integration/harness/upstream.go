@@ -70,17 +70,7 @@ func (u *Upstream) Command(name string, args ...string) *exec.Cmd {
 // Run runs an upstream program and returns its stdout, stderr and exit code.
 func (u *Upstream) Run(t testing.TB, name string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := u.Command(name, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return o.String(), e.String(), ee.ExitCode()
-		}
-		t.Fatalf("%s: %v", name, err)
-	}
-	return o.String(), e.String(), 0
+	return Run(t, u.Command(name, args...))
 }
 
 // CopyIn copies a host file (a static binary of ours) into dir with mode 0755.

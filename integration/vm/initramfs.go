@@ -31,6 +31,13 @@ const (
 	ConsoleDev  = "/dev/console"
 )
 
+// The guest's /etc/passwd and /etc/group; Options.Files may replace them with more
+// accounts (keep these lines).
+const (
+	BasePasswd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+	BaseGroup  = "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n"
+)
+
 // AgentUnit is a service unit that starts the agent, for an init under test that reads
 // units (place it with Options.Files and use AgentByInit).
 const AgentUnit = `[Unit]
@@ -289,8 +296,8 @@ func buildImage(k Kernel, agentBin string, o *Options) (*image, error) {
 	} else {
 		im.file("/etc/inittab", File{Data: []byte(inittab + inittabAgent)})
 	}
-	im.file("/etc/passwd", File{Data: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")})
-	im.file("/etc/group", File{Data: []byte("root:x:0:\ntty:x:5:\nnogroup:x:65534:\n")})
+	im.file("/etc/passwd", File{Data: []byte(BasePasswd)})
+	im.file("/etc/group", File{Data: []byte(BaseGroup)})
 	im.file("/etc/hostname", File{Data: []byte("stead-vm\n")})
 	im.file("/etc/udhcpc/default.script", File{Data: []byte(udhcpcScript), Mode: 0o755})
 	if o.Init == "" {

@@ -38,8 +38,15 @@ var (
 	BusyboxPath = "/bin/busybox"
 )
 
+// PrereqsScriptPath overrides where prereqs.sh is, for programs built with -trimpath
+// (whose source paths are not file names).
+var PrereqsScriptPath string
+
 // PrereqsScript is the path of prereqs.sh in this checkout.
 func PrereqsScript() string {
+	if PrereqsScriptPath != "" {
+		return PrereqsScriptPath
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "prereqs.sh")
 }

@@ -60,10 +60,13 @@ type Options struct {
 	// KernelCmdline is appended to DefaultCmdline.
 	KernelCmdline string
 
-	// Init is a host path of a static binary placed at /init and run as PID 1 instead of
-	// busybox init.
+	// Init is a host path of a binary placed at /init and run as PID 1 instead of busybox
+	// init: static, or dynamic with its libraries in Files (DynamicFiles; upstream systemd).
 	Init  string
 	Agent AgentMode
+	// AgentBinary is a prebuilt static guest agent (integration/vm/agent); by default Boot
+	// builds it from this checkout. Programs outside `go test` (the demo) pass their own.
+	AgentBinary string
 
 	// Files are placed in the initramfs: guest path → content. Parent directories are created.
 	Files map[string]File
@@ -126,7 +129,10 @@ func start(t testing.TB, k Kernel, o Options) (*VM, error) {
 			return nil, err
 		}
 	}
-	agentBin := harness.Binary(t, "integration/vm/agent")
+	agentBin := o.AgentBinary
+	if agentBin == "" {
+		agentBin = harness.Binary(t, "integration/vm/agent")
+	}
 	v := &VM{t: t, opts: o, dir: t.TempDir(), done: make(chan struct{})}
 	// Unix socket paths must stay under 108 bytes: a short directory of their own.
 	sd, err := os.MkdirTemp("", "stead-vm-")

@@ -95,15 +95,8 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 // Query fetches one value (opts.Key, under the well-known key opts.WellKnown if set) and
 // writes its raw bytes to opts.Stdout.
 func Query(ctx context.Context, opts Options) int {
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
-	s, err := New(opts, false)
-	if err != nil {
-		opts.Log.Error(err.Error())
-		return ExitFailure
-	}
-	if code, ok := s.configured(); !ok {
+	s, code := newConfigured(opts)
+	if s == nil {
 		return code
 	}
 	var p GetParams
@@ -143,6 +136,23 @@ func Query(ctx context.Context, opts Options) int {
 	return ExitSuccess
 }
 
+// newConfigured makes the Service for a one-shot command (Query, SetupNetwork); when it
+// cannot, or no endpoint is configured, it logs why and returns nil and the exit code.
+func newConfigured(opts Options) (*Service, int) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	s, err := New(opts, false)
+	if err != nil {
+		opts.Log.Error(err.Error())
+		return nil, ExitFailure
+	}
+	if code, ok := s.configured(); !ok {
+		return nil, code
+	}
+	return s, ExitSuccess
+}
+
 // configured reports ExitNotConfigured when no source configured an endpoint or it has no
 // data URL.
 func (s *Service) configured() (int, bool) {
@@ -164,15 +174,8 @@ func (s *Service) configured() (int, bool) {
 // off writes nothing, unlocked routes the service's address through a table of its own,
 // locked also blocks it for unmarked traffic.
 func SetupNetwork(opts Options) int {
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
-	s, err := New(opts, false)
-	if err != nil {
-		opts.Log.Error(err.Error())
-		return ExitFailure
-	}
-	if code, ok := s.configured(); !ok {
+	s, code := newConfigured(opts)
+	if s == nil {
 		return code
 	}
 	mode := s.networkMode()

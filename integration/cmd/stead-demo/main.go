@@ -1,6 +1,7 @@
 // Command stead-demo brings stead's daemons up under a private root on this machine and prints
-// a tour: what runs, where its socket is, and what each Varlink interface offers. It is what
-// integration/demo runs after building everything.
+// a tour: what runs, where its socket is, and what each Varlink interface offers; then it boots
+// the whole suite in a qemu VM with stead's init as PID 1 and tours that from inside
+// (vmtour.go). It is what integration/demo runs after building everything.
 package main
 
 import (
@@ -40,8 +41,9 @@ func main() {
 	bin := flag.String("bin", "", "directory holding the built binaries (default: next to this program)")
 	repo := flag.String("repo", ".", "the stead checkout (for hwdb/)")
 	hold := flag.Bool("hold", false, "keep the suite running after the tour until interrupted")
+	noVM := flag.Bool("no-vm", false, "skip the tour of the suite booted in a VM")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: stead-demo [--bin=DIR] [--hold]\n\nStarts stead's daemons under a temporary root and prints a tour of them.\n\n")
+		fmt.Fprintf(os.Stderr, "usage: stead-demo [--bin=DIR] [--repo=DIR] [--hold] [--no-vm]\n\nStarts stead's daemons under a temporary root and prints a tour of them, then boots\nthe suite in a VM (stead's init as PID 1) and tours it.\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -51,6 +53,13 @@ func main() {
 	}
 	if err := run(*bin, *repo, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "stead-demo:", err)
+		os.Exit(1)
+	}
+	if *noVM {
+		return
+	}
+	if err := runVMTour(*bin, *repo); err != nil {
+		fmt.Fprintln(os.Stderr, "stead-demo: VM tour:", err)
 		os.Exit(1)
 	}
 }
