@@ -518,6 +518,104 @@ Priority=1000
 	}
 }
 
+// TestNetworkdStaticRestart: what one networkd process added stays on a normal stop (static
+// configuration is kept, as upstream keeps it) and is removed by the next process once the
+// .network file no longer asks for it, from the record under /run/systemd/netif/stead-static.
+func TestNetworkdStaticRestart(t *testing.T) {
+	networkd := harness.Binary(t, "cmd/networkd")
+	tp := newNDTopo(t)
+	root := filepath.Join(t.TempDir(), "root")
+	file := filepath.Join(root, "etc/systemd/network/10-c0.network")
+	ndWrite(t, file, "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\nAddress=198.51.100.7/28\n\n"+
+		"[Route]\nDestination=203.0.113.0/24\nGateway=192.0.2.254\nTable=100\n\n"+
+		"[RoutingPolicyRule]\nFirewallMark=0x10/0xff\nTable=100\nPriority=1000\n")
+	ip := func(args ...string) string {
+		return ndRun(t, append([]string{"ip", "-n", tp.client}, args...)...)
+	}
+	start := func() *harness.Daemon {
+		return harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.client, networkd, "--root="+root))
+	}
+	first := start()
+	ndWaitFor(t, "the rule", 10*time.Second, func() bool { return strings.Contains(ip("-4", "rule"), "lookup 100") })
+	ndWaitFor(t, "the addresses", 10*time.Second, func() bool {
+		a := ip("-4", "-o", "addr", "show", "dev", "c0")
+		return strings.Contains(a, "192.0.2.10/24") && strings.Contains(a, "198.51.100.7/28")
+	})
+	ifi := strings.TrimSpace(ndRun(t, "ip", "netns", "exec", tp.client, "cat", "/sys/class/net/c0/ifindex"))
+	rec, err := os.ReadFile(filepath.Join(root, "run/systemd/netif/stead-static", ifi))
+	if err != nil || !strings.Contains(string(rec), "198.51.100.7/28") || !strings.Contains(string(rec), `"link":"c0"`) {
+		t.Fatalf("record of c0: %v\n%s", err, rec)
+	}
+	first.Stop() // SIGTERM
+	if err := first.Err(); err != nil {
+		t.Errorf("networkd stopped with %v", err)
+	}
+	for _, c := range []struct{ got, want string }{
+		{ip("-4", "-o", "addr", "show", "dev", "c0"), "198.51.100.7/28"},
+		{ip("-4", "route", "show", "table", "100"), "203.0.113.0/24"},
+		{ip("-4", "rule"), "lookup 100"},
+	} {
+		if !strings.Contains(c.got, c.want) {
+			t.Errorf("%q gone when networkd stopped:\n%s", c.want, c.got)
+		}
+	}
+
+	// A foreign address, added by hand: not networkd's, so it must survive.
+	ip("addr", "add", "192.0.2.99/24", "dev", "c0")
+	ndWrite(t, file, "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\n")
+	second := start()
+	ndWaitFor(t, "the old address to go", 10*time.Second, func() bool {
+		return !strings.Contains(ip("-4", "-o", "addr", "show", "dev", "c0"), "198.51.100.7/28")
+	})
+	ndWaitFor(t, "the old rule to go", 10*time.Second, func() bool { return !strings.Contains(ip("-4", "rule"), "lookup 100") })
+	if got := ip("-4", "route", "show", "table", "100"); strings.Contains(got, "203.0.113.0/24") {
+		t.Errorf("old route still there:\n%s", got)
+	}
+	a := ip("-4", "-o", "addr", "show", "dev", "c0")
+	if !strings.Contains(a, "192.0.2.10/24") || !strings.Contains(a, "192.0.2.99/24") {
+		t.Errorf("kept or foreign address gone:\n%s", a)
+	}
+	rec, err = os.ReadFile(filepath.Join(root, "run/systemd/netif/stead-static", ifi))
+	if err != nil || strings.Contains(string(rec), "198.51.100.7") || !strings.Contains(string(rec), "192.0.2.10/24") {
+		t.Errorf("record of c0 after the restart: %v\n%s", err, rec)
+	}
+	if t.Failed() {
+		t.Logf("networkd:\n%s", second.Out.String())
+	}
+}
+
+// TestNetworkdDHCPRetransmit: with no server on the link, our client sends its DISCOVER again
+// (after about 4 s, RFC 2131's backoff; the schedule itself is checked by the dhcpclient unit
+// tests) under the same transaction id.
+func TestNetworkdDHCPRetransmit(t *testing.T) {
+	networkd := harness.Binary(t, "cmd/networkd")
+	tp := newNDTopo(t)
+	ndRun(t, "ip", "-n", tp.relay, "link", "set", "rd0", "up")
+	capt := ndStartCapture(t, tp.relay, "rd0")
+	croot := filepath.Join(t.TempDir(), "client-root")
+	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=ipv4\n")
+	cmd := exec.Command("ip", "netns", "exec", tp.client, networkd, "--root="+croot)
+	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
+	d := harness.StartDaemon(t, cmd)
+	discovers := func() []*dhcpv4.DHCPv4 {
+		var out []*dhcpv4.DHCPv4
+		for _, m := range capt.all() {
+			if m.MessageType() == dhcpv4.MessageTypeDiscover {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	ndWaitFor(t, "a retransmitted DISCOVER", 20*time.Second, func() bool { return len(discovers()) >= 2 })
+	ds := discovers()
+	if ds[0].TransactionID != ds[1].TransactionID {
+		t.Errorf("retransmission changed the transaction id: %v, %v", ds[0].TransactionID, ds[1].TransactionID)
+	}
+	if !strings.Contains(d.Out.String(), "DHCPv4 retransmitting") {
+		t.Errorf("no retransmission logged:\n%s", d.Out.String())
+	}
+}
+
 // ndClient starts our networkd as the DHCPv4 client in the client namespace, with its own
 // root holding network (the .network file for c0); Stop ends it early, StopWith(unix.SIGUSR2)
 // as a restart.
@@ -663,6 +761,29 @@ func TestNetworkdDHCPClient(t *testing.T) {
 	ndWaitFor(t, "the requested renewal", 10*time.Second, func() bool {
 		return strings.Contains(out.String(), "DHCPv4 renewal requested") && strings.Count(out.String(), "DHCPv4 lease renewed") > n
 	})
+	// Transaction ids, as the server saw them: the DISCOVER and the REQUEST answering its
+	// OFFER share one; every renewal draws a new one.
+	xids := map[dhcpv4.TransactionID]int{}
+	var discover, selecting []dhcpv4.TransactionID
+	renewals := 0
+	for _, m := range e.srvCap.all() {
+		switch {
+		case m.OpCode != dhcpv4.OpcodeBootRequest:
+		case m.MessageType() == dhcpv4.MessageTypeDiscover:
+			discover = append(discover, m.TransactionID)
+		case m.MessageType() == dhcpv4.MessageTypeRequest && m.ClientIPAddr.IsUnspecified():
+			selecting = append(selecting, m.TransactionID)
+		case m.MessageType() == dhcpv4.MessageTypeRequest && m.ClientIPAddr.String() == ip:
+			renewals++
+			xids[m.TransactionID]++
+		}
+	}
+	if len(discover) == 0 || len(selecting) == 0 || discover[0] != selecting[0] {
+		t.Errorf("DISCOVER xids %v, selecting REQUEST xids %v: want the first of each equal", discover, selecting)
+	}
+	if renewals < 2 || len(xids) != renewals || len(discover) > 0 && xids[discover[0]] != 0 {
+		t.Errorf("%d renewals under %d transaction ids %v (the DISCOVER's: %v): want one new id each", renewals, len(xids), xids, discover)
+	}
 
 	// Restart the way upstream's unit does it (RestartKillSignal=SIGUSR2): nothing is
 	// released although KeepConfiguration= is unset, the saved lease is applied at once and

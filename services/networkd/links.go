@@ -42,11 +42,42 @@ type linkManager struct {
 
 	mu      sync.Mutex
 	static  map[string]Static // by link name
+	ifindex map[string]int    // of the links in static
 	clients map[string]*runningClient
+	// loaded: the records an earlier process left in RecordDir were read.
+	loaded bool
 }
 
 func newLinkManager(root string, log *slog.Logger) *linkManager {
-	return &linkManager{root: root, log: log, static: map[string]Static{}, clients: map[string]*runningClient{}}
+	return &linkManager{root: root, log: log, static: map[string]Static{}, ifindex: map[string]int{},
+		clients: map[string]*runningClient{}}
+}
+
+// load takes over the records an earlier networkd process left (RecordDir),
+// so what it added is removed when the files no longer ask for it. Records of
+// links that are gone lose their rules (which outlive links) and are deleted.
+// m.mu is held.
+func (m *linkManager) load(links []net.Interface) {
+	m.loaded = true
+	recs := loadRecords(m.root, func(p string, err error) {
+		m.log.Warn("ignoring record of configured objects", "path", p, "err", err)
+	})
+	byIndex := map[int]string{}
+	for _, ifi := range links {
+		byIndex[ifi.Index] = ifi.Name
+	}
+	for idx, r := range recs {
+		s := fromRecord(r, idx)
+		name, ok := byIndex[idx]
+		if !ok {
+			RemoveStale(r.Link, Static{Rules: s.Rules}, newStatic())
+			if err := saveRecord(m.root, idx, r.Link, newStatic()); err != nil {
+				m.log.Warn("removing record", "err", err)
+			}
+			continue
+		}
+		m.static[name], m.ifindex[name] = s, idx
+	}
 }
 
 // apply brings the links in line with cfg: static settings applied and what
@@ -55,6 +86,9 @@ func newLinkManager(root string, log *slog.Logger) *linkManager {
 func (m *linkManager) apply(ctx context.Context, cfg *Config, links []net.Interface) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.loaded {
+		m.load(links)
+	}
 	present := map[string]bool{}
 	for _, ifi := range links {
 		present[ifi.Name] = true
@@ -71,7 +105,10 @@ func (m *linkManager) apply(ctx context.Context, cfg *Config, links []net.Interf
 				m.log.Warn("removing dropped configuration", "link", ifi.Name, "err", err)
 			}
 		}
-		m.static[ifi.Name] = cur
+		m.static[ifi.Name], m.ifindex[ifi.Name] = cur, ifi.Index
+		if err := saveRecord(m.root, ifi.Index, ifi.Name, cur); err != nil {
+			m.log.Warn("recording configured objects", "link", ifi.Name, "err", err)
+		}
 
 		rc := m.clients[ifi.Name]
 		want := nw != nil && nw.DHCPv4Enabled()
@@ -90,7 +127,9 @@ func (m *linkManager) apply(ctx context.Context, cfg *Config, links []net.Interf
 	for name := range m.static {
 		if !present[name] {
 			RemoveStale(name, m.static[name], newStatic()) // rules outlive the link
+			saveRecord(m.root, m.ifindex[name], name, newStatic())
 			delete(m.static, name)
+			delete(m.ifindex, name)
 		}
 	}
 	for name := range m.clients {

@@ -161,8 +161,10 @@ func leaseJSON(l *dhcpclient.Lease) *api.DHCPv4Lease {
 	}
 	boot := l.Acquired.Add(-boottimeOffset())
 	ts := uint64(boot.UnixMicro())
-	r := &api.DHCPv4Lease{LeaseTimestampUSec: &ts, Timeout1USec: u64(l.T1()), Timeout2USec: u64(l.T2()),
-		LifetimeUSec: u64(l.Lifetime()), Hostname: m.HostName(), Message: msg}
+	r := &api.DHCPv4Lease{LeaseTimestampUSec: &ts, Hostname: m.HostName(), Message: msg}
+	if l.Lifetime() > 0 { // an infinite lease has no finite times to report
+		r.Timeout1USec, r.Timeout2USec, r.LifetimeUSec = u64(l.T1()), u64(l.T2()), u64(l.Lifetime())
+	}
 	return r
 }
 

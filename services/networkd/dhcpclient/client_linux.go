@@ -35,10 +35,14 @@ type Client struct {
 	// the lease is gone.
 	OnLease func(*Lease)
 	Log     *slog.Logger
-	// Retry is the pause after a failed exchange (default 2s).
+	// Retry is the pause after an exchange that failed as a whole — a NAK, a
+	// REQUEST never answered, a socket error — before the next (default 2s).
+	// Unanswered messages are retransmitted on upstream's schedule (exchange.go).
 	Retry time.Duration
 
 	origMTU int // the MTU before UseMTU changed it; 0: unchanged
+	// wait and reacquireWait replace the retransmission schedules (tests only).
+	wait, reacquireWait func(attempt int) time.Duration
 }
 
 // Run acquires, applies and keeps a lease until ctx ends; then it leaves the
@@ -103,9 +107,10 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 // keep renews l from T1 on (RENEWING: unicast to the server that granted
-// it) and rebinds from T2 on (REBINDING: broadcast, to any server), retrying
-// every Retry. It returns the current lease when ctx ends, nil once the
-// lease expired or a server refused it (the address is then dropped).
+// it) and rebinds from T2 on (REBINDING: broadcast, to any server), each
+// phase retransmitting on its own schedule (reacquire). It returns the
+// current lease when ctx ends, nil once the lease expired or a server
+// refused it (the address is then dropped).
 func (c *Client) keep(ctx context.Context, link netlink.Link, l *Lease) *Lease {
 	next := l.Acquired.Add(l.T1())
 	for {
@@ -193,11 +198,6 @@ func (c *Client) bind(link netlink.Link, l *Lease, fresh bool) {
 	}
 }
 
-const (
-	exchangeTimeout = 3 * time.Second
-	exchangeRetries = 3
-)
-
 // requested adds the options networkd acts on to the parameter request list
 // (option 55): servers such as dnsmasq send the MTU only when asked.
 func (c *Client) requested() dhcpv4.Modifier {
@@ -211,16 +211,12 @@ func (c *Client) requested() dhcpv4.Modifier {
 }
 
 func (c *Client) acquire(ctx context.Context) (*Lease, error) {
-	cl, err := nclient4.New(c.Ifname, nclient4.WithTimeout(exchangeTimeout), nclient4.WithRetry(exchangeRetries))
+	cl, err := nclient4.New(c.Ifname, nclient4.WithTimeout(noTimeout), nclient4.WithRetry(1))
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	l, err := cl.Request(ctx, c.requested())
-	if err != nil {
-		return nil, err
-	}
-	return &Lease{ACK: l.ACK, Acquired: time.Now()}, nil
+	return c.exchange(ctx, cl)
 }
 
 // unicast opens a UDP client bound to the leased address that talks to the
@@ -233,49 +229,28 @@ func (c *Client) unicast(l *Lease) (*nclient4.Client, error) {
 	return nclient4.New(c.Ifname,
 		nclient4.WithUnicast(&net.UDPAddr{IP: l.Address().Addr().AsSlice(), Port: nclient4.ClientPort}),
 		nclient4.WithServerAddr(&net.UDPAddr{IP: sid.AsSlice(), Port: nclient4.ServerPort}),
-		nclient4.WithTimeout(time.Second), nclient4.WithRetry(2))
+		nclient4.WithTimeout(noTimeout), nclient4.WithRetry(1))
 }
 
+// renew sends the renewing REQUEST to the server that granted old, unicast.
 func (c *Client) renew(ctx context.Context, old *Lease) (*Lease, error) {
 	cl, err := c.unicast(old)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	l, err := cl.Renew(ctx, &nclient4.Lease{Offer: old.ACK, ACK: old.ACK}, c.requested())
-	if err != nil {
-		return nil, err
-	}
-	return &Lease{ACK: l.ACK, Acquired: time.Now()}, nil
+	return c.reacquire(ctx, cl, old, false)
 }
 
 // rebind broadcasts the REQUEST (ciaddr set, no server identifier) so that
 // any server, or a relay, can answer.
 func (c *Client) rebind(ctx context.Context, old *Lease) (*Lease, error) {
-	cl, err := nclient4.New(c.Ifname, nclient4.WithTimeout(exchangeTimeout), nclient4.WithRetry(exchangeRetries))
+	cl, err := nclient4.New(c.Ifname, nclient4.WithTimeout(noTimeout), nclient4.WithRetry(1))
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	xid, err := dhcpv4.GenerateTransactionID()
-	if err != nil {
-		return nil, err
-	}
-	req, err := dhcpv4.NewRenewFromAck(old.ACK, dhcpv4.WithTransactionID(xid), c.requested(),
-		dhcpv4.WithOption(dhcpv4.OptMaxMessageSize(nclient4.MaxMessageSize)))
-	if err != nil {
-		return nil, err
-	}
-	// Any server may answer a rebind: no server identifier to match.
-	ack, err := cl.SendAndRead(ctx, nclient4.DefaultServers, req,
-		nclient4.IsMessageType(dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak))
-	if err != nil {
-		return nil, err
-	}
-	if ack.MessageType() == dhcpv4.MessageTypeNak {
-		return nil, &nclient4.ErrNak{Offer: old.ACK, Nak: ack}
-	}
-	return &Lease{ACK: ack, Acquired: time.Now()}, nil
+	return c.reacquire(ctx, cl, old, true)
 }
 
 // release tells the server the address is free again.

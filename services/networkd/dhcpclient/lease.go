@@ -32,39 +32,107 @@ type Lease struct {
 	Acquired time.Time
 }
 
-// Address returns the leased address with its prefix.
+// Address returns the leased address with its prefix: from the subnet mask
+// (option 1), else the address's class (upstream does the same).
 func (l *Lease) Address() netip.Prefix {
 	a, _ := netip.AddrFromSlice(l.ACK.YourIPAddr.To4())
-	bits := 32
+	bits := classBits(a)
 	if m := l.ACK.SubnetMask(); m != nil {
-		bits, _ = m.Size()
+		if ones, size := m.Size(); size == 32 && ones > 0 {
+			bits = ones
+		}
 	}
 	return netip.PrefixFrom(a, bits)
 }
 
-// Lifetime is the lease time (option 51); 0 means none given.
-func (l *Lease) Lifetime() time.Duration { return l.ACK.IPAddressLeaseTime(0) }
-
-// T1 is the renewal time: option 58, else half the lifetime.
-func (l *Lease) T1() time.Duration {
-	if v := l.ACK.Options.Get(dhcpv4.OptionRenewTimeValue); len(v) == 4 {
-		return time.Duration(uint32(v[0])<<24|uint32(v[1])<<16|uint32(v[2])<<8|uint32(v[3])) * time.Second
+// classBits is the prefix length of a's class (A /8, B /16, C /24), 0 for
+// classes D and E.
+func classBits(a netip.Addr) int {
+	if !a.Is4() {
+		return 0
 	}
-	return l.Lifetime() / 2
+	switch b := a.As4()[0]; {
+	case b < 128:
+		return 8
+	case b < 192:
+		return 16
+	case b < 224:
+		return 24
+	}
+	return 0
 }
 
-// T2 is the rebinding time: option 59, else 7/8 of the lifetime.
-func (l *Lease) T2() time.Duration {
-	if v := l.ACK.Options.Get(dhcpv4.OptionRebindingTimeValue); len(v) == 4 {
-		return time.Duration(uint32(v[0])<<24|uint32(v[1])<<16|uint32(v[2])<<8|uint32(v[3])) * time.Second
+func seconds(v []byte) (time.Duration, bool) {
+	if len(v) != 4 {
+		return 0, false
 	}
-	return l.Lifetime() * 7 / 8
+	return time.Duration(uint32(v[0])<<24|uint32(v[1])<<16|uint32(v[2])<<8|uint32(v[3])) * time.Second, true
 }
+
+// infinite is option 51's "forever" (RFC 2131 §3.3).
+const infinite = time.Duration(0xffffffff) * time.Second
+
+// Lifetime is the lease time (option 51); 0 means infinite.
+func (l *Lease) Lifetime() time.Duration {
+	if d, ok := seconds(l.ACK.Options.Get(dhcpv4.OptionIPAddressLeaseTime)); ok && d != infinite {
+		return d
+	}
+	return 0
+}
+
+// timers returns T1 and T2 as upstream settles them: options 58 and 59 when
+// 0 < T1 < T2 < lifetime, else half and 7/8 of the lifetime. Both are 0 for
+// an infinite lease.
+func (l *Lease) timers() (t1, t2 time.Duration) {
+	lt := l.Lifetime()
+	if lt == 0 {
+		return 0, 0
+	}
+	t1, _ = seconds(l.ACK.Options.Get(dhcpv4.OptionRenewTimeValue))
+	t2, _ = seconds(l.ACK.Options.Get(dhcpv4.OptionRebindingTimeValue))
+	if t2 == 0 || t2 >= lt {
+		t2 = lt - lt/8 // not lt*7/8: that overflows for lease times near 2^32 s
+	}
+	if t1 == 0 || t1 >= t2 {
+		t1 = lt / 2
+	}
+	if t1 >= t2 {
+		t1, t2 = lt/2, lt-lt/8
+	}
+	return t1, t2
+}
+
+// T1 is the renewal time: option 58, else half the lifetime (see timers).
+func (l *Lease) T1() time.Duration { t1, _ := l.timers(); return t1 }
+
+// T2 is the rebinding time: option 59, else 7/8 of the lifetime (see timers).
+func (l *Lease) T2() time.Duration { _, t2 := l.timers(); return t2 }
 
 // Expired tells whether the lease has run out at now.
 func (l *Lease) Expired(now time.Time) bool {
 	lt := l.Lifetime()
 	return lt > 0 && !now.Before(l.Acquired.Add(lt))
+}
+
+// Validate checks an OFFER or ACK the way upstream does before taking it:
+// a unicast IPv4 address (yiaddr), a server identifier (option 54), a lease
+// time (option 51, not zero) and a usable prefix length (a contiguous subnet
+// mask, else the address's class). Replies failing it are ignored.
+func Validate(m *dhcpv4.DHCPv4) error {
+	a, ok := netip.AddrFromSlice(m.YourIPAddr.To4())
+	switch {
+	case !ok || a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("no usable address (yiaddr %v)", m.YourIPAddr)
+	case m.ServerIdentifier().To4() == nil || m.ServerIdentifier().To4().IsUnspecified():
+		return errors.New("no server identifier")
+	}
+	if d, ok := seconds(m.Options.Get(dhcpv4.OptionIPAddressLeaseTime)); !ok || d == 0 {
+		return errors.New("no lease time")
+	}
+	if (&Lease{ACK: m}).Address().Bits() == 0 {
+		return errors.New("no usable subnet mask")
+	}
+	return nil
 }
 
 // MTU is the interface MTU of option 26; 0 when absent or below the
@@ -170,8 +238,11 @@ func Unmarshal(data []byte) (*Lease, error) {
 			}
 		}
 	}
-	if l.ACK == nil || l.Acquired.IsZero() || l.ACK.YourIPAddr.To4() == nil {
+	if l.ACK == nil || l.Acquired.IsZero() {
 		return nil, errors.New("incomplete lease file")
+	}
+	if err := Validate(l.ACK); err != nil {
+		return nil, fmt.Errorf("bad STEAD_ACK: %w", err)
 	}
 	return &l, nil
 }
