@@ -94,7 +94,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "init:", err)
 		os.Exit(1)
 	}
-	if err := m.Run(ctx, nil); err != nil {
+	stopProfiles := startProfiles()
+	err = m.Run(ctx, nil)
+	stopProfiles()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "init:", err)
 		os.Exit(1)
 	}

@@ -59,8 +59,10 @@ func runPID1() {
 	if err != nil {
 		pid1.Emergency(err.Error())
 	}
+	stopProfiles := startProfiles() // STEAD_INIT_PPROF= on the kernel command line: up to default.target
 	go func() {
 		if m.WaitActive(ctx, pid1.DefaultTarget) {
+			stopProfiles()
 			logger.Info("reached "+pid1.DefaultTarget, "uptime", pid1.Uptime().Round(time.Millisecond).String())
 		} else if ctx.Err() == nil {
 			logger.Error(pid1.DefaultTarget + " failed to start")

@@ -17,6 +17,8 @@ const ManagerSocket = "/run/systemd/io.systemd.Manager"
 // Error names steadctl tells apart.
 const (
 	errNoSuchUnit      = "io.systemd.Unit.NoSuchUnit"
+	errUnitMasked      = "io.systemd.Unit.UnitMasked"
+	errUnitError       = "io.systemd.Unit.UnitError"
 	errJobNoSuchUnit   = "io.stead.Manager.NoSuchUnit"
 	errJobFailed       = "io.stead.Manager.JobFailed"
 	errUnitNotLoaded   = "io.stead.Manager.UnitNotLoaded"
@@ -69,10 +71,35 @@ func (c *client) unit(ctx context.Context, name string) (u Unit, ok bool, err er
 	}
 	defer vc.Close()
 	err = vc.Call(ctx, "io.systemd.Unit.List", map[string]string{"name": name}, &u)
-	if varlinkErrorName(err) == errNoSuchUnit {
+	switch varlinkErrorName(err) {
+	case errNoSuchUnit:
 		return Unit{}, false, nil
+	case errUnitMasked:
+		return notLoaded(name, "masked"), true, nil
+	case errUnitError:
+		return notLoaded(name, "bad-setting"), true, nil
 	}
 	return u, err == nil, err
+}
+
+// notLoaded stands for a unit the manager refuses to describe because it did not load
+// (io.systemd.Unit.UnitMasked, UnitError): what systemctl shows for one, inactive and dead.
+func notLoaded(name, loadState string) Unit {
+	return Unit{Context: UnitContext{ID: name},
+		Runtime: UnitRuntime{LoadState: loadState, ActiveState: "inactive", SubState: "dead"}}
+}
+
+// loadReason is systemctl's explanation of a load state other than loaded, or "".
+func loadReason(name, loadState string) string {
+	switch loadState {
+	case "masked":
+		return "Unit " + name + " is masked."
+	case "bad-setting":
+		return "Unit " + name + " has a bad unit file setting."
+	case "not-found":
+		return "Unit " + name + " not found."
+	}
+	return ""
 }
 
 // jobResult is io.stead.Manager's reply.

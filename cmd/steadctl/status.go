@@ -36,7 +36,9 @@ func writeStatus(w io.Writer, u *Unit, root string, now time.Time) error {
 	b.WriteString("\n")
 
 	loaded := r.LoadState
-	if c.FragmentPath != "" {
+	if reason := loadReason(c.ID, r.LoadState); reason != "" && r.LoadState != "not-found" {
+		loaded += " (Reason: " + reason + ")"
+	} else if c.FragmentPath != "" {
 		loaded += " (" + c.FragmentPath + ")"
 	}
 	fmt.Fprintf(&b, "%12s %s\n", "Loaded:", loaded)

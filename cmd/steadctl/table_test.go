@@ -229,3 +229,19 @@ func TestWriteStatusConditionAndAssert(t *testing.T) {
 		t.Errorf("status:\n%s\nwant a line %q and no Condition: line", b.String(), want)
 	}
 }
+
+func TestWriteStatusNotLoaded(t *testing.T) {
+	for state, want := range map[string]string{
+		"masked":      "○ x.service\n     Loaded: masked (Reason: Unit x.service is masked.)\n     Active: inactive (dead)\n",
+		"bad-setting": "○ x.service\n     Loaded: bad-setting (Reason: Unit x.service has a bad unit file setting.)\n     Active: inactive (dead)\n",
+	} {
+		u := notLoaded("x.service", state)
+		var b strings.Builder
+		if err := writeStatus(&b, &u, t.TempDir(), time.Unix(1e9, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != want {
+			t.Errorf("%s:\n%s\nwant\n%s", state, b.String(), want)
+		}
+	}
+}

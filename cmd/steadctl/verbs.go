@@ -305,7 +305,11 @@ func (x *cli) jobError(verb, name string, err error) int {
 			LoadState string `json:"loadState"`
 		}
 		varlinkErrorParams(err, &p)
-		x.errorf("Failed to %s %s: Unit %s is %s.", verb, name, name, p.LoadState)
+		reason := loadReason(name, p.LoadState)
+		if reason == "" {
+			reason = "Unit " + name + " is " + p.LoadState + "."
+		}
+		x.errorf("Failed to %s %s: %s", verb, name, reason)
 		return exitNotInstalled
 	case errJobNotSupported:
 		x.errorf("Failed to %s %s: the unit does not support it in its current state.", verb, name)

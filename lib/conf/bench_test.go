@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -42,5 +43,34 @@ func BenchmarkParseTimespan(b *testing.B) {
 		if _, err := ParseTimespan("1h 30min 15.5s"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkFindMissing looks up a unit name that exists in no directory, as the manager
+// does for every service's implicit socket: under the real root and under a tree.
+func BenchmarkFindMissing(b *testing.B) {
+	tree := b.TempDir()
+	dirs := []string{"/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system"}
+	for _, d := range dirs {
+		if err := os.MkdirAll(tree+d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, root := range []string{"/", tree} {
+		name := "real-root"
+		if root != "/" {
+			name = "tree"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				main, _, err := FindMain(root, dirs, "stead-bench-nonexistent.socket")
+				if err != nil || main != "" {
+					b.Fatal(main, err)
+				}
+				if _, err := FindDropins(root, []string{dirs[0] + "/stead-bench-nonexistent.socket.d", dirs[0] + "/socket.d"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -43,6 +43,19 @@ func hostPath(root, p string) string {
 // outside the tree is read. It returns the resolved in-root path, or
 // "/dev/null" as soon as a link points there.
 func resolve(root, p string) (string, error) {
+	if root == "" && path.IsAbs(p) {
+		// Under the real root the kernel resolves as we would: one lstat
+		// answers for a missing file or one that is no symlink itself (the
+		// path it returns then leads to the same file). Only a final
+		// symlink, which may point to /dev/null, needs the walk below.
+		fi, err := os.Lstat(p)
+		if err != nil && notFound(err) {
+			return "", err
+		}
+		if err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+			return p, nil
+		}
+	}
 	todo := p
 	resolved := "/"
 	links := 0

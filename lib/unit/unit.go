@@ -36,6 +36,10 @@ const (
 type Options struct {
 	Dirs []string    // in-root search directories, most important first
 	Warn func(error) // called with each problem as it is found
+	// DirCache, if set, answers for files and directories that do not exist
+	// from listings of their directories (see conf.DirCache): for loading
+	// many units at one moment.
+	DirCache *conf.DirCache
 }
 
 // Unit is one loaded unit.
@@ -95,11 +99,13 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 	}
 	dirs := DefaultDirs
 	var warn func(error)
+	var dc *conf.DirCache
 	if opts != nil {
 		if opts.Dirs != nil {
 			dirs = opts.Dirs
 		}
 		warn = opts.Warn
+		dc = opts.DirCache
 	}
 	u := &Unit{Name: name, Type: typ, Prefix: prefix, Instance: inst,
 		Spec: Specifiers{Name: name, Prefix: prefix, Instance: inst}}
@@ -113,12 +119,12 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 		}
 	}
 
-	main, mask, err := conf.FindMain(root, dirs, name)
+	main, mask, err := dc.FindMain(root, dirs, name)
 	if err != nil {
 		return nil, err
 	}
 	if main == "" && u.Template != "" {
-		main, mask, err = conf.FindMain(root, dirs, u.Template)
+		main, mask, err = dc.FindMain(root, dirs, u.Template)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +145,7 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 		}
 		ddirs = append(ddirs, path.Join(d, typ+".d"))
 	}
-	dropins, err := conf.FindDropins(root, ddirs)
+	dropins, err := dc.FindDropins(root, ddirs)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +169,7 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 		}
 	}
 
-	wants, requires := depDirs(root, dirs, names, inst)
+	wants, requires := depDirs(root, dirs, names, inst, dc)
 	u.parseUnit(report)
 	u.Unit.Wants = appendUniq(u.Unit.Wants, wants...)
 	u.Unit.Requires = appendUniq(u.Unit.Requires, requires...)
@@ -182,10 +188,13 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 }
 
 // depDirs lists the units symlinked into NAME.wants/ and NAME.requires/.
-func depDirs(root string, dirs, names []string, inst string) (wants, requires []string) {
+func depDirs(root string, dirs, names []string, inst string, dc *conf.DirCache) (wants, requires []string) {
 	for _, d := range dirs {
 		for _, n := range names {
 			for _, kind := range []string{".wants", ".requires"} {
+				if dc.Absent(root, path.Join(d, n+kind)) {
+					continue
+				}
 				ents, err := os.ReadDir(path.Join(rootJoin(root), d, n+kind))
 				if err != nil {
 					continue

@@ -140,10 +140,11 @@ func (m *Manager) setupCgroup(us *unitState) error {
 		return nil
 	}
 	p := m.cg.unitPath(us.u.Name)
-	if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	err := os.Mkdir(p, 0o755)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("cgroup: %w", err)
 	}
-	us.ex.cgroup = p
+	us.ex.cgroup, us.ex.cgroupNew = p, err == nil
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package pid1
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -112,11 +114,51 @@ func TestKernelCredentials(t *testing.T) {
 		`systemd.set_credential=../x:y systemd.set_credential="q:two words" systemd.set_credential=a:second`)
 	var warnings int
 	got := kernelCredentials(params, func(string, ...any) { warnings++ })
-	want := []systemCredential{{"a", []byte("hello:world")}, {"b", []byte("hi")}, {"q", []byte("two words")}, {"a", []byte("second")}}
+	k := "kernel command line"
+	want := []systemCredential{{"a", []byte("hello:world"), k}, {"b", []byte("hi"), k}, {"q", []byte("two words"), k}, {"a", []byte("second"), k}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("credentials %q, want %q", got, want)
 	}
 	if warnings != 3 {
 		t.Errorf("%d warnings, want 3 (no colon, bad base64, bad name)", warnings)
+	}
+}
+
+func TestSMBIOSCredentials(t *testing.T) {
+	root := t.TempDir()
+	put := func(p, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two type 11 structures as qemu writes them: header, then NUL-terminated strings.
+	put("/sys/firmware/dmi/entries/11-0/raw", "\x0b\x05\x00\x0b\x03"+
+		"io.systemd.credential:greeting=hello\x00vendor data\x00io.systemd.credential:bad/name=x\x00\x00")
+	put("/sys/firmware/dmi/entries/11-1/raw", "\x0b\x05\x01\x0b\x02"+
+		"io.systemd.credential.binary:bin=AAE=\x00io.systemd.credential:greeting=again\x00\x00")
+	var warnings int
+	warn := func(string, ...any) { warnings++ }
+	got := smbiosCredentials(root, false, warn)
+	want := []systemCredential{{"greeting", []byte("hello"), "smbios"}, {"bin", []byte{0, 1}, "smbios"},
+		{"greeting", []byte("again"), "smbios"}}
+	if !reflect.DeepEqual(got, want) || warnings != 1 {
+		t.Errorf("credentials %q (%d warnings), want %q and 1 warning", got, warnings, want)
+	}
+	// Not in a confidential VM, not in a container.
+	put("/proc/cpuinfo", "flags\t\t: fpu hypervisor sev sev_es\n")
+	if got := smbiosCredentials(root, false, warn); got != nil {
+		t.Errorf("confidential VM: %q", got)
+	}
+	put("/proc/cpuinfo", "flags\t\t: fpu hypervisor\n")
+	if got := smbiosCredentials(root, false, warn); len(got) != 3 {
+		t.Errorf("plain VM: %q", got)
+	}
+	put("/run/systemd/container", "podman\n")
+	if got := smbiosCredentials(root, false, warn); got != nil {
+		t.Errorf("container: %q", got)
 	}
 }

@@ -31,6 +31,7 @@ type execState struct {
 	id        identity
 	credsDir  string // host path of the credentials directory, "" if none
 	cgroup    string // host path of the unit's cgroup, "" without cgroups
+	cgroupNew bool   // the cgroup was just created: it has no oomd xattrs to remove yet
 	wdTimer   *time.Timer
 	wdTimeout time.Duration // current watchdog timeout (WatchdogSec= or WATCHDOG_USEC=)
 	draining  bool          // drainCgroup is waiting for the cgroup to empty
@@ -293,17 +294,25 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
+	if m.devnull == nil { // opened once, shared by every spawn
+		if m.devnull, err = os.Open(os.DevNull); err != nil {
+			m.devnull = nil
+			return 0, err
+		}
+	}
+	// The log pipe: only our end goes through the runtime's poller; the
+	// child's end stays a plain (blocking) fd, closed once it is forked.
+	var pp [2]int
+	if err := unix.Pipe2(pp[:], unix.O_CLOEXEC); err != nil {
 		return 0, err
 	}
-	defer devnull.Close()
-	r, w, err := os.Pipe()
-	if err != nil {
+	defer unix.Close(pp[1])
+	if err := unix.SetNonblock(pp[0], true); err != nil {
+		unix.Close(pp[0])
 		return 0, err
 	}
-	defer w.Close()
-	std, err := stdio(us.u.Service, main, fds, devnull.Fd(), w.Fd())
+	r := os.NewFile(uintptr(pp[0]), "|"+us.u.Name)
+	std, err := stdio(us.u.Service, main, fds, m.devnull.Fd(), uintptr(pp[1]))
 	if err != nil {
 		r.Close()
 		return 0, err
@@ -374,7 +383,7 @@ func stdio(s *unit.Service, main bool, fds []int, devnull, logPipe uintptr) ([3]
 func (m *Manager) copyOutput(name string, r *os.File) {
 	defer r.Close()
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 4<<10), 1<<20) // grows with longer lines; most children write little
 	for sc.Scan() {
 		m.outMu.Lock()
 		fmt.Fprintf(m.cfg.Output, "%s: %s\n", name, sc.Text())

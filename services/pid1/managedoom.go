@@ -152,10 +152,14 @@ func (m *Manager) applyOOMPreference(us *unitState) {
 		return
 	}
 	pref := m.managedOOM(us).Preference
+	fresh := us.ex.cgroupNew // a cgroup we just created has nothing to remove
+	us.ex.cgroupNew = false
 	for attr, want := range map[string]bool{xattrOOMAvoid: pref == "avoid", xattrOOMOmit: pref == "omit"} {
 		var err error
 		if want {
 			err = unix.Setxattr(dir, attr, []byte("1"), 0)
+		} else if fresh {
+			continue
 		} else if err = unix.Removexattr(dir, attr); err == unix.ENODATA || err == unix.EOPNOTSUPP {
 			err = nil // not set, or a kernel without cgroup xattrs: nothing to undo
 		}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stead-os/stead/lib/conf"
 	"github.com/stead-os/stead/lib/unit"
 )
 
@@ -72,9 +73,13 @@ type Manager struct {
 
 	mu        sync.Mutex
 	units     map[string]*unitState
+	unitsGen  int             // bumped when a unit is loaded or its configuration replaced (ordering.go)
+	rel       *relations      // the units' ordering and requirements, built for unitsGen (ordering.go)
+	dirCache  *conf.DirCache  // while Enqueue loads a unit and what it pulls in: the unit directories' listings
 	jobs      map[string]*job // by unit name
 	nextJobID int
 	pids      map[int]*proc // running children we spawned
+	devnull   *os.File      // stdin (and more) of the children, opened at the first spawn
 	outMu     sync.Mutex
 
 	reloadCount   int
@@ -85,6 +90,8 @@ type Manager struct {
 	cg            *cgroupTree // nil: units run without cgroups (cgroup_linux.go)
 	closed        bool
 	changed       chan struct{} // closed and replaced on every state change
+	dispatching   bool          // dispatch is running: a nested call only asks it for another pass
+	redispatch    bool
 	started       time.Time
 	onState       func(name, active string) // test hook, called with m.mu held
 	finished      time.Time
@@ -174,7 +181,7 @@ func (m *Manager) get(name string) (*unitState, error) {
 	if us, ok := m.units[name]; ok {
 		return us, nil
 	}
-	u, err := unit.Load(m.cfg.Root, name, &unit.Options{Dirs: m.cfg.Dirs, Warn: func(e error) {
+	u, err := unit.Load(m.cfg.Root, name, &unit.Options{Dirs: m.cfg.Dirs, DirCache: m.dirCache, Warn: func(e error) {
 		m.log.Warn("unit file problem", "unit", name, "err", e)
 	}})
 	if err != nil {
@@ -182,6 +189,7 @@ func (m *Manager) get(name string) (*unitState, error) {
 	}
 	us := &unitState{u: u, active: StateInactive, sub: "dead"}
 	m.units[name] = us
+	m.unitsChanged()
 	return us, nil
 }
 
@@ -198,24 +206,6 @@ func (m *Manager) implicit(us *unitState) (wants, after []string) {
 		}
 	}
 	return wants, after
-}
-
-// orderedAfter reports whether a is ordered after b (a After=b or b Before=a).
-func (m *Manager) orderedAfter(a, b *unitState) bool {
-	for _, n := range a.u.Unit.After {
-		if n == b.u.Name {
-			return true
-		}
-	}
-	for _, n := range b.u.Unit.Before {
-		if n == a.u.Name {
-			return true
-		}
-	}
-	if _, after := m.implicit(a); contains(after, b.u.Name) {
-		return true
-	}
-	return false
 }
 
 func contains(l []string, s string) bool {
@@ -236,18 +226,24 @@ func (m *Manager) Enqueue(name, typ string) (*Job, error) {
 	if m.closed {
 		return nil, errors.New("manager is shutting down")
 	}
+	// The unit and what it pulls in are loaded at one moment: each unit
+	// directory is listed once for all of them.
+	m.dirCache = conf.NewDirCache()
 	us, err := m.get(name)
 	if err != nil {
+		m.dirCache = nil
 		return nil, err
 	}
 	switch us.u.LoadState {
 	case unit.Loaded:
 	default:
 		if typ != JobStop {
+			m.dirCache = nil
 			return nil, fmt.Errorf("unit %s is %s", name, us.u.LoadState)
 		}
 	}
 	j, err := m.addJob(us, typ, nil, map[string]bool{})
+	m.dirCache = nil
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +330,7 @@ func (m *Manager) addJob(us *unitState, typ string, by *job, seen map[string]boo
 	}
 	if typ == JobStop {
 		// Units that require or bind to us are stopped too.
-		for _, o := range m.units {
+		for _, o := range m.rels().requiredBy[name] {
 			if contains(o.u.Unit.Requires, name) || contains(o.u.Unit.BindsTo, name) {
 				if o.active != StateInactive && o.active != StateFailed || m.jobs[o.u.Name] != nil {
 					_, _ = m.addJob(o, JobStop, nil, seen)
@@ -371,13 +367,14 @@ func (m *Manager) finishJob(j *job, result string) {
 }
 
 // runnable reports whether j may run now: every job it is ordered after
-// has finished.
+// has finished. Only the jobs of units ordered against j's are looked at.
 func (m *Manager) runnable(j *job) bool {
 	if j.typ != JobStop && j.us.active == StateDeactivating {
 		return false // let the stop finish first
 	}
-	for _, k := range m.jobs {
-		if k == j {
+	for _, n := range m.rels().neighbours[j.us.u.Name] {
+		k := m.jobs[n]
+		if k == nil || k == j {
 			continue
 		}
 		a, b := j.us, k.us
@@ -407,10 +404,19 @@ func (m *Manager) runnable(j *job) bool {
 	return true
 }
 
-// dispatch runs every runnable job. m.mu held.
+// dispatch runs every runnable job. m.mu held. It does not nest: called
+// while it runs (a job's start changed a state), it makes the running
+// dispatch take another pass instead.
 func (m *Manager) dispatch() {
+	if m.dispatching {
+		m.redispatch = true
+		return
+	}
+	m.dispatching = true
+	defer func() { m.dispatching = false }()
 	for progress := true; progress; {
 		progress = false
+		m.redispatch = false
 		var js []*job
 		for _, j := range m.jobs {
 			if !j.run {
@@ -440,6 +446,9 @@ func (m *Manager) dispatch() {
 				m.runJob(j)
 				break
 			}
+		}
+		if m.redispatch {
+			progress = true
 		}
 	}
 }
@@ -541,7 +550,7 @@ func (m *Manager) setState(us *unitState, active, sub string) {
 	// Propagation: a unit that went down takes down what binds to it;
 	// pending starts that require it fail.
 	if (active == StateInactive || active == StateFailed) && old != active {
-		for _, o := range m.units {
+		for _, o := range m.rels().requiredBy[us.u.Name] {
 			if o == us {
 				continue
 			}
@@ -752,6 +761,7 @@ func (m *Manager) ReloadUnits() error {
 		}
 		us.u = u
 	}
+	m.unitsChanged()
 	m.reloadCount++
 	m.notifyChange()
 	return errors.Join(errs...)

@@ -86,6 +86,12 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	<-reaperDone
 	m.notifyConn.Close()
 	_ = os.Remove(m.notifyPath)
+	m.mu.Lock()
+	if m.devnull != nil {
+		m.devnull.Close()
+		m.devnull = nil
+	}
+	m.mu.Unlock()
 	return nil
 }
 

@@ -436,21 +436,38 @@ func describeStatus(ws unix.WaitStatus) string {
 // reap collects every exited child and dispatches by pid. It is the only
 // place children are waited for.
 func (m *Manager) reap() {
-	for {
+	for m.reapSome(64) {
+	}
+}
+
+// reapSome handles up to max exited children under one hold of the lock,
+// with one dispatch of the job queue for all of them, and reports whether
+// there may be more.
+func (m *Manager) reapSome(max int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dispatching = true // state changes only ask for a dispatch: run it once below
+	defer func() {
+		m.dispatching = false
+		if m.redispatch {
+			m.dispatch()
+		}
+	}()
+	for n := 0; n < max; n++ {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		if err == unix.EINTR {
+			n--
 			continue
 		}
 		if pid <= 0 || err != nil {
-			return
+			return false
 		}
-		m.mu.Lock()
 		p := m.pids[pid]
 		delete(m.pids, pid)
 		if p != nil && (ws.Exited() || ws.Signaled()) {
 			m.childExited(p, ws)
 		}
-		m.mu.Unlock()
 	}
+	return true
 }

@@ -267,7 +267,7 @@ func (m *Manager) socketFDs(us *unitState) ([]int, []string) {
 		return []int{us.ex.connFD}, []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=connection"}
 	}
 	var socks []*unitState
-	for _, o := range m.units {
+	for _, o := range m.rels().sockets[us.u.Name] {
 		if o.u.Socket != nil && !o.u.Socket.Accept && o.u.Socket.Service == us.u.Name && len(o.fds) > 0 {
 			socks = append(socks, o)
 		}

@@ -1,11 +1,11 @@
 package pid1
 
-// System credentials from the kernel command line: what upstream's PID 1
-// imports into /run/credentials/@system at boot, so that units can take
-// them with ImportCredential=, LoadCredential=ID and ConditionCredential=.
+// System credentials from SMBIOS OEM strings and the kernel command line:
+// what upstream's PID 1 imports into /run/credentials/@system at boot, so
+// that units can take them with ImportCredential=, LoadCredential=ID and
+// ConditionCredential=.
 
 import (
-	"encoding/base64"
 	"errors"
 	"io/fs"
 	"os"
@@ -13,14 +13,16 @@ import (
 	"strings"
 
 	"github.com/stead-os/stead/lib/creds"
+	"github.com/stead-os/stead/lib/dmi"
 	"github.com/stead-os/stead/lib/kcmdline"
 )
 
-// systemCredential is one systemd.set_credential= or
-// systemd.set_credential_binary= assignment, decoded.
+// systemCredential is one system credential, decoded, and where it came
+// from ("smbios" or "kernel command line").
 type systemCredential struct {
-	name  string
-	value []byte
+	name   string
+	value  []byte
+	source string
 }
 
 // kernelCredentials returns the credentials the command line sets, in
@@ -47,40 +49,64 @@ func kernelCredentials(params []kcmdline.Param, warn func(msg string, args ...an
 		data := []byte(value)
 		if binary {
 			var err error
-			if data, err = decodeBase64(value); err != nil {
+			if data, err = creds.DecodeBase64(value); err != nil {
 				warn("cannot decode binary credential, ignoring", "name", name, "err", err)
 				continue
 			}
 		}
-		out = append(out, systemCredential{name, data})
+		out = append(out, systemCredential{name, data, "kernel command line"})
 	}
 	return out
 }
 
-// decodeBase64 accepts padded and unpadded standard base64.
-func decodeBase64(s string) ([]byte, error) {
-	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-		return b, nil
+// smbiosCredentials returns the credentials in the SMBIOS OEM strings
+// (type 11 structures under ROOT/sys/firmware/dmi/entries), in order:
+// io.systemd.credential:NAME=VALUE and io.systemd.credential.binary:NAME=BASE64.
+// Other OEM strings are ignored; malformed credential strings are reported
+// through warn and skipped. As upstream, nothing is read in a container
+// (its /sys is not its own firmware's) nor in a confidential VM (whose
+// firmware is not trusted).
+func smbiosCredentials(root string, pid1 bool, warn func(msg string, args ...any)) []systemCredential {
+	if detectVirtualization(root, pid1).container || confidentialVirtualization(root) != "none" {
+		return nil
 	}
-	return base64.RawStdEncoding.DecodeString(s)
+	strs, err := dmi.ReadOEMStrings(root, creds.MaxSize+1024)
+	if err != nil {
+		warn("cannot read SMBIOS OEM strings, ignoring the rest", "err", err)
+	}
+	var out []systemCredential
+	for _, s := range strs {
+		name, value, err := creds.ParseOEMString(s)
+		if errors.Is(err, creds.ErrNotCredential) {
+			continue
+		}
+		if err != nil {
+			warn("bad credential in SMBIOS OEM string, ignoring", "err", err)
+			continue
+		}
+		out = append(out, systemCredential{name, value, "smbios"})
+	}
+	return out
 }
 
-// importSystemCredentials writes the kernel command line's credentials to
+// importSystemCredentials writes the SMBIOS OEM strings' and the kernel
+// command line's credentials, in that order, to
 // ROOT/run/credentials/@system (mode 0700, files 0400). As upstream: only
 // when the manager was not given a $CREDENTIALS_DIRECTORY; a credential
-// that already exists there (or came earlier on the command line) wins;
-// together they may hold at most creds.MaxSize bytes. In host mode over
-// the real root nothing is written: the host's /run is not ours.
+// that already exists there (or came earlier, so SMBIOS before the
+// command line) wins; together they may hold at most creds.MaxSize bytes.
+// In host mode over the real root nothing is written: the host's /run is
+// not ours.
 func (m *Manager) importSystemCredentials() {
 	if creds.Dir() != "" || (!m.cfg.PID1 && filepath.Clean(m.cfg.Root) == "/") {
 		return
 	}
+	list := smbiosCredentials(m.cfg.Root, m.cfg.PID1, m.log.Warn)
 	params, err := kcmdline.Load(m.cfg.Root)
 	if err != nil {
 		m.log.Warn("cannot read the kernel command line for credentials", "err", err)
-		return
 	}
-	list := kernelCredentials(params, m.log.Warn)
+	list = append(list, kernelCredentials(params, m.log.Warn)...)
 	if len(list) == 0 {
 		return
 	}
@@ -90,7 +116,7 @@ func (m *Manager) importSystemCredentials() {
 		return
 	}
 	_ = os.Chmod(dir, 0o700) // it may have existed: secrets are for root only
-	total, n := 0, 0
+	total, n := 0, map[string]int{}
 	for _, c := range list {
 		if total+len(c.value) > creds.MaxSize {
 			m.log.Warn("system credentials too large, ignoring", "name", c.name)
@@ -115,9 +141,11 @@ func (m *Manager) importSystemCredentials() {
 			continue
 		}
 		total += len(c.value)
-		n++
+		n[c.source]++
 	}
-	if n > 0 {
-		m.log.Info("imported system credentials from the kernel command line", "count", n)
+	for _, src := range []string{"smbios", "kernel command line"} {
+		if n[src] > 0 {
+			m.log.Info("imported system credentials", "source", src, "count", n[src])
+		}
 	}
 }

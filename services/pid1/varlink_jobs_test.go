@@ -107,6 +107,13 @@ func TestVarlinkJobErrorsAndModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vc.Close()
+	// io.systemd.Unit.List by name refuses units that did not load, as upstream.
+	for name, want := range map[string]string{"masked.service": "io.systemd.Unit.UnitMasked",
+		"bad.service": "io.systemd.Unit.UnitError", "nope.service": "io.systemd.Unit.NoSuchUnit"} {
+		if err := vc.Call(ctx, "io.systemd.Unit.List", map[string]string{"name": name}, nil); varlinkd.ErrorName(err) != want {
+			t.Errorf("List %s: %v, want %s", name, err, want)
+		}
+	}
 	err = vc.Call(ctx, "io.stead.Manager.RestartUnit", map[string]string{"name": "fail.service"}, nil)
 	var ve *varlink.Error
 	var p struct {

@@ -106,7 +106,8 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 // lookupForQuery returns the unit called name for List, loading it from
 // disk if nothing referred to it yet (as upstream does, so that status and
 // show work on any installed unit); a unit without a file is nil, as
-// upstream answers NoSuchUnit for it, and is not kept. Unlike upstream, a
+// upstream answers NoSuchUnit for it, and is not kept. Masked and
+// bad-setting units are returned: List refuses them by name. Unlike upstream, a
 // query does not instantiate a template: instances exist while something
 // made them (a dependency, an Accept=yes connection) and finished
 // Accept=yes instances stay gone. m.mu held.
@@ -168,9 +169,21 @@ func (v varlinkUnit) List(ctx context.Context, c *varlink.Call, name *string, pi
 			items = append(items, item{uc, ur})
 		}
 	case name != nil:
-		if us := m.lookupForQuery(*name); us != nil {
+		us := m.lookupForQuery(*name)
+		var loadErr string
+		switch {
+		case us == nil:
+		case us.u.LoadState == unit.Masked: // as upstream: no unit data for these
+			loadErr = iosystemdunit.ErrorUnitMasked
+		case us.u.LoadState == unit.BadSetting:
+			loadErr = iosystemdunit.ErrorUnitError
+		default:
 			uc, ur := m.unitInfo(us)
 			items = append(items, item{uc, ur})
+		}
+		if loadErr != "" {
+			m.mu.Unlock()
+			return varlinkd.ReplyError(ctx, *c, loadErr, nil)
 		}
 	default:
 		for _, s := range m.listLocked() {

@@ -17,8 +17,16 @@ import (
 // Name is the interface name.
 const Name = "io.systemd.Unit"
 
-// ErrorNoSuchUnit is returned when no unit matches List's filter.
-const ErrorNoSuchUnit = Name + ".NoSuchUnit"
+// Errors of the IDL that stead returns (all without parameters but NoSuchUnit).
+const (
+	// ErrorNoSuchUnit is returned when no unit matches List's filter.
+	ErrorNoSuchUnit = Name + ".NoSuchUnit"
+	// ErrorUnitMasked is returned when List asks for a masked unit by name.
+	ErrorUnitMasked = Name + ".UnitMasked"
+	// ErrorUnitError is returned when List asks by name for a unit whose file has a bad
+	// setting (LoadState bad-setting).
+	ErrorUnitError = Name + ".UnitError"
+)
 
 //go:embed io.systemd.Unit.varlink
 var description string
