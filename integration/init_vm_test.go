@@ -269,6 +269,26 @@ func TestInitVMBoot(t *testing.T) {
 			t.Errorf("echo.service environment: %q", env)
 		}
 	})
+	// As PID 1 every service runs in its own cgroup under system.slice: the socket-activated
+	// echo.service's main process is there, and only its processes are.
+	t.Run("Cgroups", func(t *testing.T) {
+		b, err := m.GetFile(ctx, "/run/echo.env")
+		mm := regexp.MustCompile(`pid=(\d+)`).FindSubmatch(b)
+		if err != nil || mm == nil {
+			t.Fatalf("echo.service's pid: %v %q", err, b)
+		}
+		pid := string(mm[1])
+		if got := m.MustRun(t, "cat", "/proc/"+pid+"/cgroup"); strings.TrimSpace(got) != "0::/system.slice/echo.service" {
+			t.Errorf("echo.service (pid %s) is in cgroup %q", pid, got)
+		}
+		procs := strings.Fields(m.MustRun(t, "cat", "/sys/fs/cgroup/system.slice/echo.service/cgroup.procs"))
+		if len(procs) != 1 || procs[0] != pid {
+			t.Errorf("echo.service's cgroup holds %v, want only %s", procs, pid)
+		}
+		if got := strings.TrimSpace(m.MustRun(t, "sh", "-c", "cat /proc/self/cgroup")); got == "0::/system.slice/echo.service" {
+			t.Errorf("the agent's command shares echo.service's cgroup")
+		}
+	})
 	t.Run("ReapOrphan", func(t *testing.T) {
 		pid := m.MustRun(t, "sh", "-c", "sleep 1 </dev/null >/dev/null 2>&1 & echo $!")
 		if _, err := strconv.Atoi(pid); err != nil {
