@@ -17,32 +17,14 @@ import (
 // acceptLoop accepts connections on the listeners of an Accept=yes socket
 // until stop is closed.
 func (m *Manager) acceptLoop(us *unitState, fds []int, stop chan struct{}) {
-	pfds := make([]unix.PollFd, len(fds))
-	for i, fd := range fds {
-		pfds[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-	}
+	pfds := pollFDs(fds)
 	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		for i := range pfds {
-			pfds[i].Revents = 0
-		}
-		n, err := unix.Poll(pfds, 200)
-		if err != nil && err != unix.EINTR {
+		ready, quit := m.pollListeners(pfds, stop)
+		if quit {
 			return
 		}
-		if n <= 0 {
+		if !ready {
 			continue
-		}
-		m.mu.Lock()
-		select {
-		case <-stop:
-			m.mu.Unlock()
-			return
-		default:
 		}
 		for _, p := range pfds {
 			if p.Revents&unix.POLLIN != 0 {

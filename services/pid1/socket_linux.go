@@ -198,10 +198,7 @@ func (m *Manager) listen(addr string, typ int, mode uint32) (int, error) {
 // watchSocket starts the socket's service when a listener becomes readable
 // while the service is not running.
 func (m *Manager) watchSocket(us *unitState, fds []int, stop chan struct{}) {
-	pfds := make([]unix.PollFd, len(fds))
-	for i, fd := range fds {
-		pfds[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-	}
+	pfds := pollFDs(fds)
 	for {
 		select {
 		case <-stop:
@@ -221,22 +218,12 @@ func (m *Manager) watchSocket(us *unitState, fds []int, stop chan struct{}) {
 			}
 			continue
 		}
-		for i := range pfds {
-			pfds[i].Revents = 0
-		}
-		n, err := unix.Poll(pfds, 200)
-		if err != nil && err != unix.EINTR {
+		ready, quit := m.pollListeners(pfds, stop)
+		if quit {
 			return
 		}
-		if n <= 0 {
+		if !ready {
 			continue
-		}
-		m.mu.Lock()
-		select {
-		case <-stop:
-			m.mu.Unlock()
-			return
-		default:
 		}
 		if !m.closed && svc.job == nil && (svc.active == StateInactive || svc.active == StateFailed) && svc.u.LoadState == "loaded" {
 			if svc.active == StateFailed && svc.result == "start-limit-hit" {
@@ -255,6 +242,44 @@ func (m *Manager) watchSocket(us *unitState, fds []int, stop chan struct{}) {
 		}
 		m.mu.Unlock()
 	}
+}
+
+// pollFDs is the poll set of a socket unit's listeners.
+func pollFDs(fds []int) []unix.PollFd {
+	pfds := make([]unix.PollFd, len(fds))
+	for i, fd := range fds {
+		pfds[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	}
+	return pfds
+}
+
+// pollListeners waits up to 200 ms (so that stop is noticed) for a listener to become
+// readable. ready: one is, and m.mu is now held; quit: stop was closed or poll failed, and
+// the watcher ends.
+func (m *Manager) pollListeners(pfds []unix.PollFd, stop chan struct{}) (ready, quit bool) {
+	select {
+	case <-stop:
+		return false, true
+	default:
+	}
+	for i := range pfds {
+		pfds[i].Revents = 0
+	}
+	n, err := unix.Poll(pfds, 200)
+	if err != nil && err != unix.EINTR {
+		return false, true
+	}
+	if n <= 0 {
+		return false, false
+	}
+	m.mu.Lock()
+	select {
+	case <-stop:
+		m.mu.Unlock()
+		return false, true
+	default:
+	}
+	return true, false
 }
 
 // socketFDs returns the fds passed to us's main process and the LISTEN_*
