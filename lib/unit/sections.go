@@ -469,54 +469,33 @@ func (u *Unit) dirs(key string, report func(error)) []string {
 
 // parseCredentials reads LoadCredential=, SetCredential= and ImportCredential=.
 func (u *Unit) parseCredentials(s *Service, report func(error)) {
-	for _, e := range u.File.Entries("Service", "LoadCredential") {
+	s.LoadCredentials = serviceList(u, "LoadCredential", ParseLoadCredential, report)
+	s.SetCredentials = serviceList(u, "SetCredential", ParseSetCredential, report)
+	s.ImportCredentials = serviceList(u, "ImportCredential", ParseImportCredential, report)
+}
+
+// serviceList reads every assignment of the [Service] list setting key, specifiers expanded
+// and each value parsed: an empty assignment resets the list, a bad value is reported with its
+// file and line and skipped.
+func serviceList[T any](u *Unit, key string, parse func(string) (T, error), report func(error)) []T {
+	var out []T
+	for _, e := range u.File.Entries("Service", key) {
 		if e.Value == "" {
-			s.LoadCredentials = nil
+			out = nil
 			continue
 		}
 		v, ok := u.expand(e, report)
 		if !ok {
 			continue
 		}
-		lc, err := ParseLoadCredential(v)
+		x, err := parse(v)
 		if err != nil {
 			report(e.Wrap(err))
 			continue
 		}
-		s.LoadCredentials = append(s.LoadCredentials, lc)
+		out = append(out, x)
 	}
-	for _, e := range u.File.Entries("Service", "SetCredential") {
-		if e.Value == "" {
-			s.SetCredentials = nil
-			continue
-		}
-		v, ok := u.expand(e, report)
-		if !ok {
-			continue
-		}
-		sc, err := ParseSetCredential(v)
-		if err != nil {
-			report(e.Wrap(err))
-			continue
-		}
-		s.SetCredentials = append(s.SetCredentials, sc)
-	}
-	for _, e := range u.File.Entries("Service", "ImportCredential") {
-		if e.Value == "" {
-			s.ImportCredentials = nil
-			continue
-		}
-		v, ok := u.expand(e, report)
-		if !ok {
-			continue
-		}
-		ic, err := ParseImportCredential(v)
-		if err != nil {
-			report(e.Wrap(err))
-			continue
-		}
-		s.ImportCredentials = append(s.ImportCredentials, ic)
-	}
+	return out
 }
 
 // SignalNumber parses a signal name ("SIGTERM", "TERM", "SIGRTMIN+3") or
