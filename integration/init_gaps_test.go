@@ -171,6 +171,10 @@ func TestInitGapsQueryUnloadedUnit(t *testing.T) {
 		!strings.Contains(out, "Loaded: loaded (/etc/systemd/system/idle.service)") || !strings.Contains(out, "Active: inactive (dead)") {
 		t.Errorf("status idle: exit %d\n%s%s", code, out, errOut)
 	}
+	// A pattern without a suffix or glob is a service name, as for systemctl.
+	if got := e.must(0, "list-units", "--all", "--no-legend", "idle"); !strings.Contains(got, "idle.service") {
+		t.Errorf("list-units --all idle: %q", got)
+	}
 	if got := e.must(0, "show", "idle", "-p", "LoadState,FragmentPath,CanStart"); got != "LoadState=loaded\nFragmentPath=/etc/systemd/system/idle.service\nCanStart=yes\n" {
 		t.Errorf("show idle:\n%s", got)
 	}
@@ -179,8 +183,19 @@ func TestInitGapsQueryUnloadedUnit(t *testing.T) {
 	if code != 4 || strings.TrimSpace(errOut) != "Unit later.service could not be found." || out != "" {
 		t.Errorf("status of a missing unit: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if out, _, code = e.steadctl("is-active", "later"); code != 3 || out != "inactive\n" {
+	// As systemctl: the first unit's non-zero status is the exit status.
+	if _, errOut, code = e.steadctl("status", "idle", "later"); code != 3 || !strings.Contains(errOut, "later.service could not be found") {
+		t.Errorf("status idle later: exit %d (want 3, idle's), stderr %q", code, errOut)
+	}
+	// As systemctl (LSB "status unknown"): 4 when no unit named exists, else 3.
+	if out, _, code = e.steadctl("is-active", "later"); code != 4 || out != "inactive\n" {
 		t.Errorf("is-active of a missing unit: exit %d, %q", code, out)
+	}
+	if out, _, code = e.steadctl("is-failed", "later"); code != 4 || out != "inactive\n" {
+		t.Errorf("is-failed of a missing unit: exit %d, %q", code, out)
+	}
+	if out, _, code = e.steadctl("is-active", "later", "idle"); code != 3 || out != "inactive\ninactive\n" {
+		t.Errorf("is-active later idle: exit %d, %q", code, out)
 	}
 	if got := e.must(0, "show", "later", "-p", "LoadState"); got != "LoadState=not-found\n" {
 		t.Errorf("show of a missing unit: %q", got)

@@ -131,12 +131,16 @@ func (o showOptions) selectProps(ps []property) []property {
 	if len(o.props) == 0 {
 		return ps
 	}
+	// As systemctl: in the order the properties come (not the order asked
+	// for, which scripts reading several --value lines rely on), each once.
+	want := map[string]bool{}
+	for _, n := range o.props {
+		want[n] = true
+	}
 	var out []property
-	for _, want := range o.props {
-		for _, p := range ps {
-			if p.name == want {
-				out = append(out, p)
-			}
+	for _, p := range ps {
+		if want[p.name] {
+			out = append(out, p)
 		}
 	}
 	return out

@@ -23,6 +23,9 @@ func (f listFilter) match(u *Unit) bool {
 	if len(f.patterns) > 0 {
 		ok := false
 		for _, p := range f.patterns {
+			if !strings.ContainsAny(p, "*?[") {
+				p = mangle([]string{p})[0] // as systemctl: "sshd" lists sshd.service
+			}
 			if m, _ := path.Match(p, u.Context.ID); m {
 				ok = true
 				break

@@ -59,6 +59,9 @@ func TestListFilterAllAndPatterns(t *testing.T) {
 	if rows := listRows(units, listFilter{all: true, patterns: []string{"*.socket"}}); len(rows) != 1 || rows[0].Unit != "b.socket" {
 		t.Errorf("pattern: %+v", rows)
 	}
+	if rows := listRows(units, listFilter{all: true, patterns: []string{"c"}}); len(rows) != 1 || rows[0].Unit != "c.service" {
+		t.Errorf("pattern without a suffix or glob (systemctl adds .service): %+v", rows)
+	}
 	var b bytes.Buffer
 	if err := writeTable(&b, listRows(units, listFilter{}), false, false); err != nil {
 		t.Fatal(err)
@@ -97,13 +100,14 @@ func TestShowProperties(t *testing.T) {
 	if err := writeShow(&b, properties(&u), o); err != nil {
 		t.Fatal(err)
 	}
-	want := "ActiveState=failed\nExecMainCode=2\nExecMainStatus=9\nNRestarts=2\nAfter=a.target b.service\n" +
-		"ActiveEnterTimestampMonotonic=42\nInactiveEnterTimestamp=n/a\nResult=exit-code\n"
+	// systemctl's order (the properties' own, as on the bus), not the order asked for.
+	want := "Result=exit-code\nNRestarts=2\nExecMainCode=2\nExecMainStatus=9\nAfter=a.target b.service\n" +
+		"ActiveState=failed\nActiveEnterTimestampMonotonic=42\nInactiveEnterTimestamp=n/a\n"
 	if b.String() != want {
 		t.Errorf("show:\n%s\nwant:\n%s", b.String(), want)
 	}
 	b.Reset()
-	if err := writeShow(&b, properties(&u), showOptions{props: []string{"InvocationID"}, valueOnly: true}); err != nil {
+	if err := writeShow(&b, properties(&u), showOptions{props: []string{"InvocationID", "InvocationID"}, valueOnly: true}); err != nil {
 		t.Fatal(err)
 	}
 	if b.String() != "0123456789abcdef0123456789abcdef\n" {

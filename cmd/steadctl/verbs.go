@@ -14,7 +14,7 @@ const (
 	exitOK           = 0
 	exitFailure      = 1
 	exitNotActive    = 3 // is-active, status: not active
-	exitNoSuchUnit   = 4 // status: unknown unit
+	exitNoSuchUnit   = 4 // status, is-active, is-failed: unknown unit
 	exitNotInstalled = 5 // start & co: no such unit file
 )
 
@@ -145,7 +145,9 @@ func (x *cli) status(ctx context.Context, args []string) int {
 	for i, u := range units {
 		if u == nil || (u.Runtime.LoadState == "not-found" && u.Runtime.ActiveState == "inactive") {
 			x.errorf("Unit %s could not be found.", names[i])
-			code = exitNoSuchUnit
+			if code == exitOK { // as systemctl: the first unit's non-zero status wins
+				code = exitNoSuchUnit
+			}
 			continue
 		}
 		if x.opts.json != "" {
@@ -213,7 +215,7 @@ func (x *cli) show(ctx context.Context, args []string) int {
 }
 
 // isState prints each unit's ActiveState and succeeds if any is in want;
-// otherwise it returns fail.
+// otherwise it returns 4 when none of the units exists, else fail.
 func (x *cli) isState(ctx context.Context, args []string, fail int, want ...string) int {
 	if len(args) == 0 {
 		x.errorf("expected at least one unit name")
@@ -224,11 +226,12 @@ func (x *cli) isState(ctx context.Context, args []string, fail int, want ...stri
 		x.errorf("Failed to get unit state: %v", err)
 		return exitFailure
 	}
-	code := fail
+	code, notFound := fail, true
 	for _, u := range units {
 		state := "inactive"
 		if u != nil {
 			state = u.Runtime.ActiveState
+			notFound = notFound && u.Runtime.LoadState == "not-found"
 		}
 		if !x.opts.quiet {
 			fmt.Fprintln(x.stdout, state)
@@ -238,6 +241,10 @@ func (x *cli) isState(ctx context.Context, args []string, fail int, want ...stri
 				code = exitOK
 			}
 		}
+	}
+	if code != exitOK && notFound {
+		// As systemctl: LSB's "status unknown" when no unit file exists.
+		return exitNoSuchUnit
 	}
 	return code
 }

@@ -508,7 +508,7 @@ func SignalNumber(s string) (int, error) {
 		s = "SIG" + s
 	}
 	if rest, ok := strings.CutPrefix(s, "SIGRTMIN+"); ok {
-		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && sigRTMin+n <= sigRTMax {
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && n <= sigRTMax-sigRTMin {
 			return sigRTMin + n, nil
 		}
 	}

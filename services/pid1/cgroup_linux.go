@@ -268,12 +268,13 @@ func (m *Manager) drainCgroup(us *unitState, next func()) {
 	m.setState(us, StateDeactivating, "stop-sigterm")
 	gen := us.gen
 	timeout := us.u.Service.TimeoutStop
+	name := us.u.Name // daemon-reload replaces us.u: read it here, under m.mu
 	go func() {
 		deadline := time.Now().Add(timeout)
 		killed := sig == unix.SIGKILL
 		for l.any() {
 			if !killed && timeout > 0 && time.Now().After(deadline) {
-				m.log.Warn("leftover processes did not exit, killing", "unit", us.u.Name)
+				m.log.Warn("leftover processes did not exit, killing", "unit", name)
 				l.signal(unix.SIGKILL)
 				killed = true
 			}

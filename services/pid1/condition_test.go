@@ -162,3 +162,23 @@ func TestSMBIOSCredentials(t *testing.T) {
 		t.Errorf("container: %q", got)
 	}
 }
+
+// Importing system credentials must not leave /run/credentials closed to
+// other users: the User= services' credential directories go below it.
+func TestImportSystemCredentialsKeepsParentTraversable(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	t.Setenv("SYSTEMD_PROC_CMDLINE", "systemd.set_credential=a:b")
+	m := newExecTestManager(t, root)
+	m.importSystemCredentials()
+	if b, err := os.ReadFile(filepath.Join(root, "run/credentials/@system/a")); err != nil || string(b) != "b" {
+		t.Fatalf("system credential a: %q %v", b, err)
+	}
+	st, err := os.Stat(filepath.Join(root, "run/credentials"))
+	if err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("run/credentials: %v %v, want mode 0755", st, err)
+	}
+	if st, err := os.Stat(filepath.Join(root, "run/credentials/@system")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("run/credentials/@system: %v %v, want mode 0700", st, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/stead-os/stead/lib/creds"
@@ -53,11 +54,16 @@ func readCredential(p string) ([]byte, error) {
 	var r io.Reader
 	switch {
 	case st.Mode().IsRegular():
-		f, err := os.Open(p)
+		// Non-blocking, and checked again once open: a FIFO swapped in
+		// must not block the manager.
+		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: not a regular file", p)
+		}
 		r = f
 	case st.Mode()&fs.ModeSocket != 0:
 		c, err := net.DialTimeout("unix", p, 5*time.Second)
@@ -94,12 +100,18 @@ func (m *Manager) collectCredentials(us *unitState) (map[string][]byte, error) {
 				return nil, fmt.Errorf("LoadCredential=%s: %w", lc.ID, err)
 			}
 			if st.IsDir() {
-				// Every regular file below becomes ID_FILENAME; symlinks are ignored.
+				// As upstream, every regular file or socket below becomes ID_PATH, PATH
+				// relative to the directory with "/" turned into "_" (sub/k is ID_sub_k);
+				// symlinks are ignored.
 				err := filepath.WalkDir(p, func(fp string, d fs.DirEntry, err error) error {
-					if err != nil || !d.Type().IsRegular() {
+					if err != nil || !(d.Type().IsRegular() || d.Type()&fs.ModeSocket != 0) {
 						return err
 					}
-					name := lc.ID + "_" + d.Name()
+					rel, err := filepath.Rel(p, fp)
+					if err != nil {
+						return err
+					}
+					name := lc.ID + "_" + strings.ReplaceAll(rel, "/", "_")
 					if !creds.ValidName(name) {
 						return nil
 					}

@@ -7,7 +7,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,22 +77,54 @@ func (m *Manager) makeDirs(us *unitState) error {
 		mode uint32
 	}{{"/run", s.RuntimeDirectory, s.RuntimeDirectoryMode}, {"/var/lib", s.StateDirectory, s.StateDirectoryMode}} {
 		for _, d := range set.dirs {
-			p := m.hostPath(filepath.Join(set.base, d))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			if err := os.Mkdir(p, os.FileMode(set.mode)); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			if err := os.Chmod(p, os.FileMode(set.mode)); err != nil {
-				return err
-			}
-			if us.ex.id.set {
-				if err := os.Lchown(p, int(us.ex.id.uid), int(us.ex.id.gid)); err != nil {
-					return err
-				}
+			if err := mkdirBelow(m.hostPath(set.base), d, set.mode, us.ex.id); err != nil {
+				return fmt.Errorf("%s: %w", filepath.Join(set.base, d), err)
 			}
 		}
+	}
+	return nil
+}
+
+// mkdirBelow creates the relative path rel below base one component at a
+// time, never following a symlink below base (a directory the service
+// owns, e.g. StateDirectory=a next to a/b, could otherwise point a later
+// chmod/chown at any file): parents it creates are root's with mode 0755,
+// the last component gets mode and, with User=/Group=, id's owner.
+func mkdirBelow(base, rel string, mode uint32, id identity) error {
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return err
+	}
+	fd, err := unix.Open(base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	comps := strings.Split(rel, "/")
+	for i, c := range comps {
+		last := i == len(comps)-1
+		perm := uint32(0o755)
+		if last {
+			perm = mode
+		}
+		if err := unix.Mkdirat(fd, c, perm); err != nil && !errors.Is(err, unix.EEXIST) {
+			unix.Close(fd)
+			return err
+		}
+		nfd, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			if errors.Is(err, unix.ELOOP) {
+				err = fmt.Errorf("%s is a symlink", c)
+			}
+			return err
+		}
+		fd = nfd
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return err
+	}
+	if id.set {
+		return unix.Fchown(fd, int(id.uid), int(id.gid))
 	}
 	return nil
 }
@@ -202,7 +234,7 @@ func (m *Manager) readEnvironmentFile(spec string) ([]string, error) {
 	}
 	var out []string
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := readRegularFile(f)
 		if err != nil {
 			if optional {
 				continue
@@ -212,6 +244,25 @@ func (m *Manager) readEnvironmentFile(spec string) ([]string, error) {
 		out = append(out, unit.LoadEnvironmentFile(string(data))...)
 	}
 	return out, nil
+}
+
+// readRegularFile reads p, which must be a regular file: the manager reads
+// it holding m.mu (upstream reads EnvironmentFile= in the forked child), so
+// a FIFO or a device someone put there must not block or flood it.
+func readRegularFile(p string) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", p)
+	}
+	return io.ReadAll(f)
 }
 
 // workingDir resolves WorkingDirectory= under the root: "~" is the user's

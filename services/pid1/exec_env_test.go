@@ -2,9 +2,11 @@ package pid1
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stead-os/stead/lib/unit"
@@ -228,7 +230,7 @@ ImportCredential=pass.x
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"tok": "sys-tok", "low": "lib-low", "dir_k1": "one", "dir_k2": "two", "file": "single",
+		"tok": "sys-tok", "low": "lib-low", "dir_k1": "one", "dir_sub_k2": "two", "file": "single",
 		"lit": "a\x00b", "imported.x": "sys-x", "imported.y": "etc-y", "pass.x": "sys-x",
 	}
 	if len(got) != len(want) {
@@ -243,4 +245,122 @@ ImportCredential=pass.x
 	if _, err := m.collectCredentials(abs); err == nil {
 		t.Error("a missing absolute LoadCredential= was accepted")
 	}
+}
+
+// A service that owns StateDirectory=a can plant a symlink at a/b; the next
+// start must not chmod/chown what it points to, nor create through it.
+func TestMakeDirsDoesNotFollowSymlinks(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	writeTree(t, outside, map[string]string{"secret": "x"})
+	if err := os.Chmod(secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(root, "var/lib/a/b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "var/lib/a/c")); err != nil {
+		t.Fatal(err)
+	}
+	m := newExecTestManager(t, root)
+	for _, c := range []string{"a/b", "a/c/d"} {
+		us := loadService(t, root, "s.service", "[Service]\nExecStart=/bin/true\nStateDirectory=a "+c+"\nStateDirectoryMode=0777\n")
+		if err := m.makeDirs(us); err == nil {
+			t.Errorf("StateDirectory=%s through a symlink was accepted", c)
+		}
+	}
+	if st, err := os.Stat(secret); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("file behind the symlink: %v %v, want mode 0600", st.Mode(), err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "d")); err == nil {
+		t.Error("a directory was created through a symlink")
+	}
+	// The ordinary case still works: parents 0755, the directory its mode.
+	us := loadService(t, root, "s.service", "[Service]\nExecStart=/bin/true\nRuntimeDirectory=x/y\nRuntimeDirectoryMode=0710\n")
+	if err := m.makeDirs(us); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(root, "run/x/y")); err != nil || st.Mode().Perm() != 0o710 {
+		t.Errorf("run/x/y: %v %v", st, err)
+	}
+	if err := m.makeDirs(us); err != nil {
+		t.Errorf("second start: %v", err)
+	}
+}
+
+// The drain of leftover processes runs outside m.mu: it must not read the
+// unit (which daemon-reload replaces) while waiting. Run with -race.
+func TestDrainCgroupRacesNotWithReload(t *testing.T) {
+	root := t.TempDir()
+	m := newExecTestManager(t, root)
+	us := loadService(t, root, "d.service", "[Service]\nExecStart=/bin/true\nKillMode=control-group\nKillSignal=SIGUSR1\nTimeoutStopSec=1ms\n")
+	m.units["d.service"] = us
+	// A process group that ignores KillSignal=: the drain times out and kills it.
+	cmd := exec.Command("/bin/sh", "-c", "trap '' USR1; echo ok; while :; do sleep 0.01; done")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Read(make([]byte, 3)); err != nil { // the trap is set
+		t.Fatal(err)
+	}
+	waited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(waited) }()
+	us.ex.pgid = cmd.Process.Pid
+	done := make(chan struct{})
+	m.mu.Lock()
+	m.drainCgroup(us, func() { close(done) })
+	m.mu.Unlock()
+	for {
+		select {
+		case <-done:
+			<-waited
+			return
+		default:
+		}
+		if err := m.ReloadUnits(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// EnvironmentFile= is read by the manager itself: a FIFO (which another
+// service could create in a directory it owns) must be refused, not read
+// (which blocks the whole manager until someone writes).
+func TestEnvironmentFileRefusesFIFO(t *testing.T) {
+	root := t.TempDir()
+	fifo := filepath.Join(root, "env.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan struct{})
+	go func() { // only a reader that opened the FIFO lets this open return
+		defer close(wrote)
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			_, _ = f.WriteString("A=1\n")
+			f.Close()
+		}
+	}()
+	m := newExecTestManager(t, root)
+	vars, err := m.readEnvironmentFile("/env.fifo")
+	if err == nil {
+		t.Fatalf("a FIFO was read as EnvironmentFile=: %q", vars) // and the writer is done
+	}
+	if vars, err := m.readEnvironmentFile("-/env.fifo"); err != nil || len(vars) != 0 {
+		t.Errorf("optional FIFO: %q %v", vars, err)
+	}
+	// Release the writer if nobody read.
+	if f, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+		<-wrote
+		f.Close()
+	}
+	<-wrote
 }

@@ -111,7 +111,15 @@ func (m *Manager) importSystemCredentials() {
 		return
 	}
 	dir := m.hostPath("/run/credentials/@system")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// /run/credentials itself stays 0755: services' own credential
+	// directories are created below it and must be reachable by User=.
+	err = os.MkdirAll(filepath.Dir(dir), 0o755)
+	if err == nil {
+		if err = os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+			err = nil
+		}
+	}
+	if err != nil {
 		m.log.Warn("cannot create the system credentials directory", "err", err)
 		return
 	}
