@@ -857,6 +857,37 @@ func TestNetworkdDHCPRelease(t *testing.T) {
 	}
 }
 
+// TestNetworkdDHCPLinkRecreated: when the client's link is deleted and created again under
+// the same name, a reload starts a client on the new link, which gets a lease and puts the
+// address on it (the old client only knew the old link's index).
+func TestNetworkdDHCPLinkRecreated(t *testing.T) {
+	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m")
+	croot := filepath.Join(e.tmp, "client-root")
+	client := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
+	out := client.Out
+	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	oldIdx := strings.TrimSpace(ndRun(t, "ip", "netns", "exec", e.tp.client, "cat", "/sys/class/net/c0/ifindex"))
+
+	// Deleting c0 takes its peer rd0 along; both come back, the relay reconfigures rd0.
+	ndRun(t, "ip", "-n", e.tp.client, "link", "del", "c0")
+	ndRun(t, "ip", "-n", e.tp.relay, "link", "add", "rd0", "type", "veth", "peer", "name", "c0", "netns", e.tp.client)
+	ndRun(t, "ip", "-n", e.tp.client, "link", "set", "c0", "up")
+	networkctl := harness.Binary(t, "cmd/networkctl")
+	ndRun(t, "ip", "netns", "exec", e.tp.relay, networkctl, "--root="+filepath.Join(e.tmp, "root"), "reload")
+	newIdx := strings.TrimSpace(ndRun(t, "ip", "netns", "exec", e.tp.client, "cat", "/sys/class/net/c0/ifindex"))
+	if newIdx == oldIdx {
+		t.Fatalf("c0 kept ifindex %s", oldIdx)
+	}
+	ndRun(t, "ip", "netns", "exec", e.tp.client, networkctl, "--root="+croot, "reload")
+	ndWaitFor(t, "a leased address on the new c0", 20*time.Second, func() bool { return strings.HasPrefix(ndAddr(t, e), "10.1.0.1") })
+	if _, err := os.Stat(filepath.Join(croot, "run/systemd/netif/leases", newIdx)); err != nil {
+		t.Errorf("no lease file for the new c0: %v", err)
+	}
+	if t.Failed() {
+		t.Logf("networkd:\n%s", out.String())
+	}
+}
+
 // TestNetworkdDHCPRebind: when the server cannot answer the unicast renewals (its route back
 // to the client's subnet is gone; only the relay's address stays reachable), the client
 // rebinds at T2 with a broadcast REQUEST, which our relay forwards, and keeps its address.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -21,12 +22,16 @@ func TestIdleConnectionsHoldNoBuffer(t *testing.T) {
 	defer cancel()
 	const n = 300
 	ping := []byte(`{"method":"io.systemd.service.Ping","parameters":{}}` + "\x00")
-	heap := func() uint64 {
+	heap := func() int64 {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
+		return int64(ms.HeapAlloc)
 	}
+	// Every connection is served to its end before the test returns, so that a run (with
+	// -count) does not measure the previous one's connections going away.
+	var served sync.WaitGroup
+	defer func() { cancel(); served.Wait() }()
 	// open connects a client and makes one call.
 	open := func() net.Conn {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -43,7 +48,8 @@ func TestIdleConnectionsHoldNoBuffer(t *testing.T) {
 			return c
 		}
 		client, server := conn(fds[0]), conn(fds[1])
-		go srv.ServeConn(ctx, server)
+		served.Add(1)
+		go func() { defer served.Done(); srv.ServeConn(ctx, server) }()
 		if _, err := client.Write(ping); err != nil {
 			t.Fatal(err)
 		}

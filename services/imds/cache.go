@@ -127,6 +127,9 @@ func (c *cache) remember(mk string, e *entry) {
 		delete(c.mem, mk)
 	}
 	if len(e.Data) > maxMemBytes/4 {
+		if c.resized != nil {
+			c.resized(c.memBytes) // the entry it replaces may have gone
+		}
 		return // large values are read back from disk
 	}
 	for k, old := range c.mem { // drop arbitrary entries until the new one fits
@@ -178,7 +181,6 @@ func (c *cache) store(iface string, e *entry) {
 	}
 }
 
-// clear forgets everything held in memory (files stay, tagged with their endpoint).
 // onResize calls f with the bytes held in memory now and whenever that changes.
 func (c *cache) onResize(f func(memBytes int)) {
 	c.mu.Lock()
@@ -187,6 +189,7 @@ func (c *cache) onResize(f func(memBytes int)) {
 	f(c.memBytes)
 }
 
+// clear forgets everything held in memory (files stay, tagged with their endpoint).
 func (c *cache) clear() {
 	c.mu.Lock()
 	c.mem, c.memBytes = map[string]*entry{}, 0

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -154,17 +155,24 @@ func validHeaderName(s string) bool {
 
 // conn returns an idle connection to addr, or dials one.
 func (c *httpClient) conn(ctx context.Context, addr string) (*persistConn, bool, error) {
-	c.mu.Lock()
-	if l := c.idle[addr]; len(l) > 0 {
+	for {
+		c.mu.Lock()
+		l := c.idle[addr]
+		if len(l) == 0 {
+			c.mu.Unlock()
+			break
+		}
 		ic := l[len(l)-1]
 		c.idle[addr] = l[:len(l)-1]
 		c.mu.Unlock()
-		if ic.timer.Stop() {
-			return ic.pc, true, nil
+		if !ic.timer.Stop() {
+			continue // the idle timer fired and is closing it
 		}
-		// The idle timer fired and is closing it: dial instead.
-	} else {
-		c.mu.Unlock()
+		if !idleUsable(ic.pc.nc) {
+			ic.pc.nc.Close()
+			continue
+		}
+		return ic.pc, true, nil
 	}
 	nc, err := c.dial(ctx, "tcp", addr)
 	if err != nil {
@@ -172,6 +180,27 @@ func (c *httpClient) conn(ctx context.Context, addr string) (*persistConn, bool,
 	}
 	lr := &limitedReader{r: nc}
 	return &persistConn{addr: addr, nc: nc, lr: lr, br: bufio.NewReaderSize(lr, 4096)}, false, nil
+}
+
+// idleUsable looks at an idle connection without waiting: one the server closed meanwhile,
+// or one with bytes nobody asked for (which would be taken for the next request's response),
+// is not reused.
+func idleUsable(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	usable := false
+	err = rc.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		usable = n <= 0 && (err == unix.EAGAIN || err == unix.EWOULDBLOCK)
+	})
+	return err == nil && usable
 }
 
 // put keeps pc for the next request, or closes it when enough are kept.
@@ -265,10 +294,11 @@ func (c *httpClient) roundTrip(ctx context.Context, pc *persistConn, head []byte
 		break
 	}
 	pc.lr.n = -1
-	close = close || headerHasToken(header, "Connection", "close")
+	// HTTP/1.0 closes unless it says keep-alive; "close" closes whatever else is listed.
 	if headerHasToken(header, "Connection", "keep-alive") {
 		close = false
 	}
+	close = close || headerHasToken(header, "Connection", "close")
 	want := limit
 	if status < 200 || status > 299 {
 		want = maxDiscard
@@ -280,7 +310,10 @@ func (c *httpClient) roundTrip(ctx context.Context, pc *persistConn, head []byte
 	if status >= 200 && status <= 299 && !complete {
 		return nil, true, errBodyTooLarge
 	}
-	keep = complete && !close && !framedByClose(header, status)
+	// A connection with bytes beyond this response (a server answering twice, a body longer
+	// than its Content-Length) would hand them to the next request as its response; 101
+	// switched the connection to another protocol.
+	keep = complete && !close && !framedByClose(header, status) && status != 101 && pc.br.Buffered() == 0
 	return &httpResponse{status: status, body: body}, true, nil
 }
 
@@ -445,7 +478,7 @@ func (c *chunkedReader) nextChunk() error {
 		c.left = n
 		return nil
 	}
-	for { // trailer fields, up to the empty line
+	for size := 0; ; { // trailer fields, up to the empty line, as bounded as the header
 		l, err := c.line()
 		if err != nil {
 			return err
@@ -453,6 +486,9 @@ func (c *chunkedReader) nextChunk() error {
 		if l == "" {
 			c.done = true
 			return nil
+		}
+		if size += len(l) + 2; size > maxResponseHeader {
+			return fmt.Errorf("response trailer exceeds %d bytes", maxResponseHeader)
 		}
 	}
 }

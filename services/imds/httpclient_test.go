@@ -9,8 +9,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawServer answers each request on a loopback listener with whatever reply returns for
@@ -93,6 +96,8 @@ func TestHTTPClientFraming(t *testing.T) {
 		{"no content", "HTTP/1.1 204 No Content\r\n\r\n", "", 204, true},
 		{"connection close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", "ok", 200, false},
 		{"http/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok", 200, false},
+		{"http/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", "ok", 200, true},
+		{"close wins over keep-alive", "HTTP/1.1 200 OK\r\nConnection: close, keep-alive\r\nContent-Length: 2\r\n\r\nok", "ok", 200, false},
 		{"error status body dropped", "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnop", "nop", 404, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -279,4 +284,126 @@ func FuzzHTTPResponse(f *testing.F) {
 		}
 		c.closeIdle()
 	})
+}
+
+// Bytes after a complete response (a server answering twice) are never taken for the next
+// request's response: the connection is not reused.
+func TestHTTPClientUnsolicitedBytesNotReused(t *testing.T) {
+	s := newRawServer(t, func(n int, _ string) (string, bool) {
+		if n == 1 {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none" +
+				"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG", false
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", false
+	})
+	c := testClient()
+	for _, want := range []string{"one", "two"} {
+		resp, err := c.do(context.Background(), &httpRequest{method: "GET", url: s.url("/" + want)}, 10)
+		if err != nil || string(resp.body) != want {
+			t.Fatalf("got %v %v, want %q", resp, err, want)
+		}
+	}
+}
+
+// The same when the extra bytes arrive while the connection waits in the idle pool.
+func TestHTTPClientUnsolicitedBytesWhileIdle(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	extra := make(chan struct{})
+	var conns atomic.Int32
+	go func() {
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n := conns.Add(1)
+			go func() {
+				defer nc.Close()
+				br := bufio.NewReader(nc)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line != "\r\n" {
+						continue
+					}
+					if n == 1 {
+						io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none")
+						<-extra
+						io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG")
+						continue
+					}
+					io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo")
+				}
+			}()
+		}
+	}()
+	c := testClient()
+	url := "http://" + l.Addr().String() + "/"
+	resp, err := c.do(context.Background(), &httpRequest{method: "GET", url: url}, 10)
+	if err != nil || string(resp.body) != "one" {
+		t.Fatalf("%v %v", resp, err)
+	}
+	close(extra)
+	// Wait until the unsolicited reply sits in the idle connection's receive queue.
+	c.mu.Lock()
+	idle := c.idle[l.Addr().String()]
+	c.mu.Unlock()
+	if len(idle) != 1 {
+		t.Fatalf("%d idle connections, want 1", len(idle))
+	}
+	rc, err := idle[0].pc.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for queued := 0; queued == 0; {
+		rc.Control(func(fd uintptr) { queued, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+		if queued == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	resp, err = c.do(context.Background(), &httpRequest{method: "GET", url: url}, 10)
+	if err != nil || string(resp.body) != "two" {
+		t.Fatalf("got %v %v, want \"two\"", resp, err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}
+
+// A 101 reply switched the connection to another protocol: it is not reused.
+func TestHTTPClientSwitchingProtocolsNotReused(t *testing.T) {
+	s := newRawServer(t, func(int, string) (string, bool) {
+		return "HTTP/1.1 101 Switching Protocols\r\n\r\n", false
+	})
+	c := testClient()
+	for range 2 {
+		resp, err := c.do(context.Background(), &httpRequest{method: "GET", url: s.url("/")}, 10)
+		if err != nil || resp.status != 101 {
+			t.Fatalf("%v %v", resp, err)
+		}
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Errorf("%d connections for two requests, want 2", n)
+	}
+}
+
+// Trailer fields count against the same limit as the header: a server that sends them
+// without end gets an error, not a client waiting for its deadline.
+func TestHTTPClientEndlessTrailer(t *testing.T) {
+	s := newRawServer(t, func(int, string) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n" +
+			strings.Repeat("X-Trailer: 0123456789\r\n", maxResponseHeader/20), false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := testClient().do(ctx, &httpRequest{method: "GET", url: s.url("/")}, 100)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "trailer exceeds") {
+		t.Fatalf("got %v (ctx %v), want the trailer limit", err, ctx.Err())
+	}
 }

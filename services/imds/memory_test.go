@@ -26,6 +26,11 @@ func TestMemoryLimitFollowsCache(t *testing.T) {
 	if got, want := debug.SetMemoryLimit(-1), m.base+memoryHeadroom+2*600; got != want {
 		t.Errorf("600 cached bytes: limit %d, want %d", got, want)
 	}
+	// A value too large for memory replaces /a: its 100 bytes are no longer held.
+	c.store("eth0", &entry{Key: "/a", Endpoint: "e", Data: make([]byte, maxMemBytes/4+1)})
+	if got, want := debug.SetMemoryLimit(-1), m.base+memoryHeadroom+2*500; got != want {
+		t.Errorf("500 cached bytes: limit %d, want %d", got, want)
+	}
 	c.clear()
 	if got, want := debug.SetMemoryLimit(-1), m.base+memoryHeadroom; got != want {
 		t.Errorf("cleared: limit %d, want %d", got, want)

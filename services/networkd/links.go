@@ -29,6 +29,7 @@ func settingsOf(n *netconf.Network) clientSettings {
 // runningClient is one DHCPv4 client goroutine.
 type runningClient struct {
 	settings clientSettings
+	ifindex  int // of the link it runs on: a link re-created under the same name gets a new one
 	cancel   context.CancelCauseFunc
 	done     chan struct{}
 	renew    chan struct{}
@@ -104,6 +105,9 @@ func (m *linkManager) apply(ctx context.Context, cfg *Config, links []net.Interf
 			if err := RemoveStale(ifi.Name, old, cur); err != nil {
 				m.log.Warn("removing dropped configuration", "link", ifi.Name, "err", err)
 			}
+			if idx := m.ifindex[ifi.Name]; idx != ifi.Index {
+				saveRecord(m.root, idx, ifi.Name, newStatic()) // the link was re-created
+			}
 		}
 		m.static[ifi.Name], m.ifindex[ifi.Name] = cur, ifi.Index
 		if err := saveRecord(m.root, ifi.Index, ifi.Name, cur); err != nil {
@@ -112,6 +116,13 @@ func (m *linkManager) apply(ctx context.Context, cfg *Config, links []net.Interf
 
 		rc := m.clients[ifi.Name]
 		want := nw != nil && nw.DHCPv4Enabled()
+		if rc != nil && (rc.ifindex != ifi.Index || rc.ended()) {
+			// The link was re-created under the same name (the client would go on configuring
+			// the old one), or the client ended on its own (Run failed): start anew.
+			m.log.Info("DHCPv4 client's link was re-created or the client ended", "link", ifi.Name)
+			m.stop(ifi.Name, dhcpclient.ErrUnconfigured)
+			rc = nil
+		}
 		switch {
 		case rc != nil && !want:
 			m.log.Info("stopping DHCPv4 client", "link", ifi.Name)
@@ -119,9 +130,9 @@ func (m *linkManager) apply(ctx context.Context, cfg *Config, links []net.Interf
 		case rc != nil && rc.settings != settingsOf(nw):
 			m.log.Info("restarting DHCPv4 client with new settings", "link", ifi.Name, "network", nw.Name)
 			m.stop(ifi.Name, dhcpclient.ErrHandOver)
-			m.start(ctx, ifi.Name, nw)
+			m.start(ctx, ifi.Name, ifi.Index, nw)
 		case rc == nil && want:
-			m.start(ctx, ifi.Name, nw)
+			m.start(ctx, ifi.Name, ifi.Index, nw)
 		}
 	}
 	for name := range m.static {
@@ -140,10 +151,10 @@ func (m *linkManager) apply(ctx context.Context, cfg *Config, links []net.Interf
 }
 
 // start runs a client on link ifname; m.mu is held.
-func (m *linkManager) start(ctx context.Context, ifname string, nw *netconf.Network) {
+func (m *linkManager) start(ctx context.Context, ifname string, ifindex int, nw *netconf.Network) {
 	s := settingsOf(nw)
 	cctx, cancel := context.WithCancelCause(ctx)
-	rc := &runningClient{settings: s, cancel: cancel, done: make(chan struct{}), renew: make(chan struct{}, 1)}
+	rc := &runningClient{settings: s, ifindex: ifindex, cancel: cancel, done: make(chan struct{}), renew: make(chan struct{}, 1)}
 	m.clients[ifname] = rc
 	dc := &dhcpclient.Client{Root: m.root, Ifname: ifname, RouteTable: s.RouteTable, UseMTU: s.UseMTU,
 		SendRelease: s.SendRelease, KeepOnStop: s.KeepOnStop, Renew: rc.renew, Log: m.log}
@@ -157,6 +168,16 @@ func (m *linkManager) start(ctx context.Context, ifname string, nw *netconf.Netw
 			m.log.Error("DHCPv4 client failed", "link", ifname, "err", err)
 		}
 	}()
+}
+
+// ended reports a client whose Run returned.
+func (rc *runningClient) ended() bool {
+	select {
+	case <-rc.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // stop ends the client of ifname for the given reason and waits; m.mu is held.

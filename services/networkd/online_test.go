@@ -167,3 +167,21 @@ func FuzzLeaseReportOf(f *testing.F) {
 		}
 	})
 }
+
+// The reason for waiting names the links in a stable order, so that networkd-wait-online
+// reports it once rather than on every poll.
+func TestWaitOnlineReasonStable(t *testing.T) {
+	o := &WaitOptions{Interfaces: map[string]OperRange{}}
+	for _, n := range []string{"a0", "b0", "c0", "d0", "e0"} {
+		o.Interfaces[n] = OperRange{}
+	}
+	_, first := o.Online(nil)
+	if first != "waiting for a0 (not present), b0 (not present), c0 (not present), d0 (not present), e0 (not present)" {
+		t.Fatalf("reason %q", first)
+	}
+	for range 20 {
+		if _, why := o.Online(nil); why != first {
+			t.Fatalf("reason changed from %q to %q", first, why)
+		}
+	}
+}

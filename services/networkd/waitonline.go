@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,6 +133,7 @@ func (o *WaitOptions) Online(links []api.Interface) (ok bool, why string) {
 	if (o.Any && good > 0) || len(waiting) == 0 {
 		return true, ""
 	}
+	slices.Sort(waiting) // the same reason reads the same: WaitOnline reports only changes
 	return false, "waiting for " + strings.Join(waiting, ", ")
 }
 
