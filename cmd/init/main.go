@@ -57,15 +57,20 @@ func main() {
 	}
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
+	// -h/--help are flags of their own, so that the asked-for help goes to standard output.
+	var help bool
+	fs.BoolVar(&help, "help", false, "")
+	fs.BoolVar(&help, "h", false, "")
 	root := fs.String("root", "/", "")
 	host := fs.Bool("host", false, "")
 	showVersion := fs.Bool("version", false, "")
 	level := fs.String("log-level", "info", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
-		if err == flag.ErrHelp {
-			os.Exit(0)
-		}
 		os.Exit(2)
+	}
+	if help {
+		fmt.Print(usage)
+		return
 	}
 	if *showVersion {
 		fmt.Println("stead init", version)

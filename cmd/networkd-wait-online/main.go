@@ -11,11 +11,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/stead-os/stead/lib/conf"
 	"github.com/stead-os/stead/services/networkd"
 )
 
@@ -36,7 +35,8 @@ Options:
   -4 --ipv4                          Require an IPv4 address
   -6 --ipv6                          Require an IPv6 address
      --any                           Wait for one of the interfaces only
-     --timeout=SECS                  Give up after SECS seconds (default 120, 0: never)
+     --timeout=TIME                  Give up after TIME (seconds, or a time span such as
+                                     5s or 1min; default 120; 0 or infinity: never)
      --root=DIR                      Ask the networkd whose root is DIR
 
 See docs/networkd-wait-online.md.
@@ -105,11 +105,16 @@ func main() {
 		}
 		o.Oper = r
 	}
-	secs, err := strconv.ParseFloat(timeout, 64)
-	if err != nil || secs < 0 {
-		fail(2, fmt.Errorf("invalid --timeout=%q", timeout))
+	// A time span as upstream takes it: "30", "5s", "1min 30s", "infinity"; 0 or infinity
+	// waits for ever.
+	d, err := conf.ParseTimespan(timeout)
+	if err != nil {
+		fail(2, fmt.Errorf("invalid --timeout=%q: %w", timeout, err))
 	}
-	o.Timeout = time.Duration(secs * float64(time.Second))
+	if d == conf.Infinity {
+		d = 0
+	}
+	o.Timeout = d
 	if !quiet {
 		o.Progress = func(s string) { fmt.Fprintln(os.Stderr, "networkd-wait-online:", s) }
 	}
