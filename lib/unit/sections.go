@@ -234,9 +234,32 @@ func (u *Unit) execs(key string, report func(error)) ([]ExecCommand, bool) {
 }
 
 func (u *Unit) words(section, key string, report func(error)) []string {
-	var out []string
+	return listSetting(u, section, key, report, func(v string, _ func(error)) ([]string, error) {
+		return wordTexts(v)
+	})
+}
+
+// wordTexts splits a value into its words, quotes and escapes resolved.
+func wordTexts(v string) ([]string, error) {
+	ws, err := SplitWords(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.text
+	}
+	return out, nil
+}
+
+// listSetting reads every assignment of a list setting, specifiers expanded. An empty
+// assignment resets the list; parse turns one value into its items and reports what it skips
+// through warn, which adds the assignment's file and line; an error drops the whole
+// assignment.
+func listSetting[T any](u *Unit, section, key string, report func(error), parse func(v string, warn func(error)) ([]T, error)) []T {
+	var out []T
 	for _, e := range u.File.Entries(section, key) {
-		if e.Value == "" { // an empty assignment resets the list
+		if e.Value == "" {
 			out = nil
 			continue
 		}
@@ -244,14 +267,12 @@ func (u *Unit) words(section, key string, report func(error)) []string {
 		if !ok {
 			continue
 		}
-		ws, err := SplitWords(v)
+		items, err := parse(v, func(err error) { report(e.Wrap(err)) })
 		if err != nil {
 			report(e.Wrap(err))
 			continue
 		}
-		for _, w := range ws {
-			out = append(out, w.text)
-		}
+		out = append(out, items...)
 	}
 	return out
 }
@@ -286,19 +307,12 @@ func (u *Unit) parseService(report func(error)) bool {
 		[]string{"no", "always", "on-success", "on-failure", "on-abnormal", "on-abort", "on-watchdog"}, report)
 	s.RestartSec = u.timespan("Service", "RestartSec", 100*time.Millisecond, report)
 	s.Environment = u.words("Service", "Environment", report)
-	for _, e := range u.File.Entries("Service", "EnvironmentFile") {
-		if e.Value == "" {
-			s.EnvironmentFiles = nil
-			continue
+	s.EnvironmentFiles = listSetting(u, "Service", "EnvironmentFile", report, func(v string, _ func(error)) ([]string, error) {
+		if !strings.HasPrefix(strings.TrimPrefix(v, "-"), "/") {
+			return nil, fmt.Errorf("path %q is not absolute", v)
 		}
-		if v, ok := u.expand(e, report); ok {
-			if !strings.HasPrefix(strings.TrimPrefix(v, "-"), "/") {
-				report(e.Wrap(fmt.Errorf("path %q is not absolute", v)))
-				continue
-			}
-			s.EnvironmentFiles = append(s.EnvironmentFiles, v)
-		}
-	}
+		return []string{v}, nil
+	})
 	s.User = u.str("Service", "User", report)
 	s.Group = u.str("Service", "Group", report)
 	s.SupplementaryGroups = u.words("Service", "SupplementaryGroups", report)
@@ -435,36 +449,26 @@ func (u *Unit) mode(section, key string, def uint32, report func(error)) uint32 
 // dirs reads RuntimeDirectory=/StateDirectory=: relative paths without ".."
 // (a ":" suffix naming a symlink is not supported and dropped with a warning).
 func (u *Unit) dirs(key string, report func(error)) []string {
-	var out []string
-	for _, e := range u.File.Entries("Service", key) {
-		if e.Value == "" {
-			out = nil
-			continue
-		}
-		v, ok := u.expand(e, report)
-		if !ok {
-			continue
-		}
-		ws, err := SplitWords(v)
+	return listSetting(u, "Service", key, report, func(v string, warn func(error)) ([]string, error) {
+		ws, err := wordTexts(v)
 		if err != nil {
-			report(e.Wrap(err))
-			continue
+			return nil, err
 		}
-		for _, w := range ws {
-			d := w.text
+		var out []string
+		for _, d := range ws {
 			if i := strings.IndexByte(d, ':'); i >= 0 {
-				report(e.Wrap(fmt.Errorf("%s: symlink destinations are not supported, ignoring them", d)))
+				warn(fmt.Errorf("%s: symlink destinations are not supported, ignoring them", d))
 				d = d[:i]
 			}
 			c := path.Clean(d)
 			if d == "" || strings.HasPrefix(d, "/") || c == "." || c == ".." || strings.HasPrefix(c, "../") {
-				report(e.Wrap(fmt.Errorf("%q is not a relative path below the base directory, ignoring", d)))
+				warn(fmt.Errorf("%q is not a relative path below the base directory, ignoring", d))
 				continue
 			}
 			out = append(out, c)
 		}
-	}
-	return out
+		return out, nil
+	})
 }
 
 // parseCredentials reads LoadCredential=, SetCredential= and ImportCredential=.
@@ -474,28 +478,15 @@ func (u *Unit) parseCredentials(s *Service, report func(error)) {
 	s.ImportCredentials = serviceList(u, "ImportCredential", ParseImportCredential, report)
 }
 
-// serviceList reads every assignment of the [Service] list setting key, specifiers expanded
-// and each value parsed: an empty assignment resets the list, a bad value is reported with its
-// file and line and skipped.
+// serviceList reads the [Service] list setting key whose every assignment is one item.
 func serviceList[T any](u *Unit, key string, parse func(string) (T, error), report func(error)) []T {
-	var out []T
-	for _, e := range u.File.Entries("Service", key) {
-		if e.Value == "" {
-			out = nil
-			continue
-		}
-		v, ok := u.expand(e, report)
-		if !ok {
-			continue
-		}
+	return listSetting(u, "Service", key, report, func(v string, _ func(error)) ([]T, error) {
 		x, err := parse(v)
 		if err != nil {
-			report(e.Wrap(err))
-			continue
+			return nil, err
 		}
-		out = append(out, x)
-	}
-	return out
+		return []T{x}, nil
+	})
 }
 
 // SignalNumber parses a signal name ("SIGTERM", "TERM", "SIGRTMIN+3") or
