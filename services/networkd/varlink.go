@@ -382,6 +382,12 @@ func (s *service) GetStates(ctx context.Context, c *varlink.Call) error {
 	if err != nil {
 		return varlinkd.ReplyErrno(ctx, *c, err)
 	}
+	return c.Reply(ctx, managerStates(it))
+}
+
+// managerStates is the whole machine's state: each kind the highest any non-loopback link
+// has, and the online state of the links that count for it.
+func managerStates(it []api.Interface) api.States {
 	st := api.States{AddressState: "off", IPv4AddressState: "off", IPv6AddressState: "off", CarrierState: "off", OperationalState: "off"}
 	for _, i := range it {
 		if i.Type == "loopback" {
@@ -394,7 +400,7 @@ func (s *service) GetStates(ctx context.Context, c *varlink.Call) error {
 		st.OperationalState = maxState(operRank, st.OperationalState, i.OperationalState)
 	}
 	st.OnlineState = managerOnline(it)
-	return c.Reply(ctx, st)
+	return st
 }
 
 func (s *service) GetNamespaceId(ctx context.Context, c *varlink.Call) error {
@@ -545,7 +551,6 @@ func (s *service) writeStateFiles() error {
 	keep := map[string]bool{}
 	dns := map[string]bool{}
 	var allDNS []string
-	st := api.States{AddressState: "off", IPv4AddressState: "off", IPv6AddressState: "off", CarrierState: "off", OperationalState: "off"}
 	for _, i := range it {
 		name := strconv.Itoa(i.Index)
 		keep[name] = true
@@ -571,14 +576,6 @@ func (s *service) writeStateFiles() error {
 		if err := writeIfChanged(filepath.Join(dir, name), b.String()); err != nil {
 			return err
 		}
-		if i.Type == "loopback" {
-			continue
-		}
-		st.AddressState = maxState(addrRank, st.AddressState, i.AddressState)
-		st.IPv4AddressState = maxState(addrRank, st.IPv4AddressState, i.IPv4AddressState)
-		st.IPv6AddressState = maxState(addrRank, st.IPv6AddressState, i.IPv6AddressState)
-		st.CarrierState = maxState(carrierRank, st.CarrierState, i.CarrierState)
-		st.OperationalState = maxState(operRank, st.OperationalState, i.OperationalState)
 	}
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
@@ -587,10 +584,11 @@ func (s *service) writeStateFiles() error {
 			}
 		}
 	}
+	st := managerStates(it)
 	state := fmt.Sprintf("# This is private data. Do not parse.\nOPER_STATE=%s\nCARRIER_STATE=%s\nADDRESS_STATE=%s\nIPV4_ADDRESS_STATE=%s\nIPV6_ADDRESS_STATE=%s\n",
 		st.OperationalState, st.CarrierState, st.AddressState, st.IPv4AddressState, st.IPv6AddressState)
-	if on := managerOnline(it); on != "" {
-		state += "ONLINE_STATE=" + on + "\n"
+	if st.OnlineState != "" {
+		state += "ONLINE_STATE=" + st.OnlineState + "\n"
 	}
 	if len(allDNS) > 0 {
 		state += "DNS=" + strings.Join(allDNS, " ") + "\n"
