@@ -55,16 +55,7 @@ func (v varlinkJobList) List(ctx context.Context, c *varlink.Call, id *int64, un
 		}
 		return varlinkd.ReplyError(ctx, *c, iosystemdjob.ErrorNoSuchJob, p)
 	}
-	if !c.WantsMore() && len(out) > 1 {
-		return varlinkd.ReplyExpectedMore(ctx, *c)
-	}
-	for i, j := range out {
-		c.Continues = c.WantsMore() && i < len(out)-1
-		if err := c.Reply(ctx, j); err != nil {
-			return err
-		}
-	}
-	return nil
+	return varlinkd.ReplyList(ctx, c, out)
 }
 
 func (v varlinkJobList) Cancel(ctx context.Context, c *varlink.Call, id int64) error {

@@ -138,8 +138,8 @@ func (m *Manager) lookupForQuery(name string) *unitState {
 func (v varlinkUnit) List(ctx context.Context, c *varlink.Call, name *string, pid *iosystemdunit.ProcessId, cgroup *string, invocationID *string) error {
 	m := v.m
 	type item struct {
-		c UnitContext
-		r UnitRuntime
+		C UnitContext `json:"context"`
+		R UnitRuntime `json:"runtime"`
 	}
 	var items []item
 	m.mu.Lock()
@@ -211,17 +211,5 @@ func (v varlinkUnit) List(ctx context.Context, c *varlink.Call, name *string, pi
 		}
 		return varlinkd.ReplyError(ctx, *c, iosystemdunit.ErrorNoSuchUnit, p)
 	}
-	if !c.WantsMore() && len(items) > 1 {
-		return varlinkd.ReplyExpectedMore(ctx, *c)
-	}
-	for i, it := range items {
-		c.Continues = c.WantsMore() && i < len(items)-1
-		if err := c.Reply(ctx, struct {
-			Context UnitContext `json:"context"`
-			Runtime UnitRuntime `json:"runtime"`
-		}{it.c, it.r}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return varlinkd.ReplyList(ctx, c, items)
 }
