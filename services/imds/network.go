@@ -1,12 +1,13 @@
 package imds
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/stead-os/stead/lib/resolverr"
 )
 
 // Files written by --setup-network, relative to the root.
@@ -78,34 +79,7 @@ func networkConfig(ep *Endpoint, mode NetworkMode) string {
 // rrRecords renders the _imds A/AAAA records for systemd-resolved's static.d, or "" when no
 // address is known.
 func rrRecords(ep *Endpoint) string {
-	type key struct {
-		Class int    `json:"class"`
-		Type  int    `json:"type"`
-		Name  string `json:"name"`
-	}
-	type rr struct {
-		Key     key   `json:"key"`
-		Address []int `json:"address"`
-	}
-	var rrs []rr
-	for _, a := range []struct {
-		addr netip.Addr
-		typ  int
-	}{{ep.AddressIPv4, 1}, {ep.AddressIPv6, 28}} {
-		if !a.addr.IsValid() {
-			continue
-		}
-		var bytes []int
-		for _, c := range a.addr.AsSlice() {
-			bytes = append(bytes, int(c))
-		}
-		rrs = append(rrs, rr{Key: key{Class: 1, Type: a.typ, Name: "_imds"}, Address: bytes})
-	}
-	if len(rrs) == 0 {
-		return ""
-	}
-	b, _ := json.Marshal(rrs)
-	return string(b) + "\n"
+	return string(resolverr.Addresses("_imds", ep.AddressIPv4, ep.AddressIPv6))
 }
 
 // writePublic writes a world-readable file under root, creating its directories (0755).

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stead-os/stead/lib/resolverr"
 	"github.com/stead-os/stead/lib/userdata"
 	"github.com/stead-os/stead/lib/varlinkd"
 )
@@ -58,21 +58,11 @@ func runImport(ctx context.Context, c *conn, o *Options) error {
 // importPublicAddresses writes the public addresses as resolved static records for the name
 // "_public", or removes the file when there are none.
 func importPublicAddresses(ctx context.Context, c *conn, o *Options) error {
-	type rrKey struct {
-		Class int    `json:"class"`
-		Type  int    `json:"type"`
-		Name  string `json:"name"`
-	}
-	type rr struct {
-		Key     rrKey `json:"key"`
-		Address []int `json:"address"`
-	}
-	var rrs []rr
+	var addrs []netip.Addr
 	for _, x := range []struct {
 		wellKnown string
-		typ       int
 		v4        bool
-	}{{"ipv4_public", 1, true}, {"ipv6_public", 28, false}} {
+	}{{"ipv4_public", true}, {"ipv6_public", false}} {
 		b, err := c.get(ctx, x.wellKnown, "")
 		if errors.Is(err, ErrAbsent) {
 			continue
@@ -89,27 +79,20 @@ func importPublicAddresses(ctx context.Context, c *conn, o *Options) error {
 			o.log().Warn("ignoring invalid public address", "key", x.wellKnown, "value", s)
 			continue
 		}
-		var ints []int
-		for _, by := range a.AsSlice() {
-			ints = append(ints, int(by))
-		}
-		rrs = append(rrs, rr{rrKey{1, x.typ, "_public"}, ints})
+		addrs = append(addrs, a)
 	}
 	path := under(o.Root, PublicRRFile)
-	if len(rrs) == 0 {
+	b := resolverr.Addresses("_public", addrs...)
+	if b == nil {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return nil
 	}
-	b, err := json.Marshal(rrs)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := writeAtomic(path, append(b, '\n'), 0o644); err != nil {
+	if err := writeAtomic(path, b, 0o644); err != nil {
 		return err
 	}
 	o.log().Info("public addresses written as resolver records", "path", PublicRRFile)
