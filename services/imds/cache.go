@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stead-os/stead/lib/atomicfile"
 )
 
 // boottime is the clock cache timestamps use: CLOCK_BOOTTIME, which keeps counting across
@@ -174,7 +176,7 @@ func (c *cache) store(iface string, e *entry) {
 		err = c.mkdir(d)
 	}
 	if err == nil {
-		err = writeFileAtomic(d, fileName(e.Endpoint, e.Key), b, 0o600)
+		err = atomicfile.Write(filepath.Join(d, fileName(e.Endpoint, e.Key)), b, 0o600)
 	}
 	if err != nil {
 		c.log.Warn("cannot write cache file", "interface", iface, "err", err)
@@ -222,7 +224,7 @@ func (c *cache) saveToken(iface string, t savedToken) {
 		err = c.mkdir(d)
 	}
 	if err == nil {
-		err = writeFileAtomic(d, "token", b, 0o600)
+		err = atomicfile.Write(filepath.Join(d, "token"), b, 0o600)
 	}
 	if err != nil {
 		c.log.Warn("cannot write token file", "interface", iface, "err", err)
@@ -269,7 +271,7 @@ func (c *cache) pin(iface string) {
 	}
 	err := os.MkdirAll(c.dir, 0o755)
 	if err == nil {
-		err = writeFileAtomic(c.dir, "ifname", []byte(iface+"\n"), 0o644)
+		err = atomicfile.Write(filepath.Join(c.dir, "ifname"), []byte(iface+"\n"), 0o644)
 	}
 	if err != nil {
 		c.log.Warn("cannot record the interface", "err", err)
@@ -283,27 +285,4 @@ func (c *cache) unpin() {
 			c.log.Warn("cannot forget the interface", "err", err)
 		}
 	}
-}
-
-// writeFileAtomic writes dir/name through a temporary file and a rename.
-func writeFileAtomic(dir, name string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

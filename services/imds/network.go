@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stead-os/stead/lib/atomicfile"
 	"github.com/stead-os/stead/lib/resolverr"
 )
 
@@ -88,5 +89,5 @@ func writePublic(root, path, content string) error {
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Dir(full), filepath.Base(full), []byte(content), 0o644)
+	return atomicfile.Write(full, []byte(content), 0o644)
 }

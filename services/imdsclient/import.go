@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stead-os/stead/lib/atomicfile"
 	"github.com/stead-os/stead/lib/resolverr"
 	"github.com/stead-os/stead/lib/userdata"
 	"github.com/stead-os/stead/lib/varlinkd"
@@ -92,7 +93,7 @@ func importPublicAddresses(ctx context.Context, c *conn, o *Options) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := writeAtomic(path, b, 0o644); err != nil {
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
 		return err
 	}
 	o.log().Info("public addresses written as resolver records", "path", PublicRRFile)
@@ -116,7 +117,7 @@ func importUserdata(ctx context.Context, c *conn, o *Options) error {
 	if err := os.MkdirAll(filepath.Dir(copyPath), 0o755); err != nil {
 		return err
 	}
-	if err := writeAtomic(copyPath, data, 0o644); err != nil {
+	if err := atomicfile.Write(copyPath, data, 0o644); err != nil {
 		o.log().Warn("could not keep a copy of the user data", "path", UserdataCopy, "err", err)
 	}
 	res, err := userdata.Parse(data)
@@ -203,52 +204,5 @@ func writeCredential(dir, name string, b []byte) (bool, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return false, err
 	}
-	path := filepath.Join(dir, name)
-	if _, err := os.Lstat(path); err == nil {
-		return false, nil
-	}
-	tmp, err := os.CreateTemp(dir, ".#imds")
-	if err != nil {
-		return false, err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return false, err
-	}
-	if err := tmp.Chmod(0o400); err != nil {
-		tmp.Close()
-		return false, err
-	}
-	if err := tmp.Close(); err != nil {
-		return false, err
-	}
-	// A hard link fails if the name appeared meanwhile: existing files are never replaced.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return false, nil
-		}
-		return false, err
-	}
-	return true, nil
-}
-
-func writeAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".#imds")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteNew(filepath.Join(dir, name), b, 0o400)
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/stead-os/stead/lib/atomicfile"
 )
 
 // RecordDir holds, per link, what networkd put there from the .network files
@@ -148,11 +150,7 @@ func saveRecord(root string, ifindex int, link string, s Static) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.Write(p, append(b, '\n'), 0o644)
 }
 
 // parseRecord reads one record file's contents.

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
+	"github.com/stead-os/stead/lib/atomicfile"
 	"github.com/stead-os/stead/lib/varlinkd"
 	"github.com/stead-os/stead/services/networkd/dhcpclient"
 	"github.com/stead-os/stead/services/networkd/netconf"
@@ -607,11 +608,7 @@ func writeIfChanged(path, content string) error {
 	if b, err := os.ReadFile(path); err == nil && string(b) == content {
 		return nil
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, []byte(content), 0o644)
 }
 
 // publishStates keeps the state files current until ctx is done.

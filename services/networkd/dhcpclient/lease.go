@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/stead-os/stead/lib/atomicfile"
 )
 
 // LeaseDir is where leases are kept, relative to the root.
@@ -258,11 +260,7 @@ func Save(root string, ifindex int, l *Lease) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, l.Marshal(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.Write(p, l.Marshal(), 0o644)
 }
 
 // LoadLease reads the lease of link ifindex; (nil, nil) when there is none.
