@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stead-os/stead/lib/creds"
@@ -54,16 +53,11 @@ func readCredential(p string) ([]byte, error) {
 	var r io.Reader
 	switch {
 	case st.Mode().IsRegular():
-		// Non-blocking, and checked again once open: a FIFO swapped in
-		// must not block the manager.
-		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+		f, err := openRegular(p)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: not a regular file", p)
-		}
 		r = f
 	case st.Mode()&fs.ModeSocket != 0:
 		c, err := net.DialTimeout("unix", p, 5*time.Second)

@@ -250,19 +250,29 @@ func (m *Manager) readEnvironmentFile(spec string) ([]string, error) {
 // it holding m.mu (upstream reads EnvironmentFile= in the forked child), so
 // a FIFO or a device someone put there must not block or flood it.
 func readRegularFile(p string) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	f, err := openRegular(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	return io.ReadAll(f)
+}
+
+// openRegular opens p for reading if it is a regular file, checked on the open file: opened
+// non-blocking, a FIFO or device (perhaps swapped in after a stat) cannot block the manager.
+func openRegular(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s: not a regular file", p)
 	}
-	return io.ReadAll(f)
+	return f, nil
 }
 
 // workingDir resolves WorkingDirectory= under the root: "~" is the user's
