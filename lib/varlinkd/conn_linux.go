@@ -15,16 +15,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errTooLarge closes a connection whose message outgrew MaxMessageSize.
-var errTooLarge = fmt.Errorf("message exceeds %d bytes", MaxMessageSize)
+// Errors that close a connection: a message outgrowing MaxMessageSize, input the server's
+// budget cannot hold, fds not at the start of a message or more of them than allowed.
+var (
+	errTooLarge    = fmt.Errorf("message exceeds %d bytes", MaxMessageSize)
+	errOverBudget  = errors.New("buffered input over the server's budget")
+	errStrayFDs    = errors.New("fds passed other than with the first byte of a message")
+	errTooManyFDs  = errors.New("more fds passed than the server accepts with a message")
+	errFDsDisabled = errors.New("fds passed to a server that accepts none")
+)
 
 // Read buffer sizing: a connection reads into a buffer of readBufferSize bytes from a shared
-// pool, and doubles it whenever less than minReadRoom is free. A connection with nothing
-// buffered returns its buffer to the pool while it waits for the next request, so that idle
-// clients cost no buffer at all.
+// pool, and doubles it whenever less than minReadRoom is free, up to maxReadBuffer. A
+// connection with nothing buffered returns its buffer to the pool while it waits for the next
+// request, so that idle clients cost no buffer at all; one whose grown buffer holds little
+// moves back to a pooled one. Grown buffers are charged to the server's inputBudget.
 const (
 	readBufferSize = 4096
 	minReadRoom    = 1024
+	maxReadBuffer  = MaxMessageSize + 1 // a maximal message and its NUL
 )
 
 // maxFDsPerMessage matches the kernel's SCM_MAX_FD.
@@ -41,15 +50,17 @@ var (
 // the peer's credentials. It implements varlink.ReadWriterContext, varlink.FDReadWriter and
 // varlink.GetNetConn, so the library's Call can reply through it.
 type wireConn struct {
-	nc   net.Conn
-	uc   *net.UnixConn   // nil for non-unix connections
-	rc   syscall.RawConn // uc's, for reads that wait without holding a buffer
-	peer *unix.Ucred     // nil when the kernel could not tell
+	nc     net.Conn
+	uc     *net.UnixConn   // nil for non-unix connections
+	rc     syscall.RawConn // uc's, for reads that wait without holding a buffer
+	peer   *unix.Ucred     // nil when the kernel could not tell
+	budget *inputBudget    // charged for grown buffers
+	maxFDs int             // fds accepted with one message; 0: read without room for any
 
 	arr        []byte             // read buffer, nil while idle; arr[start:end] is read but not yet returned
 	pooled     *[]byte            // arr's pool entry when it came from readBuffers
 	start, end int                //
-	fds        []*os.File         // fds received but not yet attached to a message
+	fds        []*os.File         // fds received with the message being read
 	recvFn     func(uintptr) bool // w.recv, bound once
 	n          int                // recv's result
 	rerr       error              //
@@ -57,8 +68,9 @@ type wireConn struct {
 	wmu sync.Mutex // handlers may reply from helper goroutines
 }
 
-func newWireConn(nc net.Conn) *wireConn {
-	w := &wireConn{nc: nc}
+// newWireConn wraps nc with the server's budget and fd limit.
+func (s *Server) newWireConn(nc net.Conn) *wireConn {
+	w := &wireConn{nc: nc, budget: s.budget, maxFDs: s.limits.MaxInputFDs}
 	if uc, ok := nc.(*net.UnixConn); ok {
 		if rc, err := uc.SyscallConn(); err == nil {
 			w.uc, w.rc = uc, rc
@@ -69,6 +81,18 @@ func newWireConn(nc net.Conn) *wireConn {
 	return w
 }
 
+// unknownUID stands for peers whose credentials the kernel did not give.
+const unknownUID = ^uint32(0)
+
+// peerClass is the uid the connection limits count the peer under, and whether the peer is
+// privileged (root or the daemon's own uid).
+func (w *wireConn) peerClass() (uid uint32, privileged bool) {
+	if w.peer == nil {
+		return unknownUID, false
+	}
+	return w.peer.Uid, w.peer.Uid == 0 || w.peer.Uid == uint32(os.Getuid())
+}
+
 func peerCred(rc syscall.RawConn) *unix.Ucred {
 	var cred *unix.Ucred
 	rc.Control(func(fd uintptr) {
@@ -77,27 +101,32 @@ func peerCred(rc syscall.RawConn) *unix.Ucred {
 	return cred
 }
 
-// fill reads once more from the socket, keeping any fds that arrive. It compacts or grows
-// the buffer first, and refuses to hold more than one maximal message.
+// fill reads once more from the socket, keeping any fds that arrive. It compacts, shrinks or
+// grows the buffer first, and refuses to hold more than one maximal message.
 func (w *wireConn) fill() error {
 	if w.end-w.start > MaxMessageSize {
 		return errTooLarge
 	}
-	if w.start == w.end {
+	switch {
+	case w.start == w.end:
 		// Everything read was handled (a message returned by next is dead by now).
 		w.release()
+	case w.pooled == nil && w.end-w.start <= readBufferSize-minReadRoom:
+		// A large message was handled and only the start of a small one is left.
+		rest := w.arr[w.start:w.end]
+		pooled := readBuffers.Get().(*[]byte)
+		n := copy(*pooled, rest)
+		w.release()
+		w.arr, w.pooled, w.start, w.end = *pooled, pooled, 0, n
 	}
 	if w.arr != nil && (w.start > 0 && w.end == len(w.arr)) {
 		w.end = copy(w.arr, w.arr[w.start:w.end])
 		w.start = 0
 	}
-	if w.arr != nil && len(w.arr)-w.end < minReadRoom {
-		grown := make([]byte, 2*len(w.arr))
-		n := copy(grown, w.arr[w.start:w.end])
-		if w.pooled != nil {
-			readBuffers.Put(w.pooled)
+	if w.arr != nil && len(w.arr)-w.end < minReadRoom && len(w.arr) < maxReadBuffer {
+		if err := w.grow(); err != nil {
+			return err
 		}
-		w.arr, w.pooled, w.start, w.end = grown, nil, 0, n
 	}
 	if w.uc == nil {
 		w.acquire()
@@ -123,17 +152,54 @@ func (w *wireConn) fill() error {
 	return err
 }
 
+// grow doubles the buffer (up to maxReadBuffer), charging the budget for the bytes added.
+// Grown buffers are anonymous mappings rather than Go heap: their memory is the kernel's
+// again the moment they are unmapped, and growing one (mremap) leaves no garbage behind, so
+// the resident memory input can pin stays within the budget.
+func (w *wireConn) grow() error {
+	size := min(2*len(w.arr), maxReadBuffer)
+	charged := 0
+	if w.pooled == nil {
+		charged = len(w.arr)
+	}
+	if !w.budget.take(int64(size - charged)) {
+		return errOverBudget
+	}
+	var grown []byte
+	var err error
+	if w.pooled == nil {
+		grown, err = unix.Mremap(w.arr, size, unix.MREMAP_MAYMOVE)
+	} else {
+		grown, err = unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err == nil {
+			copy(grown, w.arr[w.start:w.end])
+			w.end -= w.start
+			w.start = 0
+			readBuffers.Put(w.pooled)
+			w.pooled = nil
+		}
+	}
+	if err != nil {
+		w.budget.give(int64(size - charged))
+		return fmt.Errorf("read buffer of %d bytes: %w", size, err)
+	}
+	w.arr = grown
+	return nil
+}
+
 // recv is fill's non-blocking read: it reports false (wait until readable) on EAGAIN, after
 // giving the buffer back if nothing is buffered. Results go to w.n and w.rerr; a method value
 // made once per connection keeps each read free of allocations.
 func (w *wireConn) recv(fd uintptr) bool {
 	w.acquire()
-	oob := oobBuffers.Get().(*[]byte)
-	n, oobn, err := recvmsg(int(fd), w.arr[w.end:], *oob)
-	if oobn > 0 {
-		w.fds = append(w.fds, parseRights((*oob)[:oobn])...)
+	var n int
+	var err error
+	if w.maxFDs == 0 {
+		// No room for fds: the kernel drops any that come and never installs them here.
+		n, _, _, err = recvmsg(int(fd), w.arr[w.end:], nil)
+	} else {
+		n, err = w.recvWithFDs(int(fd))
 	}
-	oobBuffers.Put(oob)
 	if err == unix.EAGAIN {
 		if w.start == w.end {
 			w.release() // wait for the peer without a buffer
@@ -144,23 +210,54 @@ func (w *wireConn) recv(fd uintptr) bool {
 	return true
 }
 
+// recvWithFDs reads and takes the fds that came along, which must arrive with the first byte
+// of a message (nothing else buffered) and number at most maxFDs; otherwise they are closed
+// and the connection is to be closed, as upstream's sd-varlink treats stray fds.
+func (w *wireConn) recvWithFDs(fd int) (int, error) {
+	oob := oobBuffers.Get().(*[]byte)
+	defer oobBuffers.Put(oob)
+	n, oobn, flags, err := recvmsg(fd, w.arr[w.end:], (*oob)[:unix.CmsgSpace(w.maxFDs*4)])
+	if oobn == 0 {
+		if err == nil && flags&unix.MSG_CTRUNC != 0 {
+			err = errTooManyFDs
+		}
+		return n, err
+	}
+	files := parseRights((*oob)[:oobn])
+	switch {
+	case flags&unix.MSG_CTRUNC != 0 || len(w.fds)+len(files) > w.maxFDs:
+		err = errTooManyFDs
+	case w.start != w.end || len(w.fds) > 0:
+		err = errStrayFDs
+	}
+	if err != nil {
+		closeFiles(files)
+		return 0, err
+	}
+	w.fds = files
+	return n, nil
+}
+
 // recvmsg reads without waiting, with passed fds close-on-exec. unix.Recvmsg would also
 // decode the (unused) source address, one allocation per read.
-func recvmsg(fd int, p, oob []byte) (n, oobn int, err error) {
+func recvmsg(fd int, p, oob []byte) (n, oobn, flags int, err error) {
 	iov := unix.Iovec{Base: &p[0]}
 	iov.SetLen(len(p))
-	msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
-	msg.SetControllen(len(oob))
+	msg := unix.Msghdr{Iov: &iov, Iovlen: 1}
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
 	for {
 		r, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)),
 			unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 		switch e {
 		case 0:
-			return int(r), int(msg.Controllen), nil
+			return int(r), int(msg.Controllen), int(msg.Flags), nil
 		case unix.EINTR:
 			continue
 		}
-		return 0, 0, e
+		return 0, 0, 0, e
 	}
 }
 
@@ -172,11 +269,15 @@ func (w *wireConn) acquire() {
 	}
 }
 
-// release drops the read buffer, returning it to the pool if it came from there; only call
-// it with nothing buffered.
+// release drops the read buffer, returning it to the pool if it came from there, else
+// crediting the budget; only call it with nothing buffered that is still wanted.
 func (w *wireConn) release() {
-	if w.pooled != nil {
+	switch {
+	case w.pooled != nil:
 		readBuffers.Put(w.pooled)
+	case w.arr != nil:
+		unix.Munmap(w.arr)
+		w.budget.give(int64(len(w.arr)))
 	}
 	w.arr, w.pooled, w.start, w.end = nil, nil, 0, 0
 }
@@ -208,6 +309,11 @@ func (w *wireConn) next() ([]byte, []*os.File, error) {
 	}
 	fds := w.fds
 	w.fds = nil
+	if w.pooled == nil {
+		// A grown buffer is unmapped once the connection moves on; a handler that kept
+		// varlink.Call.Request beyond its return must not find the memory gone.
+		b = bytes.Clone(b)
+	}
 	return b[:len(b)-1], fds, nil
 }
 
@@ -288,7 +394,7 @@ func (w *wireConn) Read(_ context.Context, p []byte) (int, error) {
 // ReadBytes returns bytes up to and including delim, for upgraded connections.
 func (w *wireConn) ReadBytes(_ context.Context, delim byte) ([]byte, error) {
 	b, err := w.until(delim)
-	return bytes.Clone(b), err
+	return bytes.Clone(b), err // the buffer is reused, or unmapped
 }
 
 // ReadBytesWithFDs is ReadBytes plus the fds received meanwhile.

@@ -23,15 +23,25 @@ type request struct {
 var errProtocol = errors.New("varlink protocol violation")
 
 // ServeConn serves requests on one connected socket until the peer closes it, it breaks the
-// protocol (malformed JSON, oversized message) or ctx is done; then it closes c.
+// protocol (malformed JSON, oversized message, stray fds) or ctx is done; then it closes c.
+// It applies the input limits but not the connection limits, which are Serve's.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
-	w := newWireConn(c)
+	s.serveWire(ctx, s.newWireConn(c))
+}
+
+func (s *Server) serveWire(ctx context.Context, w *wireConn) {
 	defer w.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	stop := context.AfterFunc(ctx, func() { w.nc.Close() })
 	defer stop()
 	for {
 		msg, fds, err := w.next()
-		if err != nil {
+		switch {
+		case err == nil:
+		case errors.Is(err, errOverBudget):
+			uid, _ := w.peerClass()
+			s.refused.warn(s.log, "Varlink input over the server's budget, closing a connection", "uid", uid)
+			return
+		default:
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Debug("varlink connection closed", "err", err)
 			}

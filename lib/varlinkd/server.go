@@ -12,7 +12,6 @@ package varlinkd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -47,8 +46,13 @@ type Server struct {
 	control *serviceControl
 	log     *slog.Logger
 
+	limits  Limits
+	budget  *inputBudget
+	refused rateLimitedLog // connections over the limits
+	stalled rateLimitedLog // accept failing for lack of resources
+
 	mu        sync.Mutex
-	conns     map[net.Conn]struct{}
+	conns     connTable
 	idle      *time.Timer // nil unless Serve was asked to exit when idle
 	idleAfter time.Duration
 }
@@ -69,10 +73,14 @@ func New(info Info, hooks Hooks) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		svc:    svc,
-		ifaces: map[string]*iface{},
-		log:    slog.Default(),
-		conns:  map[net.Conn]struct{}{},
+		svc:     svc,
+		ifaces:  map[string]*iface{},
+		log:     slog.Default(),
+		refused: rateLimitedLog{period: 10 * time.Second},
+		stalled: rateLimitedLog{period: 10 * time.Second},
+	}
+	if err := s.SetLimits(Limits{}); err != nil {
+		return nil, err
 	}
 	s.control = newServiceControl(hooks)
 	// io.systemd declares only errors, which varlink/go's IDL parser refuses: index it by hand.
@@ -108,11 +116,24 @@ func (s *Server) register(d Dispatcher, public bool) error {
 	return nil
 }
 
+// SetLimits replaces the limits (zero fields take DefaultLimits'); call it before serving.
+func (s *Server) SetLimits(l Limits) error {
+	l, err := l.withDefaults()
+	if err != nil {
+		return err
+	}
+	s.limits = l
+	s.budget = &inputBudget{max: l.MaxBufferedInput}
+	return nil
+}
+
 // Reload runs the reload hook, as io.systemd.service.Reload and SIGHUP do.
 func (s *Server) Reload(ctx context.Context) error { return s.control.reload(ctx) }
 
 // Serve accepts connections on l until ctx is done or l fails, then waits for open
-// connections to end (they are closed by cancelling their context).
+// connections to end (they are closed by cancelling their context). A connection over the
+// limits is closed at once; an accept that fails for lack of fds, buffers or memory is retried
+// after a growing pause, so that the server outlives a client exhausting them.
 func (s *Server) Serve(ctx context.Context, l net.Listener, idleExit time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -124,24 +145,38 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idleExit time.Durati
 	if idleExit > 0 {
 		s.armIdle(idleExit, cancel)
 	}
+	var backoff time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !acceptRetryable(err) {
+				return err
 			}
-			return err
+			backoff = nextBackoff(backoff)
+			s.stalled.warn(s.log, "accepting Varlink connections failed, retrying", "err", err, "after", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			continue
 		}
-		s.track(c, true)
+		backoff = 0
+		w := s.newWireConn(c)
+		uid, privileged := w.peerClass()
+		if !s.open(uid, privileged) {
+			s.refused.warn(s.log, "too many Varlink connections, refusing", "uid", uid, "open", s.openCount())
+			w.Close()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer s.track(c, false)
-			s.ServeConn(ctx, c)
+			defer s.closed(uid)
+			s.serveWire(ctx, w)
 		}()
 	}
 }
@@ -152,7 +187,7 @@ func (s *Server) armIdle(d time.Duration, stop func()) {
 	defer s.mu.Unlock()
 	s.idle = time.AfterFunc(d, func() {
 		s.mu.Lock()
-		busy := len(s.conns) > 0
+		busy := s.conns.total > 0
 		s.mu.Unlock()
 		if !busy {
 			s.log.Debug("idle, exiting")
@@ -162,19 +197,31 @@ func (s *Server) armIdle(d time.Duration, stop func()) {
 	s.idleAfter = d
 }
 
-// track records open connections, pausing the idle timer while any is open.
-func (s *Server) track(c net.Conn, open bool) {
+// open admits a connection within the limits, pausing the idle timer.
+func (s *Server) open(uid uint32, privileged bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if open {
-		s.conns[c] = struct{}{}
-		if s.idle != nil {
-			s.idle.Stop()
-		}
-		return
+	if !s.conns.admit(&s.limits, uid, privileged) {
+		return false
 	}
-	delete(s.conns, c)
-	if s.idle != nil && len(s.conns) == 0 {
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	return true
+}
+
+// closed uncounts a connection, restarting the idle timer after the last one.
+func (s *Server) closed(uid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns.leave(uid)
+	if s.idle != nil && s.conns.total == 0 {
 		s.idle.Reset(s.idleAfter)
 	}
+}
+
+func (s *Server) openCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns.total
 }
