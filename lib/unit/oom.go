@@ -68,9 +68,10 @@ func (u *Unit) ManagedOOM(report func(error)) ManagedOOM {
 			o.MemoryPressureDuration = d
 		}
 	}
+	var rules uniqList
 	for _, e := range u.File.Entries(sec, "OOMRules") {
 		if e.Value == "" { // an empty assignment resets the list
-			o.Rules = nil
+			rules = uniqList{}
 			continue
 		}
 		for _, r := range strings.Fields(e.Value) {
@@ -78,9 +79,10 @@ func (u *Unit) ManagedOOM(report func(error)) ManagedOOM {
 				report(e.Wrap(fmt.Errorf("invalid OOM rule name %q", r)))
 				continue
 			}
-			o.Rules = appendUniq(o.Rules, r)
+			rules.add(r)
 		}
 	}
+	o.Rules = rules.list
 	return o
 }
 

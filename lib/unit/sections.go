@@ -118,33 +118,58 @@ func (u *Unit) parseUnit(report func(error)) {
 			}
 		}
 	}
-	for _, sec := range u.File.SectionsNamed("Unit") {
+	u.parseConditions(report)
+}
+
+// condKind is what an empty Condition*= or Assert*= resets: one kind of
+// one of the two.
+type condKind struct {
+	kind   string
+	assert bool
+}
+
+// conditionKind splits a Condition*= or Assert*= key; ok is false for
+// other keys.
+func conditionKind(key string) (k condKind, ok bool) {
+	if kind, ok := strings.CutPrefix(key, "Condition"); ok {
+		return condKind{kind: kind}, true
+	}
+	if kind, ok := strings.CutPrefix(key, "Assert"); ok {
+		return condKind{kind: kind, assert: true}, true
+	}
+	return condKind{}, false
+}
+
+// parseConditions reads the Condition*= and Assert*= settings of every
+// [Unit] section. An empty assignment drops the conditions of its kind
+// before it; rather than filtering the list at each reset (quadratic in a
+// hostile file), a first pass finds each kind's last reset and the second
+// keeps only what follows it.
+func (u *Unit) parseConditions(report func(error)) {
+	secs := u.File.SectionsNamed("Unit")
+	lastReset := map[condKind]int{} // entry position of the kind's last reset, counted across sections
+	pos := 0
+	for _, sec := range secs {
 		for _, e := range sec.Entries {
-			var kind string
-			var assert bool
-			switch {
-			case strings.HasPrefix(e.Key, "Condition"):
-				kind = e.Key[len("Condition"):]
-			case strings.HasPrefix(e.Key, "Assert"):
-				kind, assert = e.Key[len("Assert"):], true
-			default:
+			pos++
+			if k, ok := conditionKind(e.Key); ok && e.Value == "" {
+				lastReset[k] = pos
+			}
+		}
+	}
+	pos = 0
+	for _, sec := range secs {
+		for _, e := range sec.Entries {
+			pos++
+			k, ok := conditionKind(e.Key)
+			if !ok || e.Value == "" {
 				continue
 			}
-			if e.Value == "" { // reset
-				var keep []Condition
-				for _, c := range s.Conditions {
-					if c.Kind != kind || c.Assert != assert {
-						keep = append(keep, c)
-					}
-				}
-				s.Conditions = keep
+			v, ok := u.expand(e, report) // a bad value is reported even if a reset drops it
+			if !ok || pos < lastReset[k] {
 				continue
 			}
-			v, ok := u.expand(e, report)
-			if !ok {
-				continue
-			}
-			c := Condition{Kind: kind, Assert: assert}
+			c := Condition{Kind: k.kind, Assert: k.assert}
 			for len(v) > 0 && (v[0] == '|' || v[0] == '!') {
 				if v[0] == '|' {
 					c.Trigger = true
@@ -154,7 +179,7 @@ func (u *Unit) parseUnit(report func(error)) {
 				v = strings.TrimLeft(v[1:], " ")
 			}
 			c.Value = v
-			s.Conditions = append(s.Conditions, c)
+			u.Unit.Conditions = append(u.Unit.Conditions, c)
 		}
 	}
 }

@@ -189,6 +189,7 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 
 // depDirs lists the units symlinked into NAME.wants/ and NAME.requires/.
 func depDirs(root string, dirs, names []string, inst string, dc *conf.DirCache) (wants, requires []string) {
+	var w, r uniqList
 	for _, d := range dirs {
 		for _, n := range names {
 			for _, kind := range []string{".wants", ".requires"} {
@@ -211,17 +212,17 @@ func depDirs(root string, dirs, names []string, inst string, dc *conf.DirCache) 
 						dep = dep[:i+1] + inst + dep[i+1:]
 					}
 					if kind == ".wants" {
-						wants = appendUniq(wants, dep)
+						w.add(dep)
 					} else {
-						requires = appendUniq(requires, dep)
+						r.add(dep)
 					}
 				}
 			}
 		}
 	}
-	sort.Strings(wants)
-	sort.Strings(requires)
-	return wants, requires
+	sort.Strings(w.list)
+	sort.Strings(r.list)
+	return w.list, r.list
 }
 
 func rootJoin(root string) string {
@@ -231,20 +232,39 @@ func rootJoin(root string) string {
 	return root
 }
 
-func appendUniq(list []string, items ...string) []string {
-	for _, it := range items {
-		dup := false
-		for _, x := range list {
-			if x == it {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			list = append(list, it)
-		}
+// uniqList collects names in first-occurrence order, dropping repeats. The
+// set makes each addition constant time: unit files and .wants/ directories
+// are not trusted to be small, and loading runs under the manager's lock.
+type uniqList struct {
+	list []string
+	seen map[string]struct{}
+}
+
+// add appends s unless it is already in the list.
+func (l *uniqList) add(s string) {
+	if _, dup := l.seen[s]; dup {
+		return
 	}
-	return list
+	if l.seen == nil {
+		l.seen = map[string]struct{}{}
+	}
+	l.seen[s] = struct{}{}
+	l.list = append(l.list, s)
+}
+
+// appendUniq appends the items not already in list, in order, each once.
+func appendUniq(list []string, items ...string) []string {
+	if len(items) == 0 {
+		return list
+	}
+	l := uniqList{list: list, seen: make(map[string]struct{}, len(list)+len(items))}
+	for _, x := range list {
+		l.seen[x] = struct{}{}
+	}
+	for _, it := range items {
+		l.add(it)
+	}
+	return l.list
 }
 
 // expand expands specifiers in an entry's value, reporting failures.
@@ -259,7 +279,7 @@ func (u *Unit) expand(e conf.Entry, report func(error)) (string, bool) {
 
 // names reads a list-of-unit-names setting.
 func (u *Unit) names(section, key string, report func(error)) []string {
-	var out []string
+	var out uniqList
 	for _, e := range u.File.Entries(section, key) {
 		v, ok := u.expand(e, report)
 		if !ok {
@@ -273,10 +293,10 @@ func (u *Unit) names(section, key string, report func(error)) []string {
 				report(e.Wrap(err))
 				continue
 			}
-			out = appendUniq(out, n)
+			out.add(n)
 		}
 	}
-	return out
+	return out.list
 }
 
 func (u *Unit) str(section, key string, report func(error)) string {

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func write(t *testing.T, root, p, content string) {
+func write(t testing.TB, root, p, content string) {
 	t.Helper()
 	full := filepath.Join(root, p)
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {

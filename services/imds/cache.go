@@ -93,6 +93,34 @@ func fileName(endpoint, key string) string {
 	return "key-" + hex.EncodeToString(h[:16])
 }
 
+// removeStale deletes the temporary files that an earlier imdsd, killed while writing, left in
+// the runtime directory and the interface directories below it: nothing would ever replace or
+// read them. Called at start-up, before this process writes anything there.
+func (c *cache) removeStale() {
+	if c.dir == "" {
+		return
+	}
+	dirs := []string{c.dir}
+	ifaces, err := os.ReadDir(filepath.Join(c.dir, "cache"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.log.Warn("cannot list the cache directory", "err", err)
+	}
+	for _, e := range ifaces {
+		if e.IsDir() {
+			dirs = append(dirs, filepath.Join(c.dir, "cache", e.Name()))
+		}
+	}
+	removed := 0
+	for _, d := range dirs {
+		n, err := atomicfile.RemoveStale(d)
+		removed += n
+		if err != nil {
+			c.log.Warn("cannot remove stale temporary files", "dir", d, "err", err)
+		}
+	}
+	c.log.Debug("removed stale temporary files from the runtime directory", "count", removed)
+}
+
 // mkdir creates an interface's cache directory: the runtime directory world-readable as
 // systemd makes it, the cache below it private.
 func (c *cache) mkdir(ifaceDir string) error {

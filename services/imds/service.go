@@ -142,6 +142,11 @@ func New(opts Options, daemon bool) (*Service, error) {
 		s.opts.Refresh = MinRefresh
 	}
 	s.cache = newCache(s.runtimeDir(daemon), s.log)
+	if daemon {
+		// One-shot runs may share $RUNTIME_DIRECTORY with a running daemon; only the
+		// daemon, its one writer, clears it.
+		s.cache.removeStale()
+	}
 	if err := s.loadConfig(); err != nil {
 		return nil, err
 	}
