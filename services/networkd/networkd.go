@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/stead-os/stead/lib/atomicfile"
 	"github.com/stead-os/stead/lib/notify"
 	"github.com/stead-os/stead/services/networkd/dhcpclient"
 	"github.com/stead-os/stead/services/networkd/netconf"
@@ -181,6 +182,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		done        chan error
 	}
 	reloads := make(chan reloadReq)
+	removeStaleTemps(o.Root, log)
 	lm := newLinkManager(o.Root, log)
 	svc := &service{root: o.Root, links: lm}
 	svc.reload = func(rctx context.Context, reconfigure bool) error {
@@ -306,4 +308,18 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			r.done <- err
 		}
 	}
+}
+
+// removeStaleTemps deletes the temporary files of state, lease and record writes that an
+// earlier networkd, killed in the middle, left behind: nothing else would ever remove them.
+func removeStaleTemps(root string, log *slog.Logger) {
+	removed := 0
+	for _, d := range []string{"run/systemd/netif", "run/systemd/netif/links", dhcpclient.LeaseDir, RecordDir} {
+		n, err := atomicfile.RemoveStale(filepath.Join(root, d))
+		removed += n
+		if err != nil {
+			log.Warn("cannot remove stale temporary files", "dir", d, "err", err)
+		}
+	}
+	log.Debug("removed stale temporary files", "count", removed)
 }
