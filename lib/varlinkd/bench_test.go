@@ -41,6 +41,21 @@ func BenchmarkPing(b *testing.B) {
 	})
 }
 
+// BenchmarkPingWithIdle is BenchmarkPing's varlinkd case with 1,000 other connections open
+// and idle, as a daemon under the connection limits holds them.
+func BenchmarkPingWithIdle(b *testing.B) {
+	req := []byte(`{"method":"io.systemd.service.Ping","parameters":{}}` + "\x00")
+	_, sock := start(b, nil, nil)
+	for range 1000 {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+	}
+	benchRoundTrips(b, sock, req)
+}
+
 func benchRoundTrips(b *testing.B, sock string, req []byte) {
 	conn, err := net.Dial("unix", sock)
 	if err != nil {
