@@ -119,7 +119,10 @@ func runVarlinkAttacks(t *testing.T, tg limitsTarget) {
 					in.Close()
 				}
 				for _, cmd := range floods {
+					// A flood still attacking does not read its stdin yet: kill it, by pid.
+					t := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
 					cmd.Wait()
+					t.Stop()
 				}
 				stdins, floods = nil, nil
 			}

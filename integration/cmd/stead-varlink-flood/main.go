@@ -127,7 +127,7 @@ func fdBomb(socket string, n int) (string, []io.Closer) {
 		if sent == 0 {
 			b = first
 		}
-		if _, _, err := c.WriteMsgUnix(b, unix.UnixRights(rights...), nil); err != nil {
+		if err := sendRetrying(c, b, unix.UnixRights(rights...)); err != nil {
 			sendErr = err
 			break
 		}
@@ -136,6 +136,19 @@ func fdBomb(socket string, n int) (string, []io.Closer) {
 	unix.Close(p[0])
 	unix.Close(p[1])
 	return fmt.Sprintf("connected=1 sent=%d err=%s", sent, quote(sendErr)), []io.Closer{c}
+}
+
+// sendRetrying sends b with oob, waiting while the kernel refuses because too many of our fds
+// are still in flight (ETOOMANYREFS: the server has not read them yet), for 30 s at most.
+func sendRetrying(c *net.UnixConn, b, oob []byte) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, _, err := c.WriteMsgUnix(b, oob, nil)
+		if !errors.Is(err, syscall.ETOOMANYREFS) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // idleConns opens n connections and sends nothing; the server may close those over its
