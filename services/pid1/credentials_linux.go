@@ -16,7 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stead-os/stead/lib/creds"
+	"github.com/stead-os/stead/lib/unit"
 )
 
 // credstoreDirs are searched, in this order, for credentials named by
@@ -43,6 +46,10 @@ func (m *Manager) credentialSources() []string {
 	return dirs
 }
 
+// credentialSocketTimeout bounds a LoadCredential= socket that accepts but
+// does not answer (a variable for tests).
+var credentialSocketTimeout = 10 * time.Second
+
 // readCredential reads a regular file or, for an AF_UNIX stream socket,
 // what a connection to it returns; at most creds.MaxSize bytes.
 func readCredential(p string) ([]byte, error) {
@@ -65,7 +72,7 @@ func readCredential(p string) ([]byte, error) {
 			return nil, err
 		}
 		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(credentialSocketTimeout))
 		r = c
 	default:
 		return nil, fmt.Errorf("%s: not a regular file or socket", p)
@@ -80,11 +87,24 @@ func readCredential(p string) ([]byte, error) {
 	return b, nil
 }
 
-// collectCredentials gathers a service's credentials by name. Priority:
-// LoadCredential=, then ImportCredential= (first found wins), then
-// SetCredential= (a default for a name nothing else provided).
-func (m *Manager) collectCredentials(us *unitState) (map[string][]byte, error) {
-	s := us.u.Service
+// hasCredentials reports whether s asks for any credential.
+func hasCredentials(s *unit.Service) bool {
+	return len(s.LoadCredentials)+len(s.SetCredentials)+len(s.ImportCredentials) > 0
+}
+
+// collectedCredentials is what collectCredentials returned for one start.
+type collectedCredentials struct {
+	all map[string][]byte
+	err error
+}
+
+// collectCredentials gathers the credentials of the service unitName,
+// whose settings are s, by name. Priority: LoadCredential=, then
+// ImportCredential= (first found wins), then SetCredential= (a default for
+// a name nothing else provided). It may block for seconds (a socket that
+// does not answer) and runs without m.mu: it reads only its arguments and
+// the manager's fixed configuration.
+func (m *Manager) collectCredentials(unitName string, s *unit.Service) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, lc := range s.LoadCredentials {
 		if filepath.IsAbs(lc.Path) {
@@ -160,7 +180,7 @@ func (m *Manager) collectCredentials(us *unitState) (map[string][]byte, error) {
 				}
 				b, err := readCredential(filepath.Join(d, e.Name()))
 				if err != nil {
-					m.log.Warn("cannot import credential, skipping", "unit", us.u.Name, "credential", e.Name(), "err", err)
+					m.log.Warn("cannot import credential, skipping", "unit", unitName, "credential", e.Name(), "err", err)
 					continue
 				}
 				out[name] = b
@@ -176,22 +196,28 @@ func (m *Manager) collectCredentials(us *unitState) (map[string][]byte, error) {
 	return out, nil
 }
 
-// setupCredentials writes us's credentials into a fresh
+// writeCredentialData writes one credential's bytes into its new file: a
+// variable so tests can make it fail part-way (ENOSPC).
+var writeCredentialData = func(f *os.File, b []byte) error {
+	_, err := f.Write(b)
+	return err
+}
+
+// setupCredentials writes the credentials collected for us into a fresh
 // /run/credentials/UNIT (mode 0500, files 0400, owned by the service's
-// user) and remembers it for $CREDENTIALS_DIRECTORY. Units without any
-// credential setting get none. m.mu held.
-func (m *Manager) setupCredentials(us *unitState) error {
-	s := us.u.Service
+// user) and remembers it for $CREDENTIALS_DIRECTORY; a collection error is
+// returned as it is. Units without any credential setting get none. If
+// anything fails, nothing written is left behind. m.mu held.
+func (m *Manager) setupCredentials(us *unitState, cc collectedCredentials) error {
 	us.ex.credsDir = ""
-	if len(s.LoadCredentials)+len(s.SetCredentials)+len(s.ImportCredentials) == 0 {
+	if !hasCredentials(us.u.Service) {
 		return nil
 	}
-	all, err := m.collectCredentials(us)
-	if err != nil {
-		return err
+	if cc.err != nil {
+		return cc.err
 	}
 	dir := m.hostPath(filepath.Join("/run/credentials", us.u.Name))
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removeCredentialsDir(dir); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -200,37 +226,62 @@ func (m *Manager) setupCredentials(us *unitState) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
+	names, err := writeCredentials(dir, cc.all, us.ex.id)
+	if err != nil {
+		_ = removeCredentialsDir(dir) // a partial file or set must not reach the next start or anyone else
+		return fmt.Errorf("credentials in %s: %w", dir, err)
+	}
+	us.ex.credsDir = dir
+	m.log.Debug("credentials passed", "unit", us.u.Name, "names", strings.Join(names, ","))
+	return nil
+}
+
+// writeCredentials fills the new directory dir with one file per
+// credential, then gives dir its final owner and mode, and returns the
+// names written.
+func writeCredentials(dir string, all map[string][]byte, id identity) ([]string, error) {
 	names := make([]string, 0, len(all))
 	for n := range all {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	id := us.ex.id
 	for _, n := range names {
-		p := filepath.Join(dir, n)
-		if err := os.WriteFile(p, all[n], 0o400); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, 0o400); err != nil {
-			return err
-		}
-		if id.set {
-			if err := os.Lchown(p, int(id.uid), int(id.gid)); err != nil {
-				return err
-			}
+		if err := writeCredential(filepath.Join(dir, n), all[n], id); err != nil {
+			return nil, fmt.Errorf("credential %s: %w", n, err)
 		}
 	}
 	if id.set {
 		if err := os.Lchown(dir, int(id.uid), int(id.gid)); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := os.Chmod(dir, 0o500); err != nil {
+	return names, os.Chmod(dir, 0o500)
+}
+
+// writeCredential creates the file p (which must not exist) with b, mode
+// 0400 and, with User=/Group=, id's owner.
+func writeCredential(p string, b []byte, id identity) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o400)
+	if err != nil {
 		return err
 	}
-	us.ex.credsDir = dir
-	m.log.Debug("credentials passed", "unit", us.u.Name, "names", strings.Join(names, ","))
-	return nil
+	err = writeCredentialData(f, b)
+	if err == nil {
+		err = f.Chmod(0o400) // whatever the umask
+	}
+	if err == nil && id.set {
+		err = f.Chown(int(id.uid), int(id.gid))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr // a delayed write error shows here
+	}
+	return err
+}
+
+// removeCredentialsDir deletes a credentials directory and what is in it.
+func removeCredentialsDir(dir string) error {
+	_ = os.Chmod(dir, 0o700) // RemoveAll needs to write into it when we are not root
+	return os.RemoveAll(dir)
 }
 
 // removeCredentials deletes the credentials directory of us. m.mu held.
@@ -238,7 +289,6 @@ func (m *Manager) removeCredentials(us *unitState) {
 	if us.ex.credsDir == "" {
 		return
 	}
-	_ = os.Chmod(us.ex.credsDir, 0o700) // RemoveAll needs to write into it when we are not root
-	_ = os.RemoveAll(us.ex.credsDir)
+	_ = removeCredentialsDir(us.ex.credsDir)
 	us.ex.credsDir = ""
 }

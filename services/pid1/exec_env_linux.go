@@ -46,20 +46,25 @@ type execState struct {
 }
 
 // prepareExec resolves the service's identity and creates its runtime
-// and state directories and its credentials; it runs once per start.
-// m.mu held.
+// and state directories; finishExec then writes its credentials, collected
+// in between without m.mu, and creates its cgroup. Each runs once per
+// start. m.mu held.
 func (m *Manager) prepareExec(us *unitState) error {
 	s := us.u.Service
+	// Nothing of the last activation may be signalled or reused meanwhile.
+	us.ex.pgid, us.ex.cgroup, us.ex.credsDir = 0, "", ""
 	id, err := resolveIdentity(m.cfg.Root, s.User, s.Group, s.SupplementaryGroups)
 	if err != nil {
 		return err
 	}
 	us.ex.id = id
-	us.ex.pgid = 0
-	if err := m.makeDirs(us); err != nil {
-		return err
-	}
-	if err := m.setupCredentials(us); err != nil {
+	return m.makeDirs(us)
+}
+
+// finishExec completes prepareExec with the credentials collected for this
+// start. m.mu held.
+func (m *Manager) finishExec(us *unitState, cc collectedCredentials) error {
+	if err := m.setupCredentials(us, cc); err != nil {
 		return err
 	}
 	return m.setupCgroup(us)
@@ -67,17 +72,18 @@ func (m *Manager) prepareExec(us *unitState) error {
 
 // makeDirs creates RuntimeDirectory= under /run and StateDirectory= under
 // /var/lib (in the root): parents owned by root with mode 0755, each
-// directory itself with its *DirectoryMode= and owned by the service's user
-// and group.
+// directory itself with its *DirectoryMode= and owned by the user and group
+// the service runs as.
 func (m *Manager) makeDirs(us *unitState) error {
 	s := us.u.Service
+	uid, gid := us.ex.id.owner()
 	for _, set := range []struct {
 		base string
 		dirs []string
 		mode uint32
 	}{{"/run", s.RuntimeDirectory, s.RuntimeDirectoryMode}, {"/var/lib", s.StateDirectory, s.StateDirectoryMode}} {
 		for _, d := range set.dirs {
-			if err := mkdirBelow(m.hostPath(set.base), d, set.mode, us.ex.id); err != nil {
+			if err := mkdirBelow(m.hostPath(set.base), d, set.mode, uid, gid); err != nil {
 				return fmt.Errorf("%s: %w", filepath.Join(set.base, d), err)
 			}
 		}
@@ -85,12 +91,24 @@ func (m *Manager) makeDirs(us *unitState) error {
 	return nil
 }
 
+// owner is who owns the directories of a service running as id: User=/
+// Group=, else the manager's own user and group (root as PID 1), which the
+// service then runs as.
+func (id identity) owner() (uid, gid int) {
+	if id.set {
+		return int(id.uid), int(id.gid)
+	}
+	return os.Geteuid(), os.Getegid()
+}
+
 // mkdirBelow creates the relative path rel below base one component at a
 // time, never following a symlink below base (a directory the service
 // owns, e.g. StateDirectory=a next to a/b, could otherwise point a later
 // chmod/chown at any file): parents it creates are root's with mode 0755,
-// the last component gets mode and, with User=/Group=, id's owner.
-func mkdirBelow(base, rel string, mode uint32, id identity) error {
+// the last component gets mode and the owner uid:gid. When that owner
+// changes (the directory was another service's, or User= changed), what is
+// inside changes owner too, as upstream does (chownTree).
+func mkdirBelow(base, rel string, mode uint32, uid, gid int) error {
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return err
 	}
@@ -120,13 +138,85 @@ func mkdirBelow(base, rel string, mode uint32, id identity) error {
 		fd = nfd
 	}
 	defer unix.Close(fd)
-	if err := unix.Fchmod(fd, mode); err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
-	if id.set {
-		return unix.Fchown(fd, int(id.uid), int(id.gid))
+	if int(st.Uid) != uid || int(st.Gid) != gid {
+		if err := chownTree(fd, uid, gid, 0); err != nil {
+			return err
+		}
 	}
-	return nil
+	return unix.Fchmod(fd, mode) // after the chown, which may clear the set-group-ID bit
+}
+
+// maxChownDepth bounds how deep chownTree descends (it holds two fds per
+// level).
+const maxChownDepth = 256
+
+// chownTree gives everything below the open directory dirfd, then the
+// directory itself (last, so that an interrupted walk is redone at the
+// next start), to uid:gid. No symlink is followed: each entry is opened
+// with O_PATH|O_NOFOLLOW relative to its directory and changed through
+// that fd, so a link changes owner, not its target. A non-directory with
+// more than one link is left alone: it may be a hard link the service made
+// to a file elsewhere (upstream chowns it too).
+func chownTree(dirfd, uid, gid, depth int) error {
+	if depth > maxChownDepth {
+		return fmt.Errorf("directory tree deeper than %d levels", maxChownDepth)
+	}
+	names, err := readDirNames(dirfd)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fd, err := unix.Openat(dirfd, n, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		err = chownEntry(fd, uid, gid, depth)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	}
+	return unix.Fchownat(dirfd, "", uid, gid, unix.AT_EMPTY_PATH)
+}
+
+// chownEntry changes the owner of the entry open (O_PATH) as fd, a
+// directory with everything in it.
+func chownEntry(fd, uid, gid, depth int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	switch {
+	case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		dfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dfd)
+		return chownTree(dfd, uid, gid, depth+1)
+	case st.Nlink > 1, int(st.Uid) == uid && int(st.Gid) == gid:
+		return nil
+	}
+	return unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// readDirNames lists the open directory dirfd (through an fd of its own,
+// so dirfd's offset stays as it was).
+func readDirNames(dirfd int) ([]string, error) {
+	fd, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := os.NewFile(uintptr(fd), ".")
+	defer d.Close()
+	return d.Readdirnames(-1)
 }
 
 // removeRuntimeDirs removes RuntimeDirectory= unless preserved: with

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stead-os/stead/lib/unit"
 )
 
@@ -225,7 +227,7 @@ SetCredential=lit:a\x00b
 ImportCredential=pass.*:imported.
 ImportCredential=pass.x
 `)
-	got, err := m.collectCredentials(us)
+	got, err := m.collectCredentials(us.u.Name, us.u.Service)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +244,7 @@ ImportCredential=pass.x
 		}
 	}
 	abs := loadService(t, root, "d.service", "[Service]\nExecStart=/bin/true\nLoadCredential=x:/srv/nonexistent\n")
-	if _, err := m.collectCredentials(abs); err == nil {
+	if _, err := m.collectCredentials(abs.u.Name, abs.u.Service); err == nil {
 		t.Error("a missing absolute LoadCredential= was accepted")
 	}
 }
@@ -299,6 +301,12 @@ func TestDrainCgroupRacesNotWithReload(t *testing.T) {
 	m := newExecTestManager(t, root)
 	us := loadService(t, root, "d.service", "[Service]\nExecStart=/bin/true\nKillMode=control-group\nKillSignal=SIGUSR1\nTimeoutStopSec=1ms\n")
 	m.units["d.service"] = us
+	// A manager run by an earlier test made this process a subreaper: the
+	// shell's killed children would become our zombies, which no reaper
+	// collects here, and keep the process group alive for good.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
 	// A process group that ignores KillSignal=: the drain times out and kills it.
 	cmd := exec.Command("/bin/sh", "-c", "trap '' USR1; echo ok; while :; do sleep 0.01; done")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -363,4 +371,78 @@ func TestEnvironmentFileRefusesFIFO(t *testing.T) {
 		f.Close()
 	}
 	<-wrote
+}
+
+// lstatOwner returns the owner of p itself (a symlink's own).
+func lstatOwner(t *testing.T, p string) (uid, gid uint32) {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Uid, st.Gid
+}
+
+// A StateDirectory= that exists with another owner (another service's, or
+// this one's before User= changed) is taken over with what is in it, by
+// the service's user, or by root without User=; links are not followed.
+func TestMakeDirsTakesOverOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing owners needs root")
+	}
+	root := t.TempDir()
+	outside := filepath.Join(root, "outside") // same filesystem: hard links work
+	writeTree(t, root, map[string]string{
+		"etc/passwd":                  "svc:x:1000:1000::/:/bin/sh\n",
+		"etc/group":                   "svc:x:1000:\n",
+		"var/lib/shared/file":         "x",
+		"var/lib/shared/sub/deeper/f": "y",
+		"outside/target":              "not the service's",
+		"outside/linked":              "hard-linked into the directory",
+	})
+	shared := filepath.Join(root, "var/lib/shared")
+	if err := os.Symlink(filepath.Join(outside, "target"), filepath.Join(shared, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(outside, "linked"), filepath.Join(shared, "hard")); err != nil {
+		t.Fatal(err)
+	}
+	if err := filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
+		if err != nil || p == root || p == filepath.Join(root, "var") || p == filepath.Join(root, "var/lib") {
+			return err
+		}
+		owner := 1234 // the other user, outside as well
+		return os.Lchown(p, owner, owner)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := newExecTestManager(t, root)
+	inside := []string{"", "file", "sub", "sub/deeper", "sub/deeper/f", "link"}
+	for _, c := range []struct {
+		user     string
+		uid, gid uint32
+	}{{"svc", 1000, 1000}, {"", 0, 0}} {
+		us := loadService(t, root, "s.service", "[Service]\nExecStart=/bin/true\nUser="+c.user+"\nStateDirectory=shared\nStateDirectoryMode=0750\n")
+		id, err := resolveIdentity(root, c.user, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		us.ex.id = id
+		if err := m.makeDirs(us); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range inside {
+			if uid, gid := lstatOwner(t, filepath.Join(shared, p)); uid != c.uid || gid != c.gid {
+				t.Errorf("User=%s: shared/%s owned by %d:%d, want %d:%d", c.user, p, uid, gid, c.uid, c.gid)
+			}
+		}
+		for _, p := range []string{"outside/target", "outside/linked"} {
+			if uid, _ := lstatOwner(t, filepath.Join(root, p)); uid != 1234 {
+				t.Errorf("User=%s: %s (linked from the directory) now owned by %d", c.user, p, uid)
+			}
+		}
+		if st, err := os.Stat(shared); err != nil || st.Mode().Perm() != 0o750 {
+			t.Errorf("User=%s: mode %v %v", c.user, st.Mode(), err)
+		}
+	}
 }

@@ -43,6 +43,9 @@ func TestMain(m *testing.M) {
 		case "-helper=socket":
 			serveSocket()
 			os.Exit(0)
+		case "-helper=fdstore":
+			sendManyFDs()
+			os.Exit(0)
 		}
 	}
 	os.Exit(m.Run())

@@ -50,43 +50,103 @@ func (m *Manager) openNotify() error {
 	return nil
 }
 
-// readNotify receives notification datagrams until the socket is closed.
-func (m *Manager) readNotify(c *net.UnixConn) {
-	buf := make([]byte, 4096+1)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*253))
+// Limits of one notification datagram.
+const (
+	// notifyMaxSize is the longest message read (upstream's limit too); a
+	// longer one arrives truncated (MSG_TRUNC) and is ignored.
+	notifyMaxSize = 4096
+	// notifyMaxFDs is the most fds one datagram may carry: the kernel's own
+	// limit per message (SCM_MAX_FD). The control buffer holds that many;
+	// a datagram with more arrives with MSG_CTRUNC and is ignored.
+	notifyMaxFDs = 253
+	// fdStoreMax caps FileDescriptorStoreMax=: however many a unit asks
+	// for, the fd store keeps at most this many fds per service.
+	fdStoreMax = 4096
+)
+
+// readNotify receives notification datagrams, each with at most maxFDs
+// fds (notifyMaxFDs; tests use fewer), until the socket is closed. Every
+// fd received is closed or handed to storeFDs, whatever the datagram.
+func (m *Manager) readNotify(c *net.UnixConn, maxFDs int) {
+	buf := make([]byte, notifyMaxSize)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*maxFDs))
 	for {
-		n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
-		if err != nil {
+		n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+		pid, fds, cerr := notifyControl(oob[:oobn])
+		switch {
+		case err != nil:
+			closeFDs(fds)
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
-		}
-		pid := 0
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, cm := range msgs {
-				if cred, err := unix.ParseUnixCredentials(&cm); err == nil {
-					pid = int(cred.Pid)
-				}
-				if fds, err := unix.ParseUnixRights(&cm); err == nil {
-					for _, f := range fds { // no fd store yet
-						unix.Close(f)
-					}
-				}
-			}
-		}
-		if pid == 0 || n == 0 || n > 4096 {
+		case cerr != nil:
+			m.log.Warn("notification with malformed control data ignored", "err", cerr)
+		case flags&unix.MSG_CTRUNC != 0:
+			// The kernel dropped fds (more than the buffer holds, or past
+			// our fd limit): the message is incomplete and, as upstream
+			// does, ignored, its fds that did arrive closed.
+			m.log.Debug("notification with too many fds ignored", "pid", pid, "fds", len(fds))
+		case flags&unix.MSG_TRUNC != 0:
+			m.log.Debug("notification too long, ignored", "pid", pid)
+		case pid <= 0:
+			m.log.Debug("notification without credentials ignored")
+		case n == 0: // nothing to apply
+		default:
+			m.mu.Lock()
+			m.handleNotify(pid, buf[:n], fds)
+			m.mu.Unlock()
 			continue
 		}
-		m.mu.Lock()
-		m.handleNotify(pid, buf[:n])
-		m.mu.Unlock()
+		closeFDs(fds)
 	}
 }
 
-// handleNotify applies one message from pid. Only a service's main process
-// is listened to (NotifyAccess=main). m.mu held.
-func (m *Manager) handleNotify(pid int, msg []byte) {
+// notifyControl reads the sender's pid and the fds of one datagram's
+// control data; pid is 0 without credentials.
+func notifyControl(oob []byte) (pid int, fds []int, err error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0, nil, err // the kernel writes well-formed records: not expected
+	}
+	for _, cm := range msgs {
+		if cred, err := unix.ParseUnixCredentials(&cm); err == nil {
+			pid = int(cred.Pid)
+		}
+		if f, err := unix.ParseUnixRights(&cm); err == nil {
+			fds = append(fds, f...)
+		}
+	}
+	return pid, fds, nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// storeFDs takes the fds a notification of us's main process carried. There
+// is no fd store yet (issue 13): they are closed. The store will keep those
+// of a FDSTORE=1 message, counting them per service and closing any beyond
+// fdStoreLimit(us), and close the others. m.mu held.
+func (m *Manager) storeFDs(us *unitState, fds []int) {
+	if len(fds) > 0 {
+		m.log.Debug("fds received, closed: no fd store", "unit", us.u.Name, "fds", len(fds), "limit", fdStoreLimit(us))
+	}
+	closeFDs(fds)
+}
+
+// fdStoreLimit is the most fds the store may hold for us:
+// FileDescriptorStoreMax=, at most fdStoreMax.
+func fdStoreLimit(us *unitState) int {
+	return min(us.u.Service.FileDescriptorStoreMax, fdStoreMax)
+}
+
+// handleNotify applies one message from pid and passes on the fds it
+// carried (storeFDs, or closed). Only a service's main process is listened
+// to (NotifyAccess=main). m.mu held.
+func (m *Manager) handleNotify(pid int, msg []byte, fds []int) {
 	var us *unitState
 	for _, u := range m.units {
 		if u.mainPID == pid && u.mainPID != 0 {
@@ -95,9 +155,11 @@ func (m *Manager) handleNotify(pid int, msg []byte) {
 		}
 	}
 	if us == nil || us.u.Service == nil {
+		closeFDs(fds)
 		m.log.Debug("notification from unknown pid ignored", "pid", pid)
 		return
 	}
+	m.storeFDs(us, fds)
 	var ready, reloading, stopping, ping, trigger bool
 	for _, line := range bytes.Split(msg, []byte("\n")) {
 		k, v, ok := strings.Cut(string(line), "=")

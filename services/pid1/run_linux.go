@@ -35,7 +35,7 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	} else {
 		m.log.Info("services run without cgroups", "reason", why)
 	}
-	go m.readNotify(m.notifyConn)
+	go m.readNotify(m.notifyConn, notifyMaxFDs)
 
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)

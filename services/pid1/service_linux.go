@@ -1,6 +1,7 @@
 package pid1
 
 import (
+	"errors"
 	"strconv"
 	"syscall"
 	"time"
@@ -36,19 +37,68 @@ func (m *Manager) startService(us *unitState) {
 		// for upstream, with its own $INVOCATION_ID.
 		us.rt.invocationID = newInvocationID()
 	}
-	s := us.u.Service
 	us.result = "success"
 	us.ready = false
 	us.status = ""
+	us.gen++
+	m.armStartTimeout(us)
 	if err := m.prepareExec(us); err != nil {
-		m.log.Error("cannot set up the execution environment", "unit", us.u.Name, "err", err)
-		us.result = "resources"
-		m.removeCredentials(us)
-		m.releaseCgroup(us)
-		m.setState(us, StateFailed, "failed")
-		m.releaseConnection(us)
+		m.startFailed(us, err)
 		return
 	}
+	s := us.u.Service
+	if !hasCredentials(s) {
+		m.execService(us, collectedCredentials{})
+		return
+	}
+	// Reading credentials may block (a socket that never answers holds
+	// us for up to credentialSocketTimeout): it runs without m.mu, so
+	// every other unit and client goes on meanwhile. The unit is
+	// activating, in the sub-state of its first command (upstream sets
+	// credentials up in the forked child), and may be stopped or time out.
+	us.phase = phaseCredentials
+	us.queue = nil
+	sub := "start-pre"
+	if len(s.ExecStartPre) == 0 {
+		sub = "start"
+	}
+	m.setState(us, StateActivating, sub)
+	gen, name := us.gen, us.u.Name
+	go func() {
+		all, err := m.collectCredentials(name, s)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.credentialsCollected(us, gen, collectedCredentials{all, err})
+	}()
+}
+
+// phaseCredentials is the phase of a service whose credentials are being
+// collected, before any of its commands runs.
+const phaseCredentials = "credentials"
+
+// credentialsCollected continues the start of generation gen of us with
+// its credentials, unless that start was abandoned meanwhile (stopped,
+// timed out, restarted). m.mu held.
+func (m *Manager) credentialsCollected(us *unitState, gen int, cc collectedCredentials) {
+	if us.gen != gen || us.phase != phaseCredentials {
+		m.log.Debug("credentials collected for an abandoned start, dropped", "unit", us.u.Name)
+		return
+	}
+	us.phase = ""
+	if m.closed {
+		cc.err = errors.New("the manager is shutting down")
+	}
+	m.execService(us, cc)
+}
+
+// execService completes the execution environment of us with the collected
+// credentials and runs ExecStartPre=, then the main command. m.mu held.
+func (m *Manager) execService(us *unitState, cc collectedCredentials) {
+	if err := m.finishExec(us, cc); err != nil {
+		m.startFailed(us, err)
+		return
+	}
+	s := us.u.Service
 	us.ex.wdTimeout = s.Watchdog
 	us.queue = append([]unit.ExecCommand{}, s.ExecStartPre...)
 	us.phase = "start-pre"
@@ -56,22 +106,44 @@ func (m *Manager) startService(us *unitState) {
 	if len(us.queue) == 0 {
 		sub = "start"
 	}
-	us.gen++
-	if s.TimeoutStart > 0 && s.TimeoutStart < time.Duration(1<<62) {
-		gen := us.gen
-		us.startTmr = time.AfterFunc(s.TimeoutStart, func() {
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if us.gen != gen || us.active != StateActivating || us.sub == "auto-restart" {
-				return
-			}
-			m.log.Warn("start operation timed out, terminating", "unit", us.u.Name)
-			us.result = "timeout"
-			m.terminate(us)
-		})
-	}
 	m.setState(us, StateActivating, sub)
 	m.advance(us)
+}
+
+// startFailed ends a start whose execution environment could not be set
+// up: the unit fails with result "resources". m.mu held.
+func (m *Manager) startFailed(us *unitState, err error) {
+	m.log.Error("cannot set up the execution environment", "unit", us.u.Name, "err", err)
+	us.result = "resources"
+	if us.startTmr != nil {
+		us.startTmr.Stop()
+		us.startTmr = nil
+	}
+	m.removeCredentials(us)
+	m.releaseCgroup(us)
+	m.setState(us, StateFailed, "failed")
+	m.releaseConnection(us)
+}
+
+// armStartTimeout starts TimeoutStartSec= for the current start of us: when
+// it is still activating then, it is terminated with result "timeout".
+// m.mu held.
+func (m *Manager) armStartTimeout(us *unitState) {
+	s := us.u.Service
+	if s.TimeoutStart <= 0 || s.TimeoutStart >= time.Duration(1<<62) {
+		return
+	}
+	gen := us.gen
+	us.startTmr = time.AfterFunc(s.TimeoutStart, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if us.gen != gen || us.active != StateActivating || us.sub == "auto-restart" {
+			return
+		}
+		m.log.Warn("start operation timed out, terminating", "unit", us.u.Name)
+		us.result = "timeout"
+		m.terminate(us)
+	})
 }
 
 // terminate aborts whatever us is doing: its control process is killed and
