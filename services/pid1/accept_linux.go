@@ -50,32 +50,32 @@ func (m *Manager) acceptOne(us *unitState, fd int) {
 		return
 	}
 	s := us.u.Socket
-	if m.closed || us.ex.nConn >= s.MaxConnections {
-		m.log.Warn("too many incoming connections, dropping connection", "unit", us.u.Name, "connections", us.ex.nConn)
+	if m.closed || us.sock.nConn >= s.MaxConnections {
+		m.log.Warn("too many incoming connections, dropping connection", "unit", us.u.Name, "connections", us.sock.nConn)
 		unix.Close(cfd)
 		return
 	}
-	inst, err := instanceName(cfd, us.ex.nAccepted)
+	inst, err := instanceName(cfd, us.sock.nAccepted)
 	if err != nil {
 		m.log.Warn("cannot name connection instance", "unit", us.u.Name, "err", err)
 		unix.Close(cfd)
 		return
 	}
 	name := instanceUnit(s.Service, inst)
-	svc, err := m.get(name)
-	if err != nil || svc.u.LoadState != unit.Loaded || svc.u.Service == nil {
+	service, err := m.get(name)
+	if err != nil || service.u.LoadState != unit.Loaded || service.u.Service == nil {
 		m.log.Warn("cannot load connection service", "unit", us.u.Name, "service", name, "err", err)
 		unix.Close(cfd)
 		delete(m.units, name)
 		return
 	}
-	us.ex.nAccepted++
-	us.ex.nConn++
-	svc.ex.connFD, svc.ex.acceptedBy = cfd, us
+	us.sock.nAccepted++
+	us.sock.nConn++
+	service.svc.ex.connFD, service.svc.ex.acceptedBy = cfd, us
 	m.log.Info("incoming connection, starting instance", "socket", us.u.Name, "service", name)
-	if _, err := m.addJob(svc, JobStart, nil, map[string]bool{}); err != nil {
+	if _, err := m.addJob(service, JobStart, nil, map[string]bool{}); err != nil {
 		m.log.Warn("cannot start connection service", "service", name, "err", err)
-		m.releaseConnection(svc)
+		m.releaseConnection(service)
 		return
 	}
 	m.dispatch()
@@ -145,14 +145,14 @@ func ipPort(sa unix.Sockaddr) string {
 // and forgets the instance when it ended cleanly (a failed one stays
 // listed, as upstream keeps failed units until they are reset). m.mu held.
 func (m *Manager) releaseConnection(us *unitState) {
-	sock := us.ex.acceptedBy
-	if sock == nil || (us.active != StateInactive && us.active != StateFailed) || us.job != nil {
+	socket := us.svc.ex.acceptedBy
+	if socket == nil || (us.active != StateInactive && us.active != StateFailed) || us.job != nil {
 		return
 	}
-	unix.Close(us.ex.connFD)
-	us.ex.acceptedBy, us.ex.connFD = nil, 0
-	if sock.ex.nConn > 0 {
-		sock.ex.nConn--
+	unix.Close(us.svc.ex.connFD)
+	us.svc.ex.acceptedBy, us.svc.ex.connFD = nil, 0
+	if socket.sock.nConn > 0 {
+		socket.sock.nConn--
 	}
 	if us.active == StateInactive && m.units[us.u.Name] == us {
 		delete(m.units, us.u.Name)

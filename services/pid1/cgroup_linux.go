@@ -135,7 +135,7 @@ func cgroup2Mount() string {
 // setupCgroup creates us's cgroup; its processes are forked into it
 // (CLONE_INTO_CGROUP). m.mu held.
 func (m *Manager) setupCgroup(us *unitState) error {
-	us.ex.cgroup = ""
+	us.svc.ex.cgroup = ""
 	if m.cg == nil {
 		return nil
 	}
@@ -144,7 +144,7 @@ func (m *Manager) setupCgroup(us *unitState) error {
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("cgroup: %w", err)
 	}
-	us.ex.cgroup, us.ex.cgroupNew = p, err == nil
+	us.svc.ex.cgroup, us.svc.ex.cgroupNew = p, err == nil
 	return nil
 }
 
@@ -247,16 +247,16 @@ func (l leftovers) signal(sig syscall.Signal) {
 // TimeoutStopSec=, then next(). Without leftovers next runs at once.
 // m.mu held; next runs with m.mu held.
 func (m *Manager) drainCgroup(us *unitState, next func()) {
-	l := leftovers{dir: us.ex.cgroup, pgid: us.ex.pgid}
+	l := leftovers{dir: us.svc.ex.cgroup, pgid: us.svc.ex.pgid}
 	km := us.u.Service.KillMode
-	if us.ex.draining {
+	if us.svc.ex.draining {
 		return // the running drain continues the same way
 	}
 	if (km != "control-group" && km != "mixed") || !l.any() {
 		next()
 		return
 	}
-	us.ex.draining = true
+	us.svc.ex.draining = true
 	sig := unix.SIGKILL
 	if km == "control-group" {
 		if n, err := signalNumber(us.u.Service.KillSignal); err == nil {
@@ -265,8 +265,8 @@ func (m *Manager) drainCgroup(us *unitState, next func()) {
 	}
 	m.log.Info("killing leftover processes", "unit", us.u.Name, "signal", unix.SignalName(sig))
 	l.signal(sig)
-	m.setState(us, StateDeactivating, "stop-sigterm")
-	gen := us.gen
+	m.setState(us, StateDeactivating, subStopSigterm)
+	gen := us.svc.gen
 	timeout := us.u.Service.TimeoutStop
 	name := us.u.Name // daemon-reload replaces us.u: read it here, under m.mu
 	go func() {
@@ -282,8 +282,8 @@ func (m *Manager) drainCgroup(us *unitState, next func()) {
 		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		us.ex.draining = false
-		if us.gen == gen {
+		us.svc.ex.draining = false
+		if us.svc.gen == gen {
 			next()
 		}
 	}()
@@ -292,7 +292,7 @@ func (m *Manager) drainCgroup(us *unitState, next func()) {
 // releaseCgroup kills what is left (as SIGKILL, KillMode= permitting) and
 // removes us's cgroup when it is empty. m.mu held.
 func (m *Manager) releaseCgroup(us *unitState) {
-	dir := us.ex.cgroup
+	dir := us.svc.ex.cgroup
 	if dir == "" {
 		return
 	}
@@ -307,7 +307,7 @@ func (m *Manager) releaseCgroup(us *unitState) {
 // ControlGroup returns the cgroup of a unit as /proc/PID/cgroup names it,
 // "" when it has none (no cgroups, or not a service).
 func (m *Manager) controlGroup(us *unitState) string {
-	if m.cg == nil || us.ex.cgroup == "" {
+	if m.cg == nil || us.svc.ex.cgroup == "" {
 		return ""
 	}
 	return m.cg.relPath(us.u.Name)

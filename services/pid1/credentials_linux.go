@@ -209,7 +209,7 @@ var writeCredentialData = func(f *os.File, b []byte) error {
 // returned as it is. Units without any credential setting get none. If
 // anything fails, nothing written is left behind. m.mu held.
 func (m *Manager) setupCredentials(us *unitState, cc collectedCredentials) error {
-	us.ex.credsDir = ""
+	us.svc.ex.credsDir = ""
 	if !hasCredentials(us.u.Service) {
 		return nil
 	}
@@ -226,12 +226,12 @@ func (m *Manager) setupCredentials(us *unitState, cc collectedCredentials) error
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
-	names, err := writeCredentials(dir, cc.all, us.ex.id)
+	names, err := writeCredentials(dir, cc.all, us.svc.ex.id)
 	if err != nil {
 		_ = removeCredentialsDir(dir) // a partial file or set must not reach the next start or anyone else
 		return fmt.Errorf("credentials in %s: %w", dir, err)
 	}
-	us.ex.credsDir = dir
+	us.svc.ex.credsDir = dir
 	m.log.Debug("credentials passed", "unit", us.u.Name, "names", strings.Join(names, ","))
 	return nil
 }
@@ -286,9 +286,9 @@ func removeCredentialsDir(dir string) error {
 
 // removeCredentials deletes the credentials directory of us. m.mu held.
 func (m *Manager) removeCredentials(us *unitState) {
-	if us.ex.credsDir == "" {
+	if us.svc.ex.credsDir == "" {
 		return
 	}
-	_ = removeCredentialsDir(us.ex.credsDir)
-	us.ex.credsDir = ""
+	_ = removeCredentialsDir(us.svc.ex.credsDir)
+	us.svc.ex.credsDir = ""
 }

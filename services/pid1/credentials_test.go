@@ -203,8 +203,8 @@ func TestCredentialWriteFailureLeavesNothing(t *testing.T) {
 	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s after a failed write: %v", dir, err)
 	}
-	if us.ex.credsDir != "" {
-		t.Errorf("credsDir = %q after a failed write", us.ex.credsDir)
+	if us.svc.ex.credsDir != "" {
+		t.Errorf("credsDir = %q after a failed write", us.svc.ex.credsDir)
 	}
 
 	writeCredentialData = write

@@ -37,12 +37,10 @@ type execState struct {
 	draining  bool          // drainCgroup is waiting for the cgroup to empty
 	pgid      int           // the main process's process group (leftovers without cgroups)
 
-	// Accept=yes: an instance service owns its connection; the socket
-	// counts its instances.
+	// Accept=yes: an instance service owns its connection (the socket
+	// counts its instances in its socketRuntime).
 	connFD     int
 	acceptedBy *unitState
-	nConn      int
-	nAccepted  int
 }
 
 // prepareExec resolves the service's identity and creates its runtime
@@ -52,12 +50,12 @@ type execState struct {
 func (m *Manager) prepareExec(us *unitState) error {
 	s := us.u.Service
 	// Nothing of the last activation may be signalled or reused meanwhile.
-	us.ex.pgid, us.ex.cgroup, us.ex.credsDir = 0, "", ""
+	us.svc.ex.pgid, us.svc.ex.cgroup, us.svc.ex.credsDir = 0, "", ""
 	id, err := resolveIdentity(m.cfg.Root, s.User, s.Group, s.SupplementaryGroups)
 	if err != nil {
 		return err
 	}
-	us.ex.id = id
+	us.svc.ex.id = id
 	return m.makeDirs(us)
 }
 
@@ -76,7 +74,7 @@ func (m *Manager) finishExec(us *unitState, cc collectedCredentials) error {
 // the service runs as.
 func (m *Manager) makeDirs(us *unitState) error {
 	s := us.u.Service
-	uid, gid := us.ex.id.owner()
+	uid, gid := us.svc.ex.id.owner()
 	for _, set := range []struct {
 		base string
 		dirs []string
@@ -237,7 +235,7 @@ func (m *Manager) removeRuntimeDirs(us *unitState, restarting bool) {
 // A missing EnvironmentFile= without the "-" prefix is an error.
 func (m *Manager) environment(us *unitState, main bool, extra []string) ([]string, map[string]string, error) {
 	s := us.u.Service
-	id := us.ex.id
+	id := us.svc.ex.id
 	env := []string{"PATH=" + envOr("PATH", defaultPath)}
 	if s.Type == "notify" || s.Type == "notify-reload" {
 		env = append(env, "NOTIFY_SOCKET="+m.notifyPath)
@@ -250,20 +248,20 @@ func (m *Manager) environment(us *unitState, main bool, extra []string) ([]strin
 	if id.set {
 		env = append(env, "LOGNAME="+id.user, "HOME="+id.home, "SHELL="+id.shell)
 	}
-	if main && us.ex.wdTimeout > 0 {
-		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(us.ex.wdTimeout.Microseconds(), 10))
+	if main && us.svc.ex.wdTimeout > 0 {
+		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(us.svc.ex.wdTimeout.Microseconds(), 10))
 	}
-	if !main && us.mainPID > 0 {
-		env = append(env, "MAINPID="+strconv.Itoa(us.mainPID))
+	if !main && us.svc.mainPID > 0 {
+		env = append(env, "MAINPID="+strconv.Itoa(us.svc.mainPID))
 	}
-	if !main && (us.phase == "stop" || us.phase == "stop-post") {
-		env = append(env, "SERVICE_RESULT="+us.result)
-		if em := us.rt.execMain; em.pid != 0 && em.code != "" {
+	if !main && (us.svc.phase == phaseStop || us.svc.phase == phaseStopPost) {
+		env = append(env, "SERVICE_RESULT="+string(us.result))
+		if em := us.svc.execMain; em.pid != 0 && em.code != "" {
 			st := strconv.Itoa(em.status)
-			if em.code != "exited" {
+			if em.code != cldExited {
 				st = strings.TrimPrefix(unix.SignalName(syscall.Signal(em.status)), "SIG")
 			}
-			env = append(env, "EXIT_CODE="+em.code, "EXIT_STATUS="+st)
+			env = append(env, "EXIT_CODE="+string(em.code), "EXIT_STATUS="+st)
 		}
 	}
 	for _, d := range []struct {
@@ -278,8 +276,8 @@ func (m *Manager) environment(us *unitState, main bool, extra []string) ([]strin
 			env = append(env, d.name+"="+strings.Join(ps, ":"))
 		}
 	}
-	if us.ex.credsDir != "" {
-		env = append(env, "CREDENTIALS_DIRECTORY="+us.ex.credsDir)
+	if us.svc.ex.credsDir != "" {
+		env = append(env, "CREDENTIALS_DIRECTORY="+us.svc.ex.credsDir)
 	}
 	env = append(env, s.Environment...)
 	for _, f := range s.EnvironmentFiles {
@@ -375,7 +373,7 @@ func (m *Manager) workingDir(us *unitState) (string, error) {
 	case "":
 		return m.hostPath("/"), nil
 	case "~":
-		wd = us.ex.id.home
+		wd = us.svc.ex.id.home
 	}
 	p := m.hostPath(wd)
 	if st, err := os.Stat(p); err != nil || !st.IsDir() {
@@ -472,12 +470,12 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 	for _, fd := range fds {
 		files = append(files, uintptr(fd))
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true, Credential: credential(us.ex.id, c)}
-	if us.ex.cgroup != "" {
-		cfd, err := unix.Open(us.ex.cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: credential(us.svc.ex.id, c)}
+	if us.svc.ex.cgroup != "" {
+		cfd, err := unix.Open(us.svc.ex.cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			r.Close()
-			return 0, fmt.Errorf("cgroup %s: %w", us.ex.cgroup, err)
+			return 0, fmt.Errorf("cgroup %s: %w", us.svc.ex.cgroup, err)
 		}
 		defer unix.Close(cfd)
 		sys.UseCgroupFD, sys.CgroupFD = true, cfd
@@ -489,7 +487,7 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 	}
 	m.pids[pid] = &proc{pid: pid, us: us, main: main, cmd: c}
 	if main {
-		us.ex.pgid = pid // Setpgid: the child leads a group of its own
+		us.svc.ex.pgid = pid // Setpgid: the child leads a group of its own
 	}
 	go m.copyOutput(us.u.Name, r)
 	return pid, nil

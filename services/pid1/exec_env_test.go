@@ -132,7 +132,7 @@ EnvironmentFile=/etc/env.d/*.env
 RuntimeDirectory=r1 r2
 `)
 	us.rt.invocationID = "0123456789abcdef0123456789abcdef"
-	us.mainPID = 42
+	us.svc.mainPID = 42
 	env, mp, err := m.environment(us, false, []string{"LISTEN_FDS=1"})
 	if err != nil {
 		t.Fatal(err)
@@ -158,13 +158,13 @@ RuntimeDirectory=r1 r2
 	if _, ok := mp["MAINPID"]; ok {
 		t.Error("MAINPID passed to the main process")
 	}
-	us.phase, us.result = "stop-post", "exit-code"
-	us.rt.execMain = exitStatus{pid: 42, code: "exited", status: 3}
+	us.svc.phase, us.result = phaseStopPost, resultExitCode
+	us.svc.execMain = exitStatus{pid: 42, code: cldExited, status: 3}
 	_, mp, _ = m.environment(us, false, nil)
 	if mp["SERVICE_RESULT"] != "exit-code" || mp["EXIT_CODE"] != "exited" || mp["EXIT_STATUS"] != "3" {
 		t.Errorf("stop-post environment: %v", mp)
 	}
-	us.rt.execMain = exitStatus{pid: 42, code: "dumped", status: 6}
+	us.svc.execMain = exitStatus{pid: 42, code: cldDumped, status: 6}
 	_, mp, _ = m.environment(us, false, nil)
 	if mp["EXIT_CODE"] != "dumped" || mp["EXIT_STATUS"] != "ABRT" {
 		t.Errorf("stop-post environment after a core dump: %v", mp)
@@ -192,7 +192,7 @@ func TestWorkingDirectory(t *testing.T) {
 		{"/srv/file", "", true},
 	} {
 		us := loadService(t, root, "w.service", "[Service]\nExecStart=/bin/true\nWorkingDirectory="+c.wd+"\n")
-		us.ex.id = identity{set: true, home: "/home/u"}
+		us.svc.ex.id = identity{set: true, home: "/home/u"}
 		got, err := m.workingDir(us)
 		if (err != nil) != c.fail || got != c.want {
 			t.Errorf("WorkingDirectory=%s: %q %v", c.wd, got, err)
@@ -322,7 +322,7 @@ func TestDrainCgroupRacesNotWithReload(t *testing.T) {
 	}
 	waited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(waited) }()
-	us.ex.pgid = cmd.Process.Pid
+	us.svc.ex.pgid = cmd.Process.Pid
 	done := make(chan struct{})
 	m.mu.Lock()
 	m.drainCgroup(us, func() { close(done) })
@@ -427,7 +427,7 @@ func TestMakeDirsTakesOverOwnership(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		us.ex.id = id
+		us.svc.ex.id = id
 		if err := m.makeDirs(us); err != nil {
 			t.Fatal(err)
 		}

@@ -147,13 +147,13 @@ const (
 // user.oomd_omit=1 per ManagedOOMPreference=, neither for none. Units without
 // a cgroup are left alone. m.mu held.
 func (m *Manager) applyOOMPreference(us *unitState) {
-	dir := us.ex.cgroup // host path, set when the unit's processes got a cgroup
+	dir := us.svc.ex.cgroup // host path, set when the unit's processes got a cgroup
 	if dir == "" {
 		return
 	}
 	pref := m.managedOOM(us).Preference
-	fresh := us.ex.cgroupNew // a cgroup we just created has nothing to remove
-	us.ex.cgroupNew = false
+	fresh := us.svc.ex.cgroupNew // a cgroup we just created has nothing to remove
+	us.svc.ex.cgroupNew = false
 	for attr, want := range map[string]bool{xattrOOMAvoid: pref == "avoid", xattrOOMOmit: pref == "omit"} {
 		var err error
 		if want {

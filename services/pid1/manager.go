@@ -5,9 +5,11 @@
 // It runs in host mode (an ordinary process, units read from a root
 // directory, no mounts or sandboxing, cgroups only when delegated) or as the
 // system's PID 1 (pid1_linux.go: API filesystems, shutdown signals, final
-// reboot). A service's execution environment — user, directories,
-// environment, credentials, cgroup, watchdog — is in exec_env_linux.go and
-// the files it names. See docs/init.md.
+// reboot). A unit's state — its SubState, Result, a service's phase, and
+// what only services or only sockets keep — is typed in unitstate.go. A
+// service's execution environment — user, directories, environment,
+// credentials, cgroup, watchdog — is in exec_env_linux.go and the files it
+// names. See docs/init.md.
 package pid1
 
 import (
@@ -98,36 +100,6 @@ type Manager struct {
 	oom           oomHub // io.systemd.ManagedOOM subscriber (managedoom.go)
 }
 
-// unitState is a unit's configuration and its runtime state.
-type unitState struct {
-	u         *unit.Unit
-	active    string
-	sub       string
-	result    string
-	status    string
-	job       *job
-	starts    []time.Time
-	restart   *time.Timer
-	stopTmr   *time.Timer
-	startTmr  *time.Timer
-	gen       int // start generation, to ignore stale timers
-	nRestarts int
-	rt        unitRuntime // timestamps, invocation ID, main exit (unitruntime.go)
-	ex        execState   // identity, credentials, cgroup, watchdog, Accept=yes connection (exec_env_linux.go)
-
-	// services
-	mainPID  int
-	ctrlPID  int
-	phase    string // start-pre, start, start-post, running, reload, stop, stop-post
-	queue    []unit.ExecCommand
-	ready    bool
-	stopping bool // a stop was requested (no restart)
-
-	// sockets
-	fds     []int
-	watchOn chan struct{}
-}
-
 type job struct {
 	id     int
 	typ    string
@@ -187,7 +159,7 @@ func (m *Manager) get(name string) (*unitState, error) {
 	if err != nil {
 		return nil, err
 	}
-	us := &unitState{u: u, active: StateInactive, sub: "dead"}
+	us := &unitState{u: u, active: StateInactive, sub: subDead}
 	m.units[name] = us
 	m.unitsChanged()
 	return us, nil
@@ -468,7 +440,7 @@ func (m *Manager) runJob(j *job) {
 	us := j.us
 	switch j.typ {
 	case JobStart:
-		if us.active == StateActive || us.active == StateReloading || (us.active == StateActivating && us.sub != "auto-restart") {
+		if us.active == StateActive || us.active == StateReloading || (us.active == StateActivating && us.sub != subAutoRestart) {
 			if us.active != StateActivating {
 				m.finishJob(j, ResultDone)
 			}
@@ -477,7 +449,7 @@ func (m *Manager) runJob(j *job) {
 		m.startUnit(us)
 	case JobRestart:
 		if us.active == StateActive || us.active == StateActivating {
-			us.stopping = true
+			us.svc.stopping = true
 			m.stopUnit(us) // the job continues with a start once stopped
 			return
 		}
@@ -485,14 +457,14 @@ func (m *Manager) runJob(j *job) {
 		m.startUnit(us)
 	case JobStop:
 		if us.active == StateInactive || us.active == StateFailed {
-			if us.restart != nil {
-				us.restart.Stop()
-				us.restart = nil
+			if us.svc.restart != nil {
+				us.svc.restart.Stop()
+				us.svc.restart = nil
 			}
 			m.finishJob(j, ResultDone)
 			return
 		}
-		us.stopping = true
+		us.svc.stopping = true
 		m.stopUnit(us)
 	case JobReload:
 		if us.active != StateActive {
@@ -504,7 +476,7 @@ func (m *Manager) runJob(j *job) {
 }
 
 // setState changes a unit's state and settles its job. m.mu held.
-func (m *Manager) setState(us *unitState, active, sub string) {
+func (m *Manager) setState(us *unitState, active string, sub subState) {
 	old := us.active
 	us.active, us.sub = active, sub
 	m.trackState(us, old, active)
@@ -523,7 +495,7 @@ func (m *Manager) setState(us *unitState, active, sub string) {
 			case StateFailed:
 				m.finishJob(j, ResultFailed)
 			case StateInactive:
-				if us.u.Type == "service" && us.u.Service.Type == "oneshot" && us.result == "success" {
+				if us.u.Type == "service" && us.u.Service.Type == "oneshot" && us.result == resultSuccess {
 					m.finishJob(j, ResultDone)
 				} else {
 					m.finishJob(j, ResultFailed)
@@ -536,7 +508,7 @@ func (m *Manager) setState(us *unitState, active, sub string) {
 		case JobRestart:
 			if active == StateInactive || active == StateFailed {
 				j.typ = JobStart
-				us.stopping = false
+				us.svc.stopping = false
 				m.startUnit(us)
 			}
 		case JobReload:
@@ -569,7 +541,7 @@ func (m *Manager) setState(us *unitState, active, sub string) {
 
 // startUnit begins activating us. m.mu held.
 func (m *Manager) startUnit(us *unitState) {
-	us.stopping = false
+	us.svc.stopping = false
 	// Conditions first, then assertions, as upstream: a failed condition
 	// skips the unit (the job is done), a failed assertion fails the job
 	// and leaves the unit as it was. Asserts are not tested when a
@@ -578,7 +550,7 @@ func (m *Manager) startUnit(us *unitState) {
 	ok, failed := m.checkConditions(us, false)
 	us.rt.conditionResult, us.rt.conditionAt = ok, t
 	if !ok {
-		us.result = "success"
+		us.result = resultSuccess
 		m.log.Info("condition check failed, skipping", "unit", us.u.Name, "condition", failed)
 		if j := us.job; j != nil {
 			m.finishJob(j, ResultDone)
@@ -602,8 +574,8 @@ func (m *Manager) startUnit(us *unitState) {
 	case "socket":
 		m.startSocket(us)
 	default: // targets and everything else without processes
-		us.result = "success"
-		m.setState(us, StateActive, "active")
+		us.result = resultSuccess
+		m.setState(us, StateActive, subActive)
 	}
 }
 
@@ -614,7 +586,7 @@ func (m *Manager) stopUnit(us *unitState) {
 	case "socket":
 		m.stopSocket(us)
 	default:
-		m.setState(us, StateInactive, "dead")
+		m.setState(us, StateInactive, subDead)
 	}
 }
 
@@ -679,17 +651,17 @@ func (m *Manager) startLimitHit(us *unitState) bool {
 		return false
 	}
 	now := time.Now()
-	keep := us.starts[:0]
-	for _, t := range us.starts {
+	keep := us.svc.starts[:0]
+	for _, t := range us.svc.starts {
 		if now.Sub(t) < iv {
 			keep = append(keep, t)
 		}
 	}
-	us.starts = keep
-	if len(us.starts) >= burst {
+	us.svc.starts = keep
+	if len(us.svc.starts) >= burst {
 		return true
 	}
-	us.starts = append(us.starts, now)
+	us.svc.starts = append(us.svc.starts, now)
 	return false
 }
 
@@ -712,8 +684,8 @@ func (m *Manager) Status(name string) (UnitStatus, error) {
 }
 
 func (m *Manager) status(us *unitState) UnitStatus {
-	s := UnitStatus{Name: us.u.Name, LoadState: us.u.LoadState, ActiveState: us.active, SubState: us.sub,
-		Result: us.result, StatusText: us.status, MainPID: us.mainPID, NRestarts: us.nRestarts}
+	s := UnitStatus{Name: us.u.Name, LoadState: us.u.LoadState, ActiveState: us.active, SubState: string(us.sub),
+		Result: string(us.result), StatusText: us.svc.status, MainPID: us.svc.mainPID, NRestarts: us.svc.nRestarts}
 	if us.job != nil {
 		s.Job = us.job.typ
 	}

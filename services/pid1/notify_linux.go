@@ -149,7 +149,7 @@ func fdStoreLimit(us *unitState) int {
 func (m *Manager) handleNotify(pid int, msg []byte, fds []int) {
 	var us *unitState
 	for _, u := range m.units {
-		if u.mainPID == pid && u.mainPID != 0 {
+		if u.svc.mainPID == pid && u.svc.mainPID != 0 {
 			us = u
 			break
 		}
@@ -174,14 +174,14 @@ func (m *Manager) handleNotify(pid int, msg []byte, fds []int) {
 		case "STOPPING":
 			stopping = v == "1"
 		case "STATUS":
-			us.status = v
+			us.svc.status = v
 		case "WATCHDOG":
 			ping = ping || v == "1"
 			trigger = trigger || v == "trigger"
 		case "WATCHDOG_USEC":
 			// The service changes its own timeout; 0 turns the watchdog off.
 			if n, err := strconv.ParseUint(v, 10, 63); err == nil && n < 1<<62/1000 {
-				us.ex.wdTimeout = time.Duration(n) * time.Microsecond
+				us.svc.ex.wdTimeout = time.Duration(n) * time.Microsecond
 				ping = true
 			}
 		case "MAINPID":
@@ -190,7 +190,7 @@ func (m *Manager) handleNotify(pid int, msg []byte, fds []int) {
 				// the value for reporting only when it is one of ours.
 				if p := m.pids[n]; p != nil && p.us == us {
 					p.main = true
-					us.mainPID = n
+					us.svc.mainPID = n
 				}
 			}
 		}
@@ -199,30 +199,30 @@ func (m *Manager) handleNotify(pid int, msg []byte, fds []int) {
 	case trigger:
 		m.watchdogExpired(us)
 		return
-	case ping && us.mainPID != 0 && us.phase != "stop" && us.phase != "stop-post":
+	case ping && us.svc.mainPID != 0 && us.svc.phase != phaseStop && us.svc.phase != phaseStopPost:
 		m.armWatchdog(us)
 	}
 	switch {
 	case stopping:
 		if us.active == StateActive {
-			us.stopping = true
-			m.setState(us, StateDeactivating, "stop-sigterm")
-			us.phase = "stop"
+			us.svc.stopping = true
+			m.setState(us, StateDeactivating, subStopSigterm)
+			us.svc.phase = phaseStop
 		}
 	case reloading:
 		if us.active == StateActive {
-			m.setState(us, StateReloading, "reload-notify")
+			m.setState(us, StateReloading, subReloadNotify)
 		}
 	case ready:
-		us.ready = true
+		us.svc.ready = true
 		switch {
-		case us.active == StateActivating && us.phase == "start":
+		case us.active == StateActivating && us.svc.phase == phaseStart:
 			s := us.u.Service
-			us.phase = "start-post"
-			us.queue = append(us.queue[:0], s.ExecStartPost...)
+			us.svc.phase = phaseStartPost
+			us.svc.queue = append(us.svc.queue[:0], s.ExecStartPost...)
 			m.advance(us)
-		case us.active == StateReloading && us.phase != "reload":
-			m.setState(us, StateActive, "running")
+		case us.active == StateReloading && us.svc.phase != phaseReload:
+			m.setState(us, StateActive, subRunning)
 		}
 	default:
 		m.notifyChange()

@@ -168,8 +168,8 @@ func TestNotifyTruncatedIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	us := loadService(t, root, "n.service", "[Service]\nType=notify\nExecStart=/bin/true\n")
-	us.active, us.sub, us.phase = StateActive, "running", "running"
-	us.mainPID = os.Getpid() // the test sends as the service's main process
+	us.active, us.sub, us.svc.phase = StateActive, subRunning, phaseRunning
+	us.svc.mainPID = os.Getpid() // the test sends as the service's main process
 	m.units["n.service"] = us
 	done := make(chan struct{})
 	go func() { m.readNotify(m.notifyConn, 8); close(done) }()
@@ -177,7 +177,7 @@ func TestNotifyTruncatedIgnored(t *testing.T) {
 	status := func() string {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return us.status
+		return us.svc.status
 	}
 	waitLog := func(what string) {
 		t.Helper()

@@ -100,9 +100,9 @@ func (m *Manager) shutdown(timeout time.Duration) {
 	m.mu.Lock()
 	m.closed = true
 	for _, us := range m.units {
-		if us.restart != nil {
-			us.restart.Stop()
-			us.restart = nil
+		if us.svc.restart != nil {
+			us.svc.restart.Stop()
+			us.svc.restart = nil
 		}
 		if us.active != StateInactive && us.active != StateFailed {
 			_, _ = m.addJob(us, JobStop, nil, map[string]bool{})

@@ -21,26 +21,26 @@ type proc struct {
 
 // startService runs ExecStartPre=, then the main command. m.mu held.
 func (m *Manager) startService(us *unitState) {
-	if us.restart != nil {
-		us.restart.Stop()
-		us.restart = nil
+	if us.svc.restart != nil {
+		us.svc.restart.Stop()
+		us.svc.restart = nil
 	}
 	if m.startLimitHit(us) {
 		m.log.Warn("start request repeated too quickly", "unit", us.u.Name)
-		us.result = "start-limit-hit"
-		m.setState(us, StateFailed, "failed")
+		us.result = resultStartLimitHit
+		m.setState(us, StateFailed, subFailed)
 		m.releaseConnection(us)
 		return
 	}
-	if us.sub == "auto-restart" {
+	if us.sub == subAutoRestart {
 		// The unit never went inactive, but each start is a new invocation
 		// for upstream, with its own $INVOCATION_ID.
 		us.rt.invocationID = newInvocationID()
 	}
-	us.result = "success"
-	us.ready = false
-	us.status = ""
-	us.gen++
+	us.result = resultSuccess
+	us.svc.ready = false
+	us.svc.status = ""
+	us.svc.gen++
 	m.armStartTimeout(us)
 	if err := m.prepareExec(us); err != nil {
 		m.startFailed(us, err)
@@ -56,14 +56,14 @@ func (m *Manager) startService(us *unitState) {
 	// every other unit and client goes on meanwhile. The unit is
 	// activating, in the sub-state of its first command (upstream sets
 	// credentials up in the forked child), and may be stopped or time out.
-	us.phase = phaseCredentials
-	us.queue = nil
-	sub := "start-pre"
+	us.svc.phase = phaseCredentials
+	us.svc.queue = nil
+	sub := subStartPre
 	if len(s.ExecStartPre) == 0 {
-		sub = "start"
+		sub = subStart
 	}
 	m.setState(us, StateActivating, sub)
-	gen, name := us.gen, us.u.Name
+	gen, name := us.svc.gen, us.u.Name
 	go func() {
 		all, err := m.collectCredentials(name, s)
 		m.mu.Lock()
@@ -72,19 +72,15 @@ func (m *Manager) startService(us *unitState) {
 	}()
 }
 
-// phaseCredentials is the phase of a service whose credentials are being
-// collected, before any of its commands runs.
-const phaseCredentials = "credentials"
-
 // credentialsCollected continues the start of generation gen of us with
 // its credentials, unless that start was abandoned meanwhile (stopped,
 // timed out, restarted). m.mu held.
 func (m *Manager) credentialsCollected(us *unitState, gen int, cc collectedCredentials) {
-	if us.gen != gen || us.phase != phaseCredentials {
+	if us.svc.gen != gen || us.svc.phase != phaseCredentials {
 		m.log.Debug("credentials collected for an abandoned start, dropped", "unit", us.u.Name)
 		return
 	}
-	us.phase = ""
+	us.svc.phase = phaseNone
 	if m.closed {
 		cc.err = errors.New("the manager is shutting down")
 	}
@@ -99,12 +95,12 @@ func (m *Manager) execService(us *unitState, cc collectedCredentials) {
 		return
 	}
 	s := us.u.Service
-	us.ex.wdTimeout = s.Watchdog
-	us.queue = append([]unit.ExecCommand{}, s.ExecStartPre...)
-	us.phase = "start-pre"
-	sub := "start-pre"
-	if len(us.queue) == 0 {
-		sub = "start"
+	us.svc.ex.wdTimeout = s.Watchdog
+	us.svc.queue = append([]unit.ExecCommand{}, s.ExecStartPre...)
+	us.svc.phase = phaseStartPre
+	sub := subStartPre
+	if len(us.svc.queue) == 0 {
+		sub = subStart
 	}
 	m.setState(us, StateActivating, sub)
 	m.advance(us)
@@ -114,14 +110,14 @@ func (m *Manager) execService(us *unitState, cc collectedCredentials) {
 // up: the unit fails with result "resources". m.mu held.
 func (m *Manager) startFailed(us *unitState, err error) {
 	m.log.Error("cannot set up the execution environment", "unit", us.u.Name, "err", err)
-	us.result = "resources"
-	if us.startTmr != nil {
-		us.startTmr.Stop()
-		us.startTmr = nil
+	us.result = resultResources
+	if us.svc.startTmr != nil {
+		us.svc.startTmr.Stop()
+		us.svc.startTmr = nil
 	}
 	m.removeCredentials(us)
 	m.releaseCgroup(us)
-	m.setState(us, StateFailed, "failed")
+	m.setState(us, StateFailed, subFailed)
 	m.releaseConnection(us)
 }
 
@@ -133,15 +129,15 @@ func (m *Manager) armStartTimeout(us *unitState) {
 	if s.TimeoutStart <= 0 || s.TimeoutStart >= time.Duration(1<<62) {
 		return
 	}
-	gen := us.gen
-	us.startTmr = time.AfterFunc(s.TimeoutStart, func() {
+	gen := us.svc.gen
+	us.svc.startTmr = time.AfterFunc(s.TimeoutStart, func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if us.gen != gen || us.active != StateActivating || us.sub == "auto-restart" {
+		if us.svc.gen != gen || us.active != StateActivating || us.sub == subAutoRestart {
 			return
 		}
 		m.log.Warn("start operation timed out, terminating", "unit", us.u.Name)
-		us.result = "timeout"
+		us.result = resultTimeout
 		m.terminate(us)
 	})
 }
@@ -149,19 +145,19 @@ func (m *Manager) armStartTimeout(us *unitState) {
 // terminate aborts whatever us is doing: its control process is killed and
 // the main process is stopped. m.mu held.
 func (m *Manager) terminate(us *unitState) {
-	us.queue = nil
-	if us.ctrlPID != 0 {
-		_ = unix.Kill(-us.ctrlPID, unix.SIGTERM)
-		_ = unix.Kill(us.ctrlPID, unix.SIGTERM)
+	us.svc.queue = nil
+	if us.svc.ctrlPID != 0 {
+		_ = unix.Kill(-us.svc.ctrlPID, unix.SIGTERM)
+		_ = unix.Kill(us.svc.ctrlPID, unix.SIGTERM)
 	}
-	switch us.phase {
-	case "stop", "stop-post":
+	switch us.svc.phase {
+	case phaseStop, phaseStopPost:
 		return
 	}
-	us.phase = "stop"
-	if us.mainPID != 0 {
+	us.svc.phase = phaseStop
+	if us.svc.mainPID != 0 {
 		m.killMain(us)
-	} else if us.ctrlPID == 0 {
+	} else if us.svc.ctrlPID == 0 {
 		m.stopPost(us)
 	}
 }
@@ -171,87 +167,87 @@ func (m *Manager) terminate(us *unitState) {
 func (m *Manager) advance(us *unitState) {
 	s := us.u.Service
 	for {
-		if len(us.queue) > 0 {
-			c := us.queue[0]
-			us.queue = us.queue[1:]
-			main := us.phase == "start" && s.Type != "oneshot"
-			oneshotMain := us.phase == "start" && s.Type == "oneshot"
+		if len(us.svc.queue) > 0 {
+			c := us.svc.queue[0]
+			us.svc.queue = us.svc.queue[1:]
+			main := us.svc.phase == phaseStart && s.Type != "oneshot"
+			oneshotMain := us.svc.phase == phaseStart && s.Type == "oneshot"
 			pid, err := m.spawn(us, c, main || oneshotMain)
 			if err != nil {
 				m.log.Error("cannot execute", "unit", us.u.Name, "cmd", c.Path, "err", err)
 				if c.IgnoreFailure {
 					continue
 				}
-				m.phaseFailed(us, "exit-code")
+				m.phaseFailed(us, resultExitCode)
 				return
 			}
 			if main || oneshotMain {
-				us.mainPID = pid
+				us.svc.mainPID = pid
 				m.trackMainStart(us, pid)
 				if main {
 					m.armWatchdog(us)
 				}
 			} else {
-				us.ctrlPID = pid
+				us.svc.ctrlPID = pid
 			}
 			if main {
 				// simple/exec: up as soon as the process runs; notify waits for READY=1.
 				if s.Type == "notify" || s.Type == "notify-reload" {
-					m.setState(us, StateActivating, "start")
+					m.setState(us, StateActivating, subStart)
 					return
 				}
-				us.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
-				us.phase = "start-post"
-				if len(us.queue) == 0 {
-					us.phase = "running"
-					m.setState(us, StateActive, "running")
+				us.svc.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
+				us.svc.phase = phaseStartPost
+				if len(us.svc.queue) == 0 {
+					us.svc.phase = phaseRunning
+					m.setState(us, StateActive, subRunning)
 					return
 				}
-				m.setState(us, StateActivating, "start-post")
+				m.setState(us, StateActivating, subStartPost)
 				continue
 			}
 			return // wait for this control or oneshot process
 		}
-		switch us.phase {
-		case "start-pre":
-			us.phase = "start"
-			us.queue = append([]unit.ExecCommand{}, s.ExecStart...)
-			if s.Type == "oneshot" && len(us.queue) == 0 {
-				us.phase = "start-post"
-				us.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
+		switch us.svc.phase {
+		case phaseStartPre:
+			us.svc.phase = phaseStart
+			us.svc.queue = append([]unit.ExecCommand{}, s.ExecStart...)
+			if s.Type == "oneshot" && len(us.svc.queue) == 0 {
+				us.svc.phase = phaseStartPost
+				us.svc.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
 			}
-			if len(us.queue) > 0 {
-				m.setState(us, StateActivating, us.phase)
+			if len(us.svc.queue) > 0 {
+				m.setState(us, StateActivating, us.svc.phase.startSub())
 			}
-		case "start":
+		case phaseStart:
 			// oneshot: all ExecStart= done
-			us.phase = "start-post"
-			us.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
-		case "start-post":
-			us.phase = "running"
+			us.svc.phase = phaseStartPost
+			us.svc.queue = append([]unit.ExecCommand{}, s.ExecStartPost...)
+		case phaseStartPost:
+			us.svc.phase = phaseRunning
 			if s.Type == "oneshot" {
 				if s.RemainAfterExit {
-					m.setState(us, StateActive, "exited")
+					m.setState(us, StateActive, subExited)
 				} else {
 					m.stopPost(us) // leftovers are killed and ExecStopPost= runs, as upstream
 				}
 				return
 			}
-			m.setState(us, StateActive, "running")
+			m.setState(us, StateActive, subRunning)
 			return
-		case "reload":
-			us.phase = "running"
-			m.setState(us, StateActive, "running")
+		case phaseReload:
+			us.svc.phase = phaseRunning
+			m.setState(us, StateActive, subRunning)
 			return
-		case "stop":
-			if us.mainPID != 0 {
+		case phaseStop:
+			if us.svc.mainPID != 0 {
 				m.killMain(us)
 				return // wait for the main process
 			}
 			m.stopPost(us)
 			return
-		case "stop-post":
-			m.finishStopped(us, us.result != "success")
+		case phaseStopPost:
+			m.finishStopped(us, us.result != resultSuccess)
 			return
 		default:
 			return
@@ -260,13 +256,13 @@ func (m *Manager) advance(us *unitState) {
 }
 
 // phaseFailed handles a failed start or control command. m.mu held.
-func (m *Manager) phaseFailed(us *unitState, result string) {
-	if us.result == "success" {
-		us.result = result
+func (m *Manager) phaseFailed(us *unitState, r result) {
+	if us.result == resultSuccess {
+		us.result = r
 	}
-	us.queue = nil
-	if us.mainPID != 0 {
-		us.phase = "stop"
+	us.svc.queue = nil
+	if us.svc.mainPID != 0 {
+		us.svc.phase = phaseStop
 		m.killMain(us)
 		return
 	}
@@ -279,9 +275,9 @@ func (m *Manager) stopPost(us *unitState) {
 }
 
 func (m *Manager) stopPostNow(us *unitState) {
-	us.phase = "stop-post"
-	us.queue = append([]unit.ExecCommand{}, us.u.Service.ExecStopPost...)
-	m.setState(us, StateDeactivating, "stop-post")
+	us.svc.phase = phaseStopPost
+	us.svc.queue = append([]unit.ExecCommand{}, us.u.Service.ExecStopPost...)
+	m.setState(us, StateDeactivating, subStopPost)
 	m.advance(us)
 }
 
@@ -289,47 +285,47 @@ func (m *Manager) stopPostNow(us *unitState) {
 // or leave it inactive or failed. m.mu held.
 func (m *Manager) finishStopped(us *unitState, failed bool) {
 	s := us.u.Service
-	if us.stopTmr != nil {
-		us.stopTmr.Stop()
-		us.stopTmr = nil
+	if us.svc.stopTmr != nil {
+		us.svc.stopTmr.Stop()
+		us.svc.stopTmr = nil
 	}
-	if us.startTmr != nil {
-		us.startTmr.Stop()
-		us.startTmr = nil
+	if us.svc.startTmr != nil {
+		us.svc.startTmr.Stop()
+		us.svc.startTmr = nil
 	}
-	us.phase = ""
-	restart := !us.stopping && m.shouldRestart(us)
+	us.svc.phase = phaseNone
+	restart := !us.svc.stopping && m.shouldRestart(us)
 	m.disarmWatchdog(us)
 	m.removeRuntimeDirs(us, restart)
 	m.removeCredentials(us)
 	m.releaseCgroup(us)
 	if restart {
-		us.nRestarts++
-		m.setState(us, StateActivating, "auto-restart")
-		us.restart = time.AfterFunc(s.RestartSec, func() {
+		us.svc.nRestarts++
+		m.setState(us, StateActivating, subAutoRestart)
+		us.svc.restart = time.AfterFunc(s.RestartSec, func() {
 			m.mu.Lock()
 			defer m.mu.Unlock()
-			if us.sub != "auto-restart" || m.closed {
+			if us.sub != subAutoRestart || m.closed {
 				return
 			}
-			us.restart = nil
+			us.svc.restart = nil
 			m.startService(us)
 		})
 		return
 	}
 	if failed {
-		m.setState(us, StateFailed, "failed")
+		m.setState(us, StateFailed, subFailed)
 	} else {
-		m.setState(us, StateInactive, "dead")
+		m.setState(us, StateInactive, subDead)
 	}
 	m.releaseConnection(us)
 }
 
 func (m *Manager) shouldRestart(us *unitState) bool {
-	if us.result == "start-limit-hit" {
+	if us.result == resultStartLimitHit {
 		return false
 	}
-	clean := us.result == "success"
+	clean := us.result == resultSuccess
 	switch us.u.Service.Restart {
 	case "always":
 		return true
@@ -338,39 +334,39 @@ func (m *Manager) shouldRestart(us *unitState) bool {
 	case "on-failure":
 		return !clean
 	case "on-abnormal":
-		return us.result == "signal" || us.result == "core-dump" || us.result == "timeout" || us.result == "watchdog"
+		return us.result == resultSignal || us.result == resultCoreDump || us.result == resultTimeout || us.result == resultWatchdog
 	case "on-abort":
-		return us.result == "signal" || us.result == "core-dump"
+		return us.result == resultSignal || us.result == resultCoreDump
 	case "on-watchdog":
-		return us.result == "watchdog"
+		return us.result == resultWatchdog
 	}
 	return false
 }
 
 // stopService runs ExecStop= and then signals the main process. m.mu held.
 func (m *Manager) stopService(us *unitState) {
-	if us.restart != nil {
-		us.restart.Stop()
-		us.restart = nil
+	if us.svc.restart != nil {
+		us.svc.restart.Stop()
+		us.svc.restart = nil
 	}
-	if us.sub == "auto-restart" {
+	if us.sub == subAutoRestart {
 		m.finishStopped(us, false)
 		return
 	}
 	s := us.u.Service
-	us.queue = nil
+	us.svc.queue = nil
 	m.disarmWatchdog(us)
-	if us.ctrlPID != 0 && us.phase != "running" && us.phase != "reload" {
-		_ = unix.Kill(-us.ctrlPID, unix.SIGTERM)
-		_ = unix.Kill(us.ctrlPID, unix.SIGTERM)
+	if us.svc.ctrlPID != 0 && us.svc.phase != phaseRunning && us.svc.phase != phaseReload {
+		_ = unix.Kill(-us.svc.ctrlPID, unix.SIGTERM)
+		_ = unix.Kill(us.svc.ctrlPID, unix.SIGTERM)
 	}
-	if us.phase == "running" { // ExecStop= runs for a started service, RemainAfterExit ones included
-		us.queue = append(us.queue, s.ExecStop...)
+	if us.svc.phase == phaseRunning { // ExecStop= runs for a started service, RemainAfterExit ones included
+		us.svc.queue = append(us.svc.queue, s.ExecStop...)
 	}
-	us.phase = "stop"
-	m.setState(us, StateDeactivating, "stop")
+	us.svc.phase = phaseStop
+	m.setState(us, StateDeactivating, subStop)
 	m.armStopTimeout(us)
-	if us.ctrlPID == 0 {
+	if us.svc.ctrlPID == 0 {
 		m.advance(us)
 	}
 }
@@ -382,20 +378,20 @@ func (m *Manager) killMain(us *unitState) {
 	}
 	// Each process gets the signal once: some take a second SIGTERM as "quit now".
 	if us.u.Service.KillMode == "control-group" {
-		if us.ex.cgroup != "" {
-			signalCgroup(us.ex.cgroup, syscall.Signal(sig))
+		if us.svc.ex.cgroup != "" {
+			signalCgroup(us.svc.ex.cgroup, syscall.Signal(sig))
 			return
 		}
 		// Its process group stands in for the cgroup; a main process that left
 		// the group is signalled on its own below.
-		_ = unix.Kill(-us.mainPID, syscall.Signal(sig))
-		_ = unix.Kill(-us.mainPID, unix.SIGCONT)
-		if pg, err := unix.Getpgid(us.mainPID); err != nil || pg == us.mainPID {
+		_ = unix.Kill(-us.svc.mainPID, syscall.Signal(sig))
+		_ = unix.Kill(-us.svc.mainPID, unix.SIGCONT)
+		if pg, err := unix.Getpgid(us.svc.mainPID); err != nil || pg == us.svc.mainPID {
 			return
 		}
 	}
-	_ = unix.Kill(us.mainPID, syscall.Signal(sig))
-	_ = unix.Kill(us.mainPID, unix.SIGCONT)
+	_ = unix.Kill(us.svc.mainPID, syscall.Signal(sig))
+	_ = unix.Kill(us.svc.mainPID, unix.SIGCONT)
 }
 
 func (m *Manager) reloadService(us *unitState) {
@@ -404,94 +400,94 @@ func (m *Manager) reloadService(us *unitState) {
 		m.finishJob(us.job, ResultDone)
 		return
 	}
-	us.phase = "reload"
-	us.queue = append([]unit.ExecCommand{}, s.ExecReload...)
-	m.setState(us, StateReloading, "reload")
+	us.svc.phase = phaseReload
+	us.svc.queue = append([]unit.ExecCommand{}, s.ExecReload...)
+	m.setState(us, StateReloading, subReload)
 	m.advance(us)
 }
 
 // childExited handles the death of one of our children. m.mu held.
 func (m *Manager) childExited(p *proc, ws unix.WaitStatus) {
 	us := p.us
-	result := "success"
+	res := resultSuccess
 	switch {
 	case ws.Exited() && ws.ExitStatus() != 0:
-		result = "exit-code"
+		res = resultExitCode
 	case ws.Signaled():
-		result = "signal"
+		res = resultSignal
 		if ws.CoreDump() {
-			result = "core-dump"
+			res = resultCoreDump
 		}
 	}
 	m.log.Info("process exited", "unit", us.u.Name, "pid", p.pid, "main", p.main, "status", describeStatus(ws))
 	if p.cmd.IgnoreFailure {
-		result = "success"
+		res = resultSuccess
 	}
 	s := us.u.Service
 	if p.main {
-		us.mainPID = 0
+		us.svc.mainPID = 0
 		m.disarmWatchdog(us)
 		m.trackMainExit(us, p.pid, ws)
-		if s.Type == "oneshot" && us.phase == "start" {
-			if result != "success" {
-				m.phaseFailed(us, result)
+		if s.Type == "oneshot" && us.svc.phase == phaseStart {
+			if res != resultSuccess {
+				m.phaseFailed(us, res)
 				return
 			}
 			m.advance(us)
 			return
 		}
-		switch us.phase {
-		case "stop", "stop-post":
+		switch us.svc.phase {
+		case phaseStop, phaseStopPost:
 			// expected: SIGTERM during stop counts as clean
 			if ws.Signaled() && (ws.Signal() == unix.SIGTERM || ws.Signal() == unix.SIGHUP || ws.Signal() == unix.SIGINT || ws.Signal() == unix.SIGPIPE) {
-				result = "success"
+				res = resultSuccess
 			}
-			if result != "success" && us.result == "success" {
-				us.result = result
+			if res != resultSuccess && us.result == resultSuccess {
+				us.result = res
 			}
-			if us.phase == "stop" && us.ctrlPID == 0 {
+			if us.svc.phase == phaseStop && us.svc.ctrlPID == 0 {
 				m.stopPost(us)
 			}
 			return
 		}
-		if result != "success" || us.phase != "running" {
-			if result == "success" {
-				result = "protocol" // exited before it reported readiness
+		if res != resultSuccess || us.svc.phase != phaseRunning {
+			if res == resultSuccess {
+				res = resultProtocol // exited before it reported readiness
 			}
-			if us.result == "success" {
-				us.result = result
+			if us.result == resultSuccess {
+				us.result = res
 			}
-			if us.ctrlPID != 0 {
-				_ = unix.Kill(us.ctrlPID, unix.SIGTERM)
-				us.phase = "stop"
+			if us.svc.ctrlPID != 0 {
+				_ = unix.Kill(us.svc.ctrlPID, unix.SIGTERM)
+				us.svc.phase = phaseStop
 				return
 			}
 			m.stopPost(us)
 			return
 		}
 		if s.RemainAfterExit {
-			m.setState(us, StateActive, "exited")
+			m.setState(us, StateActive, subExited)
 			return
 		}
 		m.stopPost(us)
 		return
 	}
-	us.ctrlPID = 0
-	if result != "success" {
-		switch us.phase {
-		case "start-pre", "start-post":
-			m.phaseFailed(us, result)
+	us.svc.ctrlPID = 0
+	if res != resultSuccess {
+		switch us.svc.phase {
+		case phaseStartPre, phaseStartPost:
+			m.phaseFailed(us, res)
 			return
-		case "reload":
-			us.phase = "running"
+		case phaseReload:
+			us.svc.phase = phaseRunning
 			if j := us.job; j != nil && j.typ == JobReload {
 				m.finishJob(j, ResultFailed)
 			}
-			m.setState(us, StateActive, "running")
+			m.setState(us, StateActive, subRunning)
 			return
 		}
 	}
-	if us.phase == "stop" && us.mainPID == 0 && len(us.queue) == 0 {
+	if us.svc.phase == phaseStop && us.svc.mainPID == 0 && len(us.svc.queue) == 0 {
 		m.stopPost(us)
 		return
 	}

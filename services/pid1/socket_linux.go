@@ -24,8 +24,8 @@ func (m *Manager) startSocket(us *unitState) {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-		us.result = "resources"
-		m.setState(us, StateFailed, "failed")
+		us.result = resultResources
+		m.setState(us, StateFailed, subFailed)
 	}
 	if s.Accept {
 		// The template must exist; instances are loaded per connection.
@@ -48,11 +48,11 @@ func (m *Manager) startSocket(us *unitState) {
 		fds = append(fds, fd)
 	}
 	m.linkSocket(us)
-	us.fds = fds
-	us.result = "success"
+	us.sock.fds = fds
+	us.result = resultSuccess
 	stop := make(chan struct{})
-	us.watchOn = stop
-	m.setState(us, StateActive, "listening")
+	us.sock.watchOn = stop
+	m.setState(us, StateActive, subListening)
 	if s.Accept {
 		go m.acceptLoop(us, fds, stop)
 	} else {
@@ -107,14 +107,14 @@ func (m *Manager) linkSocket(us *unitState) {
 }
 
 func (m *Manager) stopSocket(us *unitState) {
-	if us.watchOn != nil {
-		close(us.watchOn)
-		us.watchOn = nil
+	if us.sock.watchOn != nil {
+		close(us.sock.watchOn)
+		us.sock.watchOn = nil
 	}
-	for _, fd := range us.fds {
+	for _, fd := range us.sock.fds {
 		unix.Close(fd)
 	}
-	us.fds = nil
+	us.sock.fds = nil
 	for _, l := range us.u.Socket.Listen {
 		if strings.HasPrefix(l.Address, "/") {
 			_ = os.Remove(m.hostPath(l.Address))
@@ -127,7 +127,7 @@ func (m *Manager) stopSocket(us *unitState) {
 			}
 		}
 	}
-	m.setState(us, StateInactive, "dead")
+	m.setState(us, StateInactive, subDead)
 }
 
 func (m *Manager) listen(addr string, typ int, mode uint32) (int, error) {
@@ -225,14 +225,14 @@ func (m *Manager) watchSocket(us *unitState, fds []int, stop chan struct{}) {
 		if !ready {
 			continue
 		}
-		if !m.closed && svc.job == nil && (svc.active == StateInactive || svc.active == StateFailed) && svc.u.LoadState == "loaded" {
-			if svc.active == StateFailed && svc.result == "start-limit-hit" {
+		if !m.closed && svc.job == nil && (svc.active == StateInactive || svc.active == StateFailed) && svc.u.LoadState == unit.Loaded {
+			if svc.active == StateFailed && svc.result == resultStartLimitHit {
 				// The pending connection would trigger again at once, forever: as upstream,
 				// the socket gives up and fails, closing its listeners, until restarted.
 				m.log.Warn("service hit its start limit, socket fails", "socket", us.u.Name, "service", svc.u.Name)
 				m.stopSocket(us)
-				us.result = "service-start-limit-hit"
-				m.setState(us, StateFailed, "failed")
+				us.result = resultServiceStartLimitHit
+				m.setState(us, StateFailed, subFailed)
 				m.mu.Unlock()
 				return
 			}
@@ -288,12 +288,12 @@ func (m *Manager) pollListeners(pfds []unix.PollFd, stop chan struct{}) (ready, 
 // the socket units that activate it, sockets sorted by name, each one's
 // fds in Listen*= order. m.mu held.
 func (m *Manager) socketFDs(us *unitState) ([]int, []string) {
-	if us.ex.acceptedBy != nil {
-		return []int{us.ex.connFD}, []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=connection"}
+	if us.svc.ex.acceptedBy != nil {
+		return []int{us.svc.ex.connFD}, []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=connection"}
 	}
 	var socks []*unitState
 	for _, o := range m.rels().sockets[us.u.Name] {
-		if o.u.Socket != nil && !o.u.Socket.Accept && o.u.Socket.Service == us.u.Name && len(o.fds) > 0 {
+		if o.u.Socket != nil && !o.u.Socket.Accept && o.u.Socket.Service == us.u.Name && len(o.sock.fds) > 0 {
 			socks = append(socks, o)
 		}
 	}
@@ -301,10 +301,10 @@ func (m *Manager) socketFDs(us *unitState) ([]int, []string) {
 	var fds []int
 	var names []string
 	for _, o := range socks {
-		for range o.fds {
+		for range o.sock.fds {
 			names = append(names, o.u.Socket.FileDescriptorName)
 		}
-		fds = append(fds, o.fds...)
+		fds = append(fds, o.sock.fds...)
 	}
 	if len(fds) == 0 {
 		return nil, nil

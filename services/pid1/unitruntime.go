@@ -26,20 +26,29 @@ func (s stamp) timestamp() *Timestamp {
 	return &Timestamp{Realtime: s.real, Monotonic: s.mono}
 }
 
+// cldCode is how a process ended, as waitid()'s CLD_* codes are named.
+type cldCode string
+
+const (
+	cldExited cldCode = "exited"
+	cldKilled cldCode = "killed"
+	cldDumped cldCode = "dumped"
+)
+
 // exitStatus is how a main process ended, as systemd's ExecMain* properties
-// report it: code is "exited", "killed" or "dumped" (CLD_* names), status the
-// exit status or the signal number.
+// report it: code is exited, killed or dumped, status the exit status or
+// the signal number.
 type exitStatus struct {
 	pid          int
-	code         string
+	code         cldCode
 	status       int
 	start, leave stamp
 }
 
 // unitRuntime is what a unit's state changes leave behind for status and
-// show: the transition timestamps, the invocation ID, the last main
-// process's exit and the outcome of the last Condition*=/Assert*= check
-// (false until the first check, as upstream reports them).
+// show: the transition timestamps, the invocation ID and the outcome of the
+// last Condition*=/Assert*= check (false until the first check, as upstream
+// reports them). A service's last main process is in its serviceRuntime.
 type unitRuntime struct {
 	stateChange   stamp
 	activeEnter   stamp
@@ -47,7 +56,6 @@ type unitRuntime struct {
 	inactiveEnter stamp
 	inactiveExit  stamp
 	invocationID  string
-	execMain      exitStatus
 
 	conditionResult, assertResult bool
 	conditionAt, assertAt         stamp
@@ -84,23 +92,23 @@ func (m *Manager) trackState(us *unitState, old, active string) {
 
 // trackMainStart records the start of a main process. m.mu held.
 func (m *Manager) trackMainStart(us *unitState, pid int) {
-	us.rt.execMain = exitStatus{pid: pid, start: now()}
+	us.svc.execMain = exitStatus{pid: pid, start: now()}
 }
 
 // trackMainExit records how the main process pid ended. m.mu held.
 func (m *Manager) trackMainExit(us *unitState, pid int, ws unix.WaitStatus) {
-	e := &us.rt.execMain
+	e := &us.svc.execMain
 	if e.pid != pid {
 		*e = exitStatus{pid: pid}
 	}
 	e.leave = now()
 	switch {
 	case ws.Signaled() && ws.CoreDump():
-		e.code, e.status = "dumped", int(ws.Signal())
+		e.code, e.status = cldDumped, int(ws.Signal())
 	case ws.Signaled():
-		e.code, e.status = "killed", int(ws.Signal())
+		e.code, e.status = cldKilled, int(ws.Signal())
 	default:
-		e.code, e.status = "exited", ws.ExitStatus()
+		e.code, e.status = cldExited, ws.ExitStatus()
 	}
 }
 

@@ -3,7 +3,6 @@ package pid1
 import (
 	"context"
 	"path"
-	"strings"
 
 	"github.com/stead-os/stead/lib/api/iosystemdunit"
 	"github.com/stead-os/stead/lib/unit"
@@ -19,17 +18,8 @@ type (
 
 type varlinkUnit struct{ m *Manager }
 
-// serviceResult spells a result as the IDL's ServiceResult enum does
-// ("exit-code" → "exit_code").
-func serviceResult(r string) string {
-	if r == "" {
-		return "success"
-	}
-	return strings.ReplaceAll(r, "-", "_")
-}
-
 // cldCodes are waitid()'s CLD_* codes, as ExecCommandStatus.Code carries them.
-var cldCodes = map[string]int{"exited": 1, "killed": 2, "dumped": 3}
+var cldCodes = map[cldCode]int{cldExited: 1, cldKilled: 2, cldDumped: 3}
 
 // cgroupTypes are the unit types that have a control group.
 var cgroupTypes = map[string]bool{"service": true, "socket": true, "slice": true, "scope": true, "mount": true, "swap": true}
@@ -37,7 +27,7 @@ var cgroupTypes = map[string]bool{"service": true, "socket": true, "slice": true
 // cgroupContext is us's resource-control settings in the IDL's terms: the
 // defaults stead runs with, and the unit's systemd-oomd settings. m.mu held.
 func (m *Manager) cgroupContext(us *unitState) *iosystemdunit.CGroupContext {
-	if !cgroupTypes[us.u.Type] || us.u.LoadState != "loaded" {
+	if !cgroupTypes[us.u.Type] || us.u.LoadState != unit.Loaded {
 		return nil
 	}
 	o := m.managedOOM(us)
@@ -64,8 +54,8 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 		Requires: u.Unit.Requires, Requisite: u.Unit.Requisite, Wants: u.Unit.Wants, BindsTo: u.Unit.BindsTo,
 		PartOf: u.Unit.PartOf, Conflicts: u.Unit.Conflicts, Before: u.Unit.Before, After: u.Unit.After,
 		DefaultDependencies: u.Unit.DefaultDependencies, FragmentPath: u.Fragment, DropInPaths: u.DropIns}
-	r := UnitRuntime{LoadState: u.LoadState, ActiveState: us.active, SubState: us.sub,
-		CanStart: u.LoadState == "loaded", CanStop: u.LoadState == "loaded",
+	r := UnitRuntime{LoadState: u.LoadState, ActiveState: us.active, SubState: string(us.sub),
+		CanStart: u.LoadState == unit.Loaded, CanStop: u.LoadState == unit.Loaded,
 		CanReload: u.Service != nil && len(u.Service.ExecReload) > 0, InvocationID: us.rt.invocationID,
 		StateChangeTimestamp: us.rt.stateChange.timestamp(), ActiveEnterTimestamp: us.rt.activeEnter.timestamp(),
 		ActiveExitTimestamp: us.rt.activeExit.timestamp(), InactiveEnterTimestamp: us.rt.inactiveEnter.timestamp(),
@@ -81,15 +71,15 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 		r.CGroup = &iosystemdunit.CGroupRuntime{Path: cg}
 	}
 	if u.Type == "service" {
-		sr := &iosystemdunit.ServiceRuntime{StatusText: us.status, Result: serviceResult(us.result),
-			ReloadResult: "success", CleanResult: "success", LiveMountResult: "success", NRestarts: us.nRestarts}
-		if us.mainPID != 0 {
-			sr.MainPID = &iosystemdunit.ProcessId{PID: int64(us.mainPID)}
+		sr := &iosystemdunit.ServiceRuntime{StatusText: us.svc.status, Result: us.result.wire(), NRestarts: us.svc.nRestarts,
+			ReloadResult: resultSuccess.wire(), CleanResult: resultSuccess.wire(), LiveMountResult: resultSuccess.wire()}
+		if us.svc.mainPID != 0 {
+			sr.MainPID = &iosystemdunit.ProcessId{PID: int64(us.svc.mainPID)}
 		}
-		if us.ctrlPID != 0 {
-			sr.ControlPID = &iosystemdunit.ProcessId{PID: int64(us.ctrlPID)}
+		if us.svc.ctrlPID != 0 {
+			sr.ControlPID = &iosystemdunit.ProcessId{PID: int64(us.svc.ctrlPID)}
 		}
-		if e := us.rt.execMain; e.pid != 0 {
+		if e := us.svc.execMain; e.pid != 0 {
 			st := &iosystemdunit.ExecCommandStatus{PID: iosystemdunit.ProcessId{PID: int64(e.pid)},
 				StartTimestamp: e.start.timestamp(), ExitTimestamp: e.leave.timestamp()}
 			if code, ok := cldCodes[e.code]; ok {

@@ -24,15 +24,15 @@ func signalNumber(s string) (syscall.Signal, error) {
 // timeout; a zero timeout disarms it. m.mu held.
 func (m *Manager) armWatchdog(us *unitState) {
 	m.disarmWatchdog(us)
-	d := us.ex.wdTimeout
+	d := us.svc.ex.wdTimeout
 	if d <= 0 || d >= time.Duration(1<<62) {
 		return
 	}
-	gen := us.gen
-	us.ex.wdTimer = time.AfterFunc(d, func() {
+	gen := us.svc.gen
+	us.svc.ex.wdTimer = time.AfterFunc(d, func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if us.gen == gen {
+		if us.svc.gen == gen {
 			m.watchdogExpired(us)
 		}
 	})
@@ -40,9 +40,9 @@ func (m *Manager) armWatchdog(us *unitState) {
 
 // disarmWatchdog stops the watchdog timer. m.mu held.
 func (m *Manager) disarmWatchdog(us *unitState) {
-	if us.ex.wdTimer != nil {
-		us.ex.wdTimer.Stop()
-		us.ex.wdTimer = nil
+	if us.svc.ex.wdTimer != nil {
+		us.svc.ex.wdTimer.Stop()
+		us.svc.ex.wdTimer = nil
 	}
 }
 
@@ -51,15 +51,15 @@ func (m *Manager) disarmWatchdog(us *unitState) {
 // after KillSignal=, SIGKILL following after TimeoutStopSec=. m.mu held.
 func (m *Manager) watchdogExpired(us *unitState) {
 	m.disarmWatchdog(us)
-	if us.mainPID == 0 || us.phase == "stop" || us.phase == "stop-post" {
+	if us.svc.mainPID == 0 || us.svc.phase == phaseStop || us.svc.phase == phaseStopPost {
 		return
 	}
-	m.log.Error("watchdog timeout, aborting", "unit", us.u.Name, "limit", us.ex.wdTimeout.String())
-	us.result = "watchdog"
-	us.queue = nil
-	us.phase = "stop"
-	_ = unix.Kill(us.mainPID, unix.SIGABRT)
-	m.setState(us, StateDeactivating, "stop-watchdog")
+	m.log.Error("watchdog timeout, aborting", "unit", us.u.Name, "limit", us.svc.ex.wdTimeout.String())
+	us.result = resultWatchdog
+	us.svc.queue = nil
+	us.svc.phase = phaseStop
+	_ = unix.Kill(us.svc.mainPID, unix.SIGABRT)
+	m.setState(us, StateDeactivating, subStopWatchdog)
 	m.armStopTimeout(us)
 }
 
@@ -67,31 +67,31 @@ func (m *Manager) watchdogExpired(us *unitState) {
 // if us is still deactivating after TimeoutStopSec=. m.mu held.
 func (m *Manager) armStopTimeout(us *unitState) {
 	s := us.u.Service
-	if us.stopTmr != nil {
-		us.stopTmr.Stop()
-		us.stopTmr = nil
+	if us.svc.stopTmr != nil {
+		us.svc.stopTmr.Stop()
+		us.svc.stopTmr = nil
 	}
 	if s.TimeoutStop <= 0 || s.TimeoutStop >= time.Duration(1<<62) {
 		return
 	}
-	us.stopTmr = time.AfterFunc(s.TimeoutStop, func() {
+	us.svc.stopTmr = time.AfterFunc(s.TimeoutStop, func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if us.active != StateDeactivating {
 			return
 		}
 		m.log.Warn("stop timed out, killing", "unit", us.u.Name)
-		if us.result == "success" {
-			us.result = "timeout"
+		if us.result == resultSuccess {
+			us.result = resultTimeout
 		}
-		for _, pid := range []int{us.mainPID, us.ctrlPID} {
+		for _, pid := range []int{us.svc.mainPID, us.svc.ctrlPID} {
 			if pid > 0 {
 				_ = unix.Kill(-pid, unix.SIGKILL)
 				_ = unix.Kill(pid, unix.SIGKILL)
 			}
 		}
-		if us.ex.cgroup != "" {
-			signalCgroup(us.ex.cgroup, unix.SIGKILL)
+		if us.svc.ex.cgroup != "" {
+			signalCgroup(us.svc.ex.cgroup, unix.SIGKILL)
 		}
 	})
 }
