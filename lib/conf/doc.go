@@ -11,7 +11,10 @@
 // The package keeps values as text. Callers convert them with the typed
 // parsers (ParseBool, ParseBytes, ParsePercent, ParsePermille,
 // ParsePermyriad, ParseTimespan) and report failures through Entry.Wrap,
-// which adds the file and line the value came from. Specifiers (%n, %i, …)
+// which adds the file and line the value came from; or with the readers of
+// a whole Entry (Bool, Timespan, Int, Word, BoolOrWord, Located), whose
+// errors are located already, usually through Set, which leaves a default
+// in place when the setting is unset, empty or bad. Specifiers (%n, %i, …)
 // are left to lib/unit.
 //
 // Paths: the search functions take a root directory ("" or "/" for the

@@ -2,6 +2,7 @@ package unit
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -104,15 +105,15 @@ func (u *Unit) parseUnit(report func(error)) {
 	s.StartLimitBurst = 5
 	for _, sec := range []string{"Unit", "Service"} { // [Service] is the legacy place
 		if e, ok := u.File.Lookup(sec, "StartLimitIntervalSec"); ok {
-			if d, err := conf.ParseTimespan(e.Value); err != nil {
-				report(e.Wrap(err))
+			if d, err := conf.Timespan(e); err != nil {
+				report(err)
 			} else {
 				s.StartLimitInterval, s.StartLimitSet = d, true
 			}
 		}
 		if e, ok := u.File.Lookup(sec, "StartLimitBurst"); ok {
-			if n, err := strconv.Atoi(e.Value); err != nil || n < 0 {
-				report(e.Wrap(&conf.ValueError{Type: "unsigned integer", Value: e.Value}))
+			if n, err := unsignedInt(e); err != nil {
+				report(err)
 			} else {
 				s.StartLimitBurst, s.StartLimitSet = n, true
 			}
@@ -191,30 +192,21 @@ func (u *Unit) parseInstall(report func(error)) {
 	u.Install.Alias = u.names("Install", "Alias", report)
 }
 
+// unsignedInt reads a count: a decimal integer, at least 0.
+var unsignedInt = conf.Int("unsigned integer", 0, math.MaxInt)
+
+// boolean reads a boolean; unset, empty or invalid, it is def.
 func (u *Unit) boolean(section, key string, def bool, report func(error)) bool {
-	e, ok := u.File.Lookup(section, key)
-	if !ok || e.Value == "" {
-		return def
-	}
-	b, err := conf.ParseBool(e.Value)
-	if err != nil {
-		report(e.Wrap(err))
-		return def
-	}
-	return b
+	e, _ := u.File.Lookup(section, key)
+	conf.Set(&def, e, conf.Bool, report)
+	return def
 }
 
+// timespan reads a time span; unset, empty or invalid, it is def.
 func (u *Unit) timespan(section, key string, def time.Duration, report func(error)) time.Duration {
-	e, ok := u.File.Lookup(section, key)
-	if !ok || e.Value == "" {
-		return def
-	}
-	d, err := conf.ParseTimespan(e.Value)
-	if err != nil {
-		report(e.Wrap(err))
-		return def
-	}
-	return d
+	e, _ := u.File.Lookup(section, key)
+	conf.Set(&def, e, conf.Timespan, report)
+	return def
 }
 
 func (u *Unit) enum(section, key, def string, allowed []string, report func(error)) string {
@@ -373,14 +365,8 @@ func (u *Unit) parseService(report func(error)) bool {
 	s.RemainAfterExit = u.boolean("Service", "RemainAfterExit", false, report)
 	s.Watchdog = u.timespan("Service", "WatchdogSec", 0, report)
 	u.parseStdio(s, report)
-	if e, ok := u.File.Lookup("Service", "FileDescriptorStoreMax"); ok && e.Value != "" {
-		n, err := strconv.Atoi(e.Value)
-		if err != nil || n < 0 {
-			report(e.Wrap(&conf.ValueError{Type: "unsigned integer", Value: e.Value}))
-		} else {
-			s.FileDescriptorStoreMax = n
-		}
-	}
+	fdStoreMax, _ := u.File.Lookup("Service", "FileDescriptorStoreMax")
+	conf.Set(&s.FileDescriptorStoreMax, fdStoreMax, unsignedInt, report)
 	return bad
 }
 
@@ -415,13 +401,8 @@ func (u *Unit) parseSocket(report func(error)) bool {
 		}
 	}
 	s.Accept = u.boolean("Socket", "Accept", false, report)
-	if e, ok := u.File.Lookup("Socket", "MaxConnections"); ok && e.Value != "" {
-		if n, err := strconv.Atoi(e.Value); err != nil || n <= 0 {
-			report(e.Wrap(&conf.ValueError{Type: "positive integer", Value: e.Value}))
-		} else {
-			s.MaxConnections = n
-		}
-	}
+	maxConn, _ := u.File.Lookup("Socket", "MaxConnections")
+	conf.Set(&s.MaxConnections, maxConn, conf.Int("positive integer", 1, math.MaxInt), report)
 	if e, ok := u.File.Lookup("Socket", "SocketMode"); ok && e.Value != "" {
 		m, err := strconv.ParseUint(e.Value, 8, 32)
 		if err != nil || m > 0o7777 {

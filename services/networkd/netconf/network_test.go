@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stead-os/stead/lib/conf"
 )
 
 const sample = `[Match]
@@ -160,8 +162,13 @@ func TestLoadOrderAndMasking(t *testing.T) {
 func FuzzParseNetwork(f *testing.F) {
 	f.Add(sample)
 	f.Add("[Route]\nTable=0\n[DHCPRelay]\nCircuitId=string:\\\n")
+	f.Add(badValues)
 	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseNetwork(strings.NewReader(s), "f.network", nil)
+		n, err := ParseNetwork(strings.NewReader(s), "f.network", func(e error) {
+			if _, ok := e.(*conf.Error); !ok {
+				t.Fatalf("unlocated warning %T %v", e, e)
+			}
+		})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,29 +34,22 @@ func GlobalFromFile(f *conf.File, warn func(error)) *Global {
 		warn = func(error) {}
 	}
 	g := &Global{}
-	if e, ok := f.Lookup("DHCPRelay", "ServerAddress"); ok && e.Value != "" {
-		a, err := netip.ParseAddr(e.Value)
-		if err != nil || !a.Is4() || a.IsUnspecified() {
-			warn(e.Wrap(fmt.Errorf("invalid IPv4 server address %q", e.Value)))
-		} else {
-			g.Relay.ServerAddress = a
-		}
-	}
-	if e, ok := f.Lookup("DHCPRelay", "OverrideServerIdentifier"); ok && e.Value != "" {
-		b, err := conf.ParseBool(e.Value)
-		if err != nil {
-			warn(e.Wrap(err))
-		} else {
-			g.Relay.OverrideServerIdentifier = b
-		}
-	}
-	if e, ok := f.Lookup("DHCPRelay", "RemoteId"); ok && e.Value != "" {
-		b, err := ParseTypedData(e.Value)
-		if err != nil {
-			warn(e.Wrap(err))
-		} else {
-			g.Relay.RemoteID = b
-		}
-	}
+	parseGlobalRelay(f, &g.Relay, warn)
 	return g
+}
+
+// parseGlobalRelay reads networkd.conf's [DHCPRelay].
+func parseGlobalRelay(f *conf.File, r *GlobalRelay, warn func(error)) {
+	conf.Set(&r.ServerAddress, last(f, "DHCPRelay", "ServerAddress"), conf.Located(serverAddr), warn)
+	conf.Set(&r.OverrideServerIdentifier, last(f, "DHCPRelay", "OverrideServerIdentifier"), conf.Bool, warn)
+	conf.Set(&r.RemoteID, last(f, "DHCPRelay", "RemoteId"), conf.Located(ParseTypedData), warn)
+}
+
+// serverAddr reads the IPv4 address of the DHCP server requests are relayed to.
+func serverAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() || a.IsUnspecified() {
+		return netip.Addr{}, fmt.Errorf("invalid IPv4 server address %q", s)
+	}
+	return a, nil
 }
