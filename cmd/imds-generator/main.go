@@ -6,12 +6,16 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
-	"strings"
 
+	"github.com/stead-os/stead/lib/cli"
 	steadlog "github.com/stead-os/stead/lib/log"
 	"github.com/stead-os/stead/services/imdsgen"
 )
+
+// Set at build time with -ldflags "-X main.version=…".
+var version = "dev"
 
 const usage = `Usage: imds-generator [--root=DIR] NORMAL-DIR [EARLY-DIR LATE-DIR]
 
@@ -21,25 +25,24 @@ See docs/imds-generator.md.
 `
 
 func main() {
-	log := steadlog.New(os.Stderr, "imds-generator")
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the generator with a command line and its output streams; it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	log := steadlog.New(stderr, "imds-generator")
 	if s := os.Getenv(steadlog.EnvLogLevel); s != "" {
 		_ = steadlog.SetLevel(s)
 	}
 	o := imdsgen.Options{Root: "/", Log: log}
-	var dirs []string
-	for _, a := range os.Args[1:] {
-		switch {
-		case a == "-h" || a == "--help":
-			fmt.Print(usage)
-			return
-		case strings.HasPrefix(a, "--root="):
-			o.Root = strings.TrimPrefix(a, "--root=")
-		case strings.HasPrefix(a, "-"):
-			fmt.Fprintf(os.Stderr, "imds-generator: unknown option %s\n", a)
-			os.Exit(1)
-		default:
-			dirs = append(dirs, a)
-		}
+	c := cli.New("imds-generator", usage, version)
+	c.Stdout, c.Stderr = stdout, stderr
+	code := -1
+	c.Exit = func(n int) { code = n }
+	c.String(&o.Root, "root", 0)
+	dirs := c.ParseOrExit(args) // --help, --version, a usage error: done
+	if code >= 0 {
+		return code
 	}
 	switch len(dirs) {
 	case 1:
@@ -47,11 +50,12 @@ func main() {
 	case 3:
 		o.Dir = dirs[1]
 	default:
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(1)
+		fmt.Fprint(stderr, usage)
+		return cli.ExitFailure
 	}
 	if _, err := imdsgen.Run(o); err != nil {
 		log.Error("generator failed", "err", err)
-		os.Exit(1)
+		return cli.ExitFailure
 	}
+	return cli.ExitSuccess
 }

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/stead-os/stead/lib/cli"
 	"github.com/stead-os/stead/lib/conf"
 	steadlog "github.com/stead-os/stead/lib/log"
 	"github.com/stead-os/stead/services/imdsclient"
@@ -47,7 +47,8 @@ Options:
 See docs/imds.md.
 `
 
-// jsonFlag accepts --json alone (short) or --json=MODE.
+// jsonFlag accepts --json alone (short) or --json=MODE (an optional argument, which cli
+// gives a flag whose IsBoolFlag is true).
 type jsonFlag struct{ mode *string }
 
 func (j jsonFlag) String() string {
@@ -82,65 +83,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if p := os.Getenv(imdsclient.EnvImdsdPath); p != "" {
 		o.ImdsdPath = p
 	}
-	fs := flag.NewFlagSet("imds", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "See 'imds --help'.") }
-	var help, showVersion, userdataFlag, importFlag bool
-	fs.BoolVar(&help, "help", false, "")
-	fs.BoolVar(&help, "h", false, "")
-	fs.BoolVar(&showVersion, "version", false, "")
-	fs.BoolVar(&userdataFlag, "userdata", false, "")
-	fs.BoolVar(&userdataFlag, "u", false, "")
-	fs.BoolVar(&importFlag, "import", false, "")
-	fs.StringVar(&o.WellKnown, "well-known", "", "")
-	fs.StringVar(&o.WellKnown, "K", "", "")
-	fs.StringVar(&o.Root, "root", "/", "")
-	fs.Var(jsonFlag{&o.JSON}, "json", "")
-	fs.Func("refresh", "", func(v string) error {
+	c := cli.New("imds", usage, version)
+	c.Stdout, c.Stderr = stdout, stderr
+	code := -1
+	c.Exit = func(n int) { code = n }
+	var userdataFlag, importFlag bool
+	c.Bool(&userdataFlag, "userdata", 'u')
+	c.Bool(&importFlag, "import", 0)
+	c.String(&o.WellKnown, "well-known", 'K')
+	c.String(&o.Root, "root", 0)
+	c.Var(jsonFlag{&o.JSON}, "json", 0)
+	c.Func("refresh", 0, func(v string) error {
 		d, err := conf.ParseTimespan(v)
 		o.Refresh = d
 		return err
 	})
-	fs.Func("cache", "", func(v string) error {
+	c.Func("cache", 0, func(v string) error {
 		b, err := conf.ParseBool(v)
 		o.Cache = &b
 		return err
 	})
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, usage)
-				return 0
-			}
-			return 1
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	if help {
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	if showVersion {
-		fmt.Fprintf(stdout, "imds (stead) %s\n", version)
-		return 0
+	pos := c.ParseOrExit(args) // --help, --version, a usage error: done
+	if code >= 0 {
+		return code
 	}
 	if o.WellKnown == "help" {
 		fmt.Fprintln(stdout, strings.Join(imdsclient.WellKnown, "\n"))
 		return 0
 	}
 	if len(pos) > 1 {
-		fmt.Fprintln(stderr, "imds: at most one KEY may be given")
-		return 1
+		c.Fail(errors.New("at most one KEY may be given"))
+		return code
 	}
 	if len(pos) == 1 {
 		o.Key = pos[0]
@@ -152,8 +125,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if n > 1 {
-		fmt.Fprintln(stderr, "imds: --userdata, --import and -K/KEY exclude each other")
-		return 1
+		c.Fail(errors.New("--userdata, --import and -K/KEY exclude each other"))
+		return code
 	}
 	switch {
 	case userdataFlag:

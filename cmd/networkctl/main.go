@@ -1,21 +1,20 @@
-// Command networkctl queries and controls stead's networkd (systemd's
-// networkctl) over its io.systemd.Network Varlink interface. See
-// docs/networkctl.md. This file only maps arguments to services/networkd.
+// Command networkctl queries and controls stead's networkd (systemd's networkctl) over its
+// io.systemd.Network Varlink interface. See docs/networkctl.md. This file only maps the
+// command line to services/networkctl.Options.
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
-	"github.com/stead-os/stead/services/networkd"
+	"github.com/stead-os/stead/lib/cli"
+	"github.com/stead-os/stead/services/networkctl"
 )
 
+// Set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 const usage = `Usage: networkctl [OPTION…] COMMAND …
@@ -44,116 +43,34 @@ See docs/networkctl.md.
 `
 
 func main() {
-	fs := flag.NewFlagSet("networkctl", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	var help, showVersion bool
-	var root, jsonMode string
-	fs.BoolVar(&help, "help", false, "")
-	fs.BoolVar(&help, "h", false, "")
-	fs.BoolVar(&showVersion, "version", false, "")
-	fs.StringVar(&root, "root", "/", "")
-	fs.StringVar(&jsonMode, "json", "off", "")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(2)
-	}
-	if help {
-		fmt.Print(usage)
-		return
-	}
-	if showVersion {
-		fmt.Println("networkctl (stead)", version)
-		return
-	}
-	asJSON := false
-	switch jsonMode {
-	case "off":
-	case "pretty", "short":
-		asJSON = true
-	default:
-		fail(2, fmt.Errorf("unknown --json= mode %q", jsonMode))
-	}
-	args := fs.Args()
-	if len(args) == 0 {
-		args = []string{"list"}
-	}
-	var need int
-	switch args[0] {
-	case "list", "status", "reload":
-	case "dhcp-lease", "renew", "reconfigure", "up", "down":
-		need = 1
-	default:
-		fail(2, fmt.Errorf("unknown command %q", args[0]))
-	}
-	if len(args)-1 < need {
-		fail(2, fmt.Errorf("%s needs an interface name", args[0]))
-	}
-	var out io.Writer = os.Stdout
-	var buf bytes.Buffer
-	if jsonMode == "pretty" {
-		out = &buf
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is networkctl with a command line and its output streams; it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	o := networkctl.Options{Root: "/", Stdout: stdout}
+	c := cli.New("networkctl", usage, version)
+	c.Stdout, c.Stderr = stdout, stderr
+	code := -1
+	c.Exit = func(n int) { code = n }
+	c.String(&o.Root, "root", 0)
+	c.Func("json", 0, func(v string) error {
+		switch v {
+		case "pretty", "short", "off":
+			o.JSON = v
+			return nil
+		}
+		return fmt.Errorf("unknown --json= mode %q", v)
+	})
+	words := c.ParseOrExit(args) // --help, --version, a usage error: done
+	if code >= 0 {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ctl, err := networkd.DialNetworkd(ctx, root)
-	if err != nil {
-		fail(1, err)
+	if err := networkctl.Run(ctx, o, words); err != nil {
+		c.Fail(err)
+		return code
 	}
-	defer ctl.Close()
-	if err := run(ctx, ctl, out, args, asJSON); err != nil {
-		fail(1, err)
-	}
-	if jsonMode == "pretty" {
-		var ind bytes.Buffer
-		if json.Indent(&ind, buf.Bytes(), "", "  ") == nil {
-			os.Stdout.Write(ind.Bytes())
-		}
-	}
-}
-
-func run(ctx context.Context, ctl *networkd.Ctl, out io.Writer, args []string, asJSON bool) error {
-	switch args[0] {
-	case "list", "status", "dhcp-lease":
-		links, err := ctl.Links(ctx)
-		if err != nil {
-			return err
-		}
-		pats := args[1:]
-		if args[0] == "dhcp-lease" {
-			pats = args[1:2]
-		}
-		sel, err := networkd.Select(links, pats)
-		if err != nil {
-			return err
-		}
-		switch args[0] {
-		case "list":
-			return networkd.WriteList(out, sel, asJSON)
-		case "status":
-			summary := len(args) == 1
-			st, err := ctl.States(ctx)
-			if err != nil {
-				return err
-			}
-			return networkd.WriteStatus(out, sel, st, summary, asJSON)
-		}
-		r, err := networkd.LeaseReportOf(sel[0], args[2:])
-		if err != nil {
-			return err
-		}
-		return networkd.WriteLease(out, r, asJSON)
-	case "reload":
-		return ctl.Reload(ctx)
-	}
-	method := map[string]string{"renew": "Renew", "reconfigure": "Reconfigure", "up": "Up", "down": "Down"}[args[0]]
-	for _, l := range args[1:] {
-		if err := ctl.LinkCall(ctx, method, l); err != nil {
-			return fmt.Errorf("%s %s: %w", args[0], l, err)
-		}
-	}
-	return nil
-}
-
-func fail(code int, err error) {
-	fmt.Fprintln(os.Stderr, "networkctl:", err)
-	os.Exit(code)
+	return cli.ExitSuccess
 }

@@ -1,23 +1,26 @@
 // Command networkd-wait-online blocks until the network is online
-// (systemd-networkd-wait-online), asking stead's networkd over
-// io.systemd.Network. See docs/networkd-wait-online.md. This file only maps
-// flags to services/networkd.
+// (systemd-networkd-wait-online), asking stead's networkd over io.systemd.Network. See
+// docs/networkd-wait-online.md. This file only maps the command line to
+// services/waitonline.Options.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
+	"github.com/stead-os/stead/lib/cli"
 	"github.com/stead-os/stead/lib/conf"
-	"github.com/stead-os/stead/services/networkd"
+	"github.com/stead-os/stead/services/waitonline"
 )
 
+// Set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 const usage = `Usage: networkd-wait-online [OPTION…]
@@ -42,90 +45,82 @@ Options:
 See docs/networkd-wait-online.md.
 `
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 func main() {
-	fs := flag.NewFlagSet("networkd-wait-online", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	var help, showVersion, quiet bool
-	var ifaces, ignore listFlag
-	var oper, timeout string
-	o := networkd.WaitOptions{Interfaces: map[string]networkd.OperRange{}, Ignore: map[string]bool{}}
-	fs.BoolVar(&help, "help", false, "")
-	fs.BoolVar(&help, "h", false, "")
-	fs.BoolVar(&showVersion, "version", false, "")
-	fs.BoolVar(&quiet, "quiet", false, "")
-	fs.BoolVar(&quiet, "q", false, "")
-	fs.Var(&ifaces, "interface", "")
-	fs.Var(&ifaces, "i", "")
-	fs.Var(&ignore, "ignore", "")
-	fs.StringVar(&oper, "operational-state", "", "")
-	fs.StringVar(&oper, "o", "", "")
-	fs.BoolVar(&o.IPv4, "ipv4", false, "")
-	fs.BoolVar(&o.IPv4, "4", false, "")
-	fs.BoolVar(&o.IPv6, "ipv6", false, "")
-	fs.BoolVar(&o.IPv6, "6", false, "")
-	fs.BoolVar(&o.Any, "any", false, "")
-	fs.StringVar(&timeout, "timeout", "120", "")
-	fs.StringVar(&o.Root, "root", "/", "")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is networkd-wait-online with a command line and its output streams; it returns the
+// exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, quiet, c, code := parse(args, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
-	switch {
-	case help:
-		fmt.Print(usage)
-		return
-	case showVersion:
-		fmt.Println("networkd-wait-online (stead)", version)
-		return
-	case fs.NArg() > 0:
-		fail(2, errors.New("unexpected arguments"))
+	if !quiet {
+		o.Progress = func(s string) { fmt.Fprintln(stderr, "networkd-wait-online:", s) }
 	}
-	for _, i := range ifaces {
-		name, rng, _ := strings.Cut(i, ":")
-		var r networkd.OperRange
+	if err := waitonline.Run(ctx, o); err != nil {
+		c.Fail(err)
+		return cli.ExitFailure
+	}
+	return cli.ExitSuccess
+}
+
+// parse reads the command line into Options; a code of 0 or more means it is done (help,
+// version, a usage error) and run returns it.
+func parse(args []string, stdout, stderr io.Writer) (o waitonline.Options, quiet bool, c *cli.Command, code int) {
+	o = waitonline.Options{Root: "/", Interfaces: map[string]api.OperRange{}, Ignore: map[string]bool{}}
+	c = cli.New("networkd-wait-online", usage, version)
+	c.Stdout, c.Stderr = stdout, stderr
+	code = -1
+	c.Exit = func(n int) {
+		if code < 0 {
+			code = n
+		}
+	}
+	timeout := "120"
+	c.Bool(&quiet, "quiet", 'q')
+	c.Func("interface", 'i', func(v string) error {
+		name, rng, _ := strings.Cut(v, ":")
+		var r api.OperRange
 		if rng != "" {
 			var err error
-			if r, err = networkd.ParseOperRangeArg(rng); err != nil {
-				fail(2, err)
+			if r, err = waitonline.ParseOperRange(rng); err != nil {
+				return err
 			}
 		}
 		o.Interfaces[name] = r
+		return nil
+	})
+	c.Func("ignore", 0, func(v string) error { o.Ignore[v] = true; return nil })
+	c.Func("operational-state", 'o', func(v string) (err error) {
+		o.Oper, err = waitonline.ParseOperRange(v)
+		return err
+	})
+	c.Bool(&o.IPv4, "ipv4", '4')
+	c.Bool(&o.IPv6, "ipv6", '6')
+	c.Bool(&o.Any, "any", 0)
+	c.String(&timeout, "timeout", 0)
+	c.String(&o.Root, "root", 0)
+	if rest := c.ParseOrExit(args); code < 0 && len(rest) > 0 {
+		c.Fail(errors.New("unexpected arguments"))
 	}
-	for _, i := range ignore {
-		o.Ignore[i] = true
-	}
-	if oper != "" {
-		r, err := networkd.ParseOperRangeArg(oper)
-		if err != nil {
-			fail(2, err)
-		}
-		o.Oper = r
+	if code >= 0 {
+		return o, quiet, c, code
 	}
 	// A time span as upstream takes it: "30", "5s", "1min 30s", "infinity"; 0 or infinity
 	// waits for ever.
 	d, err := conf.ParseTimespan(timeout)
 	if err != nil {
-		fail(2, fmt.Errorf("invalid --timeout=%q: %w", timeout, err))
+		c.Fail(fmt.Errorf("invalid --timeout=%q: %w", timeout, err))
+		return o, quiet, c, code
 	}
 	if d == conf.Infinity {
 		d = 0
 	}
 	o.Timeout = d
-	if !quiet {
-		o.Progress = func(s string) { fmt.Fprintln(os.Stderr, "networkd-wait-online:", s) }
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := networkd.WaitOnline(ctx, o); err != nil {
-		fail(1, err)
-	}
-}
-
-func fail(code int, err error) {
-	fmt.Fprintln(os.Stderr, "networkd-wait-online:", err)
-	os.Exit(code)
+	return o, quiet, c, code
 }

@@ -1,19 +1,20 @@
-// Command steadctl controls stead's service manager, like systemctl: it
-// lists units, shows their status and properties, starts, stops, restarts
-// and reloads them and reloads the manager — over Varlink only
-// (io.systemd.Unit, io.systemd.Manager and io.stead.Manager on
-// /run/systemd/io.systemd.Manager). Listing and showing also work against
-// upstream systemd 262. See docs/steadctl.md.
+// Command steadctl controls stead's service manager, like systemctl: it lists units, shows
+// their status and properties, starts, stops, restarts and reloads them and reloads the
+// manager — over Varlink only. This file only maps the command line to
+// services/steadctl.Options; see docs/steadctl.md.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
+
+	"github.com/stead-os/stead/lib/cli"
+	"github.com/stead-os/stead/services/steadctl"
 )
 
 // Set at build time with -ldflags "-X main.version=…".
@@ -58,133 +59,109 @@ Options:
 Unit names without a type suffix get ".service". See docs/steadctl.md.
 `
 
-// options are the command-line options.
-type options struct {
-	root     string
-	all      bool
-	props    []string
-	value    bool
-	json     string // "", "pretty" or "short"
-	mode     string
-	noBlock  bool
-	quiet    bool
-	noLegend bool
-	help     bool
-	version  bool
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// parseArgs separates options (anywhere on the line, as systemctl allows)
-// from the verb and its arguments.
-func parseArgs(args []string) (o options, verb string, rest []string, err error) {
-	o.root = "/"
-	var words []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			words = append(words, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			words = append(words, a)
-			continue
-		}
-		name, val, hasVal := strings.Cut(a, "=")
-		// value returns the option's argument: after "=" or the next word.
-		value := func() (string, error) {
-			if hasVal {
-				return val, nil
-			}
-			if i+1 >= len(args) {
-				return "", fmt.Errorf("option %s needs an argument", name)
-			}
-			i++
-			return args[i], nil
-		}
-		noValue := func() error {
-			if hasVal {
-				return fmt.Errorf("option %s takes no argument", name)
-			}
-			return nil
-		}
-		switch name {
-		case "-h", "--help":
-			o.help = true
-		case "--version":
-			o.version = true
-		case "-a", "--all":
-			err = noValue()
-			o.all = true
-		case "-p", "--property", "-P":
-			var v string
-			if v, err = value(); err == nil {
-				for _, p := range strings.Split(v, ",") {
-					if p != "" {
-						o.props = append(o.props, p)
-					}
-				}
-				if name == "-P" {
-					o.value = true
-				}
-			}
-		case "--value":
-			err = noValue()
-			o.value = true
-		case "--json":
-			o.json = "pretty"
-			if hasVal {
-				switch val {
-				case "pretty", "short":
-					o.json = val
-				case "off":
-					o.json = ""
-				default:
-					err = fmt.Errorf("unknown --json= mode %q", val)
-				}
-			}
-		case "--job-mode":
-			o.mode, err = value()
-		case "--no-block":
-			err = noValue()
-			o.noBlock = true
-		case "-q", "--quiet":
-			o.quiet = true
-		case "--no-legend":
-			o.noLegend = true
-		case "--no-pager", "-l", "--full":
-		case "--root":
-			o.root, err = value()
-		default:
-			err = fmt.Errorf("unknown option %s", a)
-		}
-		if err != nil {
-			return o, "", nil, err
-		}
+// run is steadctl with a command line and its output streams; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o steadctl.Options
+	c := command(&o)
+	c.Stdout, c.Stderr = stdout, stderr
+	code := -1
+	c.Exit = func(n int) { code = n }
+	words := c.ParseOrExit(args) // --help, --version, a usage error: done
+	if code >= 0 {
+		return code
 	}
-	verb = "list-units"
-	if len(words) > 0 {
-		verb, rest = words[0], words[1:]
+	verb, rest := split(words)
+	o.Stdout, o.Stderr = stdout, stderr
+	return steadctl.Run(ctx, o, verb, rest)
+}
+
+// parseArgs separates options (anywhere on the line, as systemctl allows) from the verb and
+// its arguments. It returns cli.ErrHelp or cli.ErrVersion when those were asked for.
+func parseArgs(args []string) (o steadctl.Options, verb string, rest []string, err error) {
+	words, err := command(&o).Parse(args)
+	if err != nil {
+		return o, "", nil, err
 	}
+	verb, rest = split(words)
 	return o, verb, rest, nil
 }
 
-func main() {
-	o, verb, args, err := parseArgs(os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "steadctl:", err)
-		os.Exit(1)
+// split takes the verb from the words that are not options; it defaults to list-units.
+func split(words []string) (verb string, rest []string) {
+	if len(words) == 0 {
+		return "list-units", nil
 	}
-	if o.help {
-		fmt.Print(usage)
-		return
+	return words[0], words[1:]
+}
+
+// command defines steadctl's options, which set o.
+func command(o *steadctl.Options) *cli.Command {
+	o.Root = "/"
+	c := cli.New("steadctl", usage, version)
+	// As systemctl's (getopt's no_argument), the switches take no value: --all=yes is an error.
+	sw := func(p *bool, long string, short byte) { c.Var(noArg{p, long}, long, short) }
+	sw(&o.All, "all", 'a')
+	sw(&o.Value, "value", 0)
+	sw(&o.NoBlock, "no-block", 0)
+	sw(&o.Quiet, "quiet", 'q')
+	sw(&o.NoLegend, "no-legend", 0)
+	sw(new(bool), "no-pager", 0)
+	sw(new(bool), "full", 'l')
+	props := func(v string) error {
+		for _, p := range strings.Split(v, ",") {
+			if p != "" {
+				o.Props = append(o.Props, p)
+			}
+		}
+		return nil
 	}
-	if o.version {
-		fmt.Println("steadctl (stead)", version)
-		return
+	c.Func("property", 'p', props)
+	// -P NAME has no long form upstream; cli wants one, so it is "--P".
+	c.Func("P", 'P', func(v string) error { o.Value = true; return props(v) })
+	c.Var(jsonMode{&o.JSON}, "json", 0)
+	c.String(&o.Mode, "job-mode", 0)
+	c.String(&o.Root, "root", 0)
+	return c
+}
+
+// noArg is a switch that takes no value, as getopt's no_argument options.
+type noArg struct {
+	p    *bool
+	name string
+}
+
+func (n noArg) IsBoolFlag() bool { return true }
+func (n noArg) String() string   { return "" }
+func (n noArg) Set(v string) error {
+	if v != "true" { // what cli passes for the bare switch
+		return fmt.Errorf("option '--%s' doesn't allow an argument", n.name)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	x := &cli{opts: o, c: newClient(o.root), stdout: os.Stdout, stderr: os.Stderr, now: time.Now}
-	code := x.run(ctx, verb, args)
-	stop()
-	os.Exit(code)
+	*n.p = true
+	return nil
+}
+
+// jsonMode is --json's optional argument: pretty (also --json alone), short or off.
+type jsonMode struct{ mode *string }
+
+func (j jsonMode) IsBoolFlag() bool { return true }
+func (j jsonMode) String() string   { return "" }
+func (j jsonMode) Set(v string) error {
+	switch v {
+	case "true", "pretty":
+		*j.mode = "pretty"
+	case "short":
+		*j.mode = "short"
+	case "off":
+		*j.mode = ""
+	default:
+		return fmt.Errorf("unknown --json= mode %q", v)
+	}
+	return nil
 }

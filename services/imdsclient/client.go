@@ -14,23 +14,21 @@ import (
 	"strings"
 	"syscall"
 
+	api "github.com/stead-os/stead/lib/api/iosystemdinstancemetadata"
+	"github.com/stead-os/stead/lib/api/iosystemdpcrextend"
 	"github.com/stead-os/stead/lib/varlinkd"
 )
 
 // Paths, relative to the root.
 const (
-	SocketPath        = "/run/systemd/io.systemd.InstanceMetadata"
-	PCRExtendSocket   = "/run/systemd/io.systemd.PCRExtend"
-	CredstoreDir      = "/run/credstore"
-	CredstoreEncDir   = "/run/credstore.encrypted"
-	UserdataCopy      = "/run/systemd/imds/userdata"
-	PublicRRFile      = "/run/systemd/resolve/static.d/imds-public.rr"
-	DefaultImdsdPath  = "/usr/lib/stead/imdsd"
-	EnvImdsdPath      = "STEAD_IMDSD_PATH"
-	interfaceName     = "io.systemd.InstanceMetadata"
-	errKeyNotFound    = interfaceName + ".KeyNotFound"
-	errWellKnownUnset = interfaceName + ".WellKnownKeyUnset"
-	errNotSupported   = interfaceName + ".NotSupported"
+	SocketPath       = api.SocketPath
+	PCRExtendSocket  = iosystemdpcrextend.SocketPath
+	CredstoreDir     = "/run/credstore"
+	CredstoreEncDir  = "/run/credstore.encrypted"
+	UserdataCopy     = "/run/systemd/imds/userdata"
+	PublicRRFile     = "/run/systemd/resolve/static.d/imds-public.rr"
+	DefaultImdsdPath = "/usr/lib/stead/imdsd"
+	EnvImdsdPath     = "STEAD_IMDSD_PATH"
 )
 
 // WellKnown lists the well-known names in dashed form, in upstream's order.
@@ -62,18 +60,21 @@ func under(root, p string) string {
 
 // conn is a connection to imdsd with the request options.
 type conn struct {
-	c         *varlinkd.Client
+	vc        *varlinkd.Client
+	c         *api.Client
 	refreshUS int64
 	cache     *bool
 }
+
+func newConn(vc *varlinkd.Client) *conn { return &conn{vc: vc, c: api.NewClient(vc)} }
 
 // connect dials the socket under root, or, when it is absent or refuses connections, runs
 // imdsd directly as the peer of a socket pair.
 func connect(ctx context.Context, o *Options) (*conn, error) {
 	sock := under(o.Root, SocketPath)
-	c, err := varlinkd.Dial(ctx, "unix:"+sock)
+	c, err := varlinkd.Dial(ctx, api.SocketAddress(o.Root))
 	if err == nil {
-		return &conn{c: c}, nil
+		return newConn(c), nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
 		if _, serr := os.Stat(sock); serr == nil {
@@ -92,33 +93,22 @@ func connect(ctx context.Context, o *Options) (*conn, error) {
 		addr += " --root=" + o.Root
 	}
 	o.log().Debug("socket not available, running imdsd directly", "socket", sock, "imdsd", bin)
-	c, err2 := varlinkd.Dial(ctx, addr)
+	c2, err2 := varlinkd.Dial(ctx, addr)
 	if err2 != nil {
 		return nil, fmt.Errorf("connect to %s: %v; run %s: %w", sock, err, bin, err2)
 	}
-	return &conn{c: c}, nil
+	return newConn(c2), nil
 }
 
-func (c *conn) close() { c.c.Close() }
-
-type getIn struct {
-	Key         *string `json:"key,omitempty"`
-	WellKnown   *string `json:"wellKnown,omitempty"`
-	RefreshUSec *int64  `json:"refreshUSec,omitempty"`
-	Cache       *bool   `json:"cache,omitempty"`
-}
-
-type getOut struct {
-	Data      string `json:"data"`
-	Interface *int64 `json:"interface,omitempty"`
-}
+func (c *conn) close() { c.vc.Close() }
 
 // get fetches a well-known value (wire name, "" for none) with an optional key suffix.
 // Absent values give ErrAbsent.
 func (c *conn) get(ctx context.Context, wellKnown, key string) ([]byte, error) {
-	in := getIn{Cache: c.cache}
+	in := api.GetParameters{Cache: c.cache}
 	if wellKnown != "" {
-		in.WellKnown = &wellKnown
+		wk := api.WellKnown(wellKnown)
+		in.WellKnown = &wk
 	}
 	if key != "" {
 		in.Key = &key
@@ -126,10 +116,13 @@ func (c *conn) get(ctx context.Context, wellKnown, key string) ([]byte, error) {
 	if c.refreshUS > 0 {
 		in.RefreshUSec = &c.refreshUS
 	}
-	var out getOut
-	if err := c.c.Call(ctx, interfaceName+".Get", in, &out); err != nil {
-		switch varlinkd.ErrorName(err) {
-		case errKeyNotFound, errWellKnownUnset:
+	out, err := c.c.Get(ctx, in)
+	if err != nil {
+		var (
+			notFound *api.KeyNotFound
+			unset    *api.WellKnownKeyUnset
+		)
+		if errors.As(err, &notFound) || errors.As(err, &unset) {
 			return nil, ErrAbsent
 		}
 		return nil, err
@@ -141,15 +134,13 @@ func (c *conn) get(ctx context.Context, wellKnown, key string) ([]byte, error) {
 	return b, nil
 }
 
-// VendorInfo is the part of GetVendorInfo the tool uses.
-type VendorInfo struct {
-	Vendor string `json:"vendor,omitempty"`
-}
-
-func (c *conn) vendorInfo(ctx context.Context) (VendorInfo, error) {
-	var v VendorInfo
-	err := c.c.Call(ctx, interfaceName+".GetVendorInfo", nil, &v)
-	return v, err
+// vendor is the cloud's name (GetVendorInfo), "" when imdsd does not say.
+func (c *conn) vendor(ctx context.Context) (string, error) {
+	v, err := c.c.GetVendorInfo(ctx)
+	if err != nil || v.Vendor == nil {
+		return "", err
+	}
+	return *v.Vendor, nil
 }
 
 // userdata returns the user data: userdata_base + "/systemd-userdata", else userdata, else

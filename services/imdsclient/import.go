@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stead-os/stead/lib/api/iosystemdpcrextend"
 	"github.com/stead-os/stead/lib/atomicfile"
 	"github.com/stead-os/stead/lib/resolverr"
 	"github.com/stead-os/stead/lib/userdata"
@@ -175,18 +176,15 @@ func MeasureText(b []byte) string {
 // logged and tolerated.
 func measure(ctx context.Context, o *Options, b []byte) {
 	sock := under(o.Root, PCRExtendSocket)
-	c, err := varlinkd.Dial(ctx, "unix:"+sock)
+	vc, err := varlinkd.Dial(ctx, iosystemdpcrextend.SocketAddress(o.Root))
 	if err != nil {
 		o.log().Debug("not measuring user data: no PCR extension service", "socket", sock, "err", err)
 		return
 	}
-	defer c.Close()
-	in := struct {
-		PCR       int    `json:"pcr"`
-		Text      string `json:"text"`
-		EventType string `json:"eventType"`
-	}{measurePCR, MeasureText(b), measureEventType}
-	if err := c.Call(ctx, "io.systemd.PCRExtend.Extend", in, nil); err != nil {
+	defer vc.Close()
+	pcr, text, eventType := int64(measurePCR), MeasureText(b), iosystemdpcrextend.EventType(measureEventType)
+	in := iosystemdpcrextend.ExtendParameters{PCR: &pcr, Text: &text, EventType: &eventType}
+	if err := iosystemdpcrextend.NewClient(vc).Extend(ctx, in); err != nil {
 		o.log().Warn("measuring user data failed, continuing", "err", err)
 		return
 	}

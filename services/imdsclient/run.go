@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/stead-os/stead/lib/varlinkd"
+	api "github.com/stead-os/stead/lib/api/iosystemdinstancemetadata"
 )
 
 // Action is what Run does.
@@ -112,7 +112,8 @@ func Run(ctx context.Context, o Options) error {
 	case Import:
 		err = runImport(ctx, c, &o)
 	}
-	if varlinkd.ErrorName(err) == errNotSupported {
+	var notSupported *api.NotSupported
+	if errors.As(err, &notSupported) {
 		// Upstream's tool fails with 1 here; --import uses NOTCONFIGURED so that
 		// systemd-imds-import.service (SuccessExitStatus=NOTCONFIGURED) does not fail on
 		// machines without a known metadata service.
@@ -120,7 +121,7 @@ func Run(ctx context.Context, o Options) error {
 		if o.Action == Import {
 			code = ExitNotConfigured
 		}
-		return &ExitError{Code: code, Msg: "No instance metadata service is known on this machine (" + errNotSupported + ")."}
+		return &ExitError{Code: code, Msg: "No instance metadata service is known on this machine (" + notSupported.Error() + ")."}
 	}
 	return err
 }

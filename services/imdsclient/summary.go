@@ -47,12 +47,12 @@ func FormatSummary(fields []Field) string {
 
 func summary(ctx context.Context, c *conn, o *Options) error {
 	fields := SummaryFields()
-	vi, err := c.vendorInfo(ctx)
+	vendor, err := c.vendor(ctx)
 	if err != nil {
 		return err
 	}
-	if vi.Vendor != "" {
-		fields[0].Value, fields[0].Present = vi.Vendor, true
+	if vendor != "" {
+		fields[0].Value, fields[0].Present = vendor, true
 	}
 	for i := range fields[1:] {
 		f := &fields[i+1]

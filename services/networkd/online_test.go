@@ -9,6 +9,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
+	"github.com/stead-os/stead/services/networkctl"
 	"github.com/stead-os/stead/services/networkd/dhcpclient"
 	"github.com/stead-os/stead/services/networkd/netconf"
 )
@@ -67,7 +68,7 @@ func TestOnlineState(t *testing.T) {
 }
 
 // TestLeaseReportOf: the lease networkd describes over Varlink comes back
-// intact in networkctl's report.
+// intact in networkctl's report (services/networkctl).
 func TestLeaseReportOf(t *testing.T) {
 	ack, err := dhcpv4.New(dhcpv4.WithReply(&dhcpv4.DHCPv4{ClientHWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}),
 		dhcpv4.WithMessageType(dhcpv4.MessageTypeAck), dhcpv4.WithYourIP(net.IPv4(10, 1, 0, 7)),
@@ -81,7 +82,7 @@ func TestLeaseReportOf(t *testing.T) {
 	acquired := time.Now().Add(-time.Minute).Truncate(time.Second)
 	l := &dhcpclient.Lease{ACK: ack, Acquired: acquired}
 	it := api.Interface{Name: "c0", DHCPv4Client: &api.DHCPv4Client{Lease: leaseJSON(l)}}
-	r, err := LeaseReportOf(it, []string{"6:ipv4address", "51:uint32"})
+	r, err := networkctl.LeaseReportOf(it, []string{"6:ipv4address", "51:uint32"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestLeaseReportOf(t *testing.T) {
 	if d := time.UnixMicro(r.AcquiredUSec).Sub(acquired); d < -time.Second || d > time.Second {
 		t.Errorf("acquired %v, want %v", time.UnixMicro(r.AcquiredUSec), acquired)
 	}
-	if _, err := LeaseReportOf(api.Interface{Name: "lo"}, nil); err == nil {
+	if _, err := networkctl.LeaseReportOf(api.Interface{Name: "lo"}, nil); err == nil {
 		t.Error("no lease: no error")
 	}
 	dns := linkDNS(network(t, "[Network]\nDNS=192.0.2.1\n"), l)
@@ -109,79 +110,6 @@ func TestValidHostname(t *testing.T) {
 		"bad_name": false, strings.Repeat("a", 65): false, "x y": false} {
 		if validHostname(in) != ok {
 			t.Errorf("validHostname(%q) != %v", in, ok)
-		}
-	}
-}
-
-func TestWaitOnlineDecision(t *testing.T) {
-	yes, no := true, false
-	c0 := api.Interface{Name: "c0", Type: "ether", AdministrativeState: "configured", OperationalState: "routable",
-		IPv4AddressState: "routable", IPv6AddressState: "off", RequiredForOnline: &yes, RequiredOperStateForOnline: []string{"degraded", "routable"}}
-	c1 := api.Interface{Name: "c1", Type: "ether", AdministrativeState: "configured", OperationalState: "carrier",
-		IPv4AddressState: "off", IPv6AddressState: "off", RequiredForOnline: &yes}
-	spare := api.Interface{Name: "spare", Type: "ether", AdministrativeState: "configured", OperationalState: "off", RequiredForOnline: &no}
-	lo := api.Interface{Name: "lo", Type: "loopback", AdministrativeState: "unmanaged", OperationalState: "carrier"}
-	links := []api.Interface{lo, c0, c1, spare}
-	for _, c := range []struct {
-		name string
-		o    WaitOptions
-		want bool
-	}{
-		{"all managed", WaitOptions{}, false},
-		{"any", WaitOptions{Any: true}, true},
-		{"ignore c1", WaitOptions{Ignore: map[string]bool{"c1": true}}, true},
-		{"-i c0", WaitOptions{Interfaces: map[string]OperRange{"c0": {}}}, true},
-		{"-i c1", WaitOptions{Interfaces: map[string]OperRange{"c1": {}}}, false},
-		{"-i c1:carrier", WaitOptions{Interfaces: map[string]OperRange{"c1": {"carrier", "routable"}}}, true},
-		{"-i missing", WaitOptions{Interfaces: map[string]OperRange{"nope": {}}}, false},
-		{"-o carrier", WaitOptions{Oper: OperRange{"carrier", "routable"}}, true},
-		{"-6", WaitOptions{Interfaces: map[string]OperRange{"c0": {}}, IPv6: true}, false},
-		{"-4", WaitOptions{Interfaces: map[string]OperRange{"c0": {}}, IPv4: true}, true},
-	} {
-		if got, why := c.o.Online(links); got != c.want {
-			t.Errorf("%s: online %v (%s), want %v", c.name, got, why, c.want)
-		}
-	}
-	if ok, why := (&WaitOptions{}).Online([]api.Interface{lo, spare}); ok || why != "no managed link" {
-		t.Errorf("no candidates: %v %q", ok, why)
-	}
-}
-
-// FuzzLeaseReportOf: whatever lease object a networkd (ours or another) sends, networkctl's
-// report of it never panics, and prints.
-func FuzzLeaseReportOf(f *testing.F) {
-	f.Add("0a010007", "c0a8", "020000000001", 1, "ffffff00", 51, "00000e10", "1:ipv4address")
-	f.Add("", "", "zz", 255, "", 0, "0", "3:uint32")
-	f.Fuzz(func(t *testing.T, yi, gi, ch string, tag1 int, data1 string, tag2 int, data2, spec string) {
-		ts := uint64(1)
-		it := api.Interface{Name: "x", DHCPv4Client: &api.DHCPv4Client{Lease: &api.DHCPv4Lease{LeaseTimestampUSec: &ts,
-			Message: &api.DHCPMessage{YIAddr: yi, GIAddr: gi, CHAddr: ch, SIAddr: gi,
-				Options: []api.DHCPOption{{Tag: tag1, Data: data1}, {Tag: tag2, Data: data2}}}}}}
-		r, err := LeaseReportOf(it, []string{spec})
-		if err != nil {
-			return
-		}
-		var b strings.Builder
-		if err := WriteLease(&b, r, false); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
-// The reason for waiting names the links in a stable order, so that networkd-wait-online
-// reports it once rather than on every poll.
-func TestWaitOnlineReasonStable(t *testing.T) {
-	o := &WaitOptions{Interfaces: map[string]OperRange{}}
-	for _, n := range []string{"a0", "b0", "c0", "d0", "e0"} {
-		o.Interfaces[n] = OperRange{}
-	}
-	_, first := o.Online(nil)
-	if first != "waiting for a0 (not present), b0 (not present), c0 (not present), d0 (not present), e0 (not present)" {
-		t.Fatalf("reason %q", first)
-	}
-	for range 20 {
-		if _, why := o.Online(nil); why != first {
-			t.Fatalf("reason changed from %q to %q", first, why)
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package apitest checks the hand-written Go types of a Varlink interface against its IDL, for
-// the interfaces under lib/api whose Go is not generated.
+// the interfaces under lib/api whose Go is not generated, and serves fake implementations of
+// interfaces for tests of the typed clients (Serve).
 package apitest
 
 import (

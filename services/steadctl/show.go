@@ -1,4 +1,4 @@
-package main
+package steadctl
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stead-os/stead/lib/api/iosystemdunit"
 )
 
 // property is one NAME=VALUE line of `show`.
@@ -17,10 +19,10 @@ type property struct {
 // properties renders u as systemctl show does: systemd's property names,
 // booleans as yes/no, lists space-separated, timestamps in local time (n/a
 // when unset) with a …Monotonic twin in µs.
-func properties(u *Unit) []property {
+func properties(u *iosystemdunit.Unit) []property {
 	var ps []property
 	add := func(name, value string) { ps = append(ps, property{name, value}) }
-	stamp := func(name string, t *Timestamp) {
+	stamp := func(name string, t *iosystemdunit.Timestamp) {
 		if t == nil || t.Realtime == 0 {
 			add(name, "n/a")
 			add(name+"Monotonic", "0")
@@ -33,20 +35,20 @@ func properties(u *Unit) []property {
 	c, r := &u.Context, &u.Runtime
 
 	if s := r.Service; s != nil {
-		add("Result", s.result())
-		add("NRestarts", strconv.FormatInt(s.NRestarts, 10))
-		add("MainPID", strconv.FormatInt(int64(s.MainPID), 10))
-		add("ControlPID", strconv.FormatInt(int64(s.ControlPID), 10))
+		add("Result", serviceResult(s))
+		add("NRestarts", strconv.Itoa(s.NRestarts))
+		add("MainPID", strconv.FormatInt(pid(s.MainPID), 10))
+		add("ControlPID", strconv.FormatInt(pid(s.ControlPID), 10))
 		add("StatusText", s.StatusText)
 		e := s.ExecMain
 		if e == nil {
-			e = &ExecMainStatus{}
+			e = &iosystemdunit.ExecCommandStatus{}
 		}
 		stamp("ExecMainStartTimestamp", e.StartTimestamp)
 		stamp("ExecMainExitTimestamp", e.ExitTimestamp)
-		add("ExecMainPID", strconv.FormatInt(int64(e.PID), 10))
-		add("ExecMainCode", strconv.Itoa(e.Code))
-		add("ExecMainStatus", strconv.Itoa(e.Status))
+		add("ExecMainPID", strconv.FormatInt(e.PID.PID, 10))
+		add("ExecMainCode", strconv.Itoa(deref(e.Code)))
+		add("ExecMainStatus", strconv.Itoa(deref(e.Status)))
 	}
 	cg := ""
 	if r.CGroup != nil {
@@ -57,11 +59,7 @@ func properties(u *Unit) []property {
 		add("Slice", g.Slice)
 		add("ManagedOOMSwap", g.ManagedOOMSwap)
 		add("ManagedOOMMemoryPressure", g.ManagedOOMMemoryPressure)
-		limit := uint64(0)
-		if g.ManagedOOMMemoryPressureLimit != nil {
-			limit = *g.ManagedOOMMemoryPressureLimit
-		}
-		add("ManagedOOMMemoryPressureLimit", fractionPercent(limit))
+		add("ManagedOOMMemoryPressureLimit", fractionPercent(uint64(deref(g.ManagedOOMMemoryPressureLimit))))
 		dur := "infinity"
 		if g.ManagedOOMMemoryPressureDurationUSec != nil {
 			dur = formatSpan(time.Duration(*g.ManagedOOMMemoryPressureDurationUSec) * time.Microsecond)
@@ -84,7 +82,7 @@ func properties(u *Unit) []property {
 	list("Conflicts", c.Conflicts)
 	list("Before", c.Before)
 	list("After", c.After)
-	add("Description", u.description())
+	add("Description", description(u))
 	add("LoadState", r.LoadState)
 	add("ActiveState", r.ActiveState)
 	add("SubState", r.SubState)
@@ -97,15 +95,15 @@ func properties(u *Unit) []property {
 	stamp("InactiveEnterTimestamp", r.InactiveEnterTimestamp)
 	for _, b := range []struct {
 		name string
-		v    *bool
+		v    bool
 	}{{"CanStart", r.CanStart}, {"CanStop", r.CanStop}, {"CanReload", r.CanReload},
 		{"ConditionResult", r.ConditionResult}, {"AssertResult", r.AssertResult}} {
-		add(b.name, yesNo(b.v != nil && *b.v))
+		add(b.name, yesNo(b.v))
 	}
 	stamp("ConditionTimestamp", r.ConditionTimestamp)
 	stamp("AssertTimestamp", r.AssertTimestamp)
-	if r.JobID != nil {
-		add("Job", strconv.FormatInt(*r.JobID, 10))
+	if r.JobId != nil {
+		add("Job", strconv.Itoa(*r.JobId))
 	}
 	add("Transient", yesNo(c.Transient))
 	add("DefaultDependencies", yesNo(c.DefaultDependencies))

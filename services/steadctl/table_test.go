@@ -1,4 +1,4 @@
-package main
+package steadctl
 
 import (
 	"bytes"
@@ -6,15 +6,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stead-os/stead/lib/api/iosystemdunit"
 )
 
-func testUnit(id, desc, load, active, sub string) Unit {
-	return Unit{Context: UnitContext{ID: id, Description: desc},
-		Runtime: UnitRuntime{LoadState: load, ActiveState: active, SubState: sub}}
+func testUnit(id, desc, load, active, sub string) iosystemdunit.Unit {
+	return iosystemdunit.Unit{Context: iosystemdunit.UnitContext{ID: id, Description: desc},
+		Runtime: iosystemdunit.UnitRuntime{LoadState: load, ActiveState: active, SubState: sub}}
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func TestWriteTableAlignsAndMarks(t *testing.T) {
-	units := []Unit{
+	units := []iosystemdunit.Unit{
 		testUnit("zeta.service", "Zeta", "loaded", "active", "running"),
 		testUnit("a.target", "", "loaded", "active", "active"),
 		testUnit("broken.service", "Broken", "loaded", "failed", "failed"),
@@ -42,13 +46,12 @@ func TestWriteTableAlignsAndMarks(t *testing.T) {
 }
 
 func TestListFilterAllAndPatterns(t *testing.T) {
-	units := []Unit{
+	units := []iosystemdunit.Unit{
 		testUnit("a.service", "", "loaded", "inactive", "dead"),
 		testUnit("b.socket", "", "not-found", "inactive", "dead"),
 		testUnit("c.service", "", "loaded", "active", "running"),
 	}
-	jid := int64(7)
-	units[0].Runtime.JobID = &jid // a queued job shows an inactive unit
+	units[0].Runtime.JobId = ptr(7) // a queued job shows an inactive unit
 	rows := listRows(units, listFilter{})
 	if len(rows) != 2 || rows[0].Unit != "a.service" || rows[1].Unit != "c.service" {
 		t.Errorf("default filter: %+v", rows)
@@ -73,7 +76,7 @@ func TestListFilterAllAndPatterns(t *testing.T) {
 
 func TestListJSON(t *testing.T) {
 	var b bytes.Buffer
-	rows := listRows([]Unit{testUnit("x.service", "X", "loaded", "active", "running")}, listFilter{})
+	rows := listRows([]iosystemdunit.Unit{testUnit("x.service", "X", "loaded", "active", "running")}, listFilter{})
 	if err := writeJSON(&b, rows, false); err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +92,10 @@ func TestListJSON(t *testing.T) {
 func TestShowProperties(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	u := testUnit("s.service", "S", "loaded", "failed", "failed")
-	u.Runtime.ActiveEnterTimestamp = &Timestamp{Realtime: start.UnixMicro(), Monotonic: 42}
+	u.Runtime.ActiveEnterTimestamp = &iosystemdunit.Timestamp{Realtime: start.UnixMicro(), Monotonic: 42}
 	u.Runtime.InvocationID = "0123456789abcdef0123456789abcdef"
-	u.Runtime.Service = &ServiceRuntime{Result: "exit_code", NRestarts: 2,
-		ExecMain: &ExecMainStatus{PID: 99, Code: 2, Status: 9}}
+	u.Runtime.Service = &iosystemdunit.ServiceRuntime{Result: "exit_code", NRestarts: 2,
+		ExecMain: &iosystemdunit.ExecCommandStatus{PID: iosystemdunit.ProcessId{PID: 99}, Code: ptr(2), Status: ptr(9)}}
 	u.Context.After = []string{"a.target", "b.service"}
 	var b bytes.Buffer
 	o := showOptions{props: []string{"ActiveState", "ExecMainCode", "ExecMainStatus", "NRestarts", "After",
@@ -122,8 +125,9 @@ func TestWriteStatus(t *testing.T) {
 	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
 	u := testUnit("w.service", "Worker", "loaded", "failed", "failed")
 	u.Context.FragmentPath = "/etc/systemd/system/w.service"
-	u.Runtime.InactiveEnterTimestamp = &Timestamp{Realtime: since.UnixMicro()}
-	u.Runtime.Service = &ServiceRuntime{Result: "exit_code", ExecMain: &ExecMainStatus{PID: 12, Code: 1, Status: 1}}
+	u.Runtime.InactiveEnterTimestamp = &iosystemdunit.Timestamp{Realtime: since.UnixMicro()}
+	u.Runtime.Service = &iosystemdunit.ServiceRuntime{Result: "exit_code",
+		ExecMain: &iosystemdunit.ExecCommandStatus{PID: iosystemdunit.ProcessId{PID: 12}, Code: ptr(1), Status: ptr(1)}}
 	var b bytes.Buffer
 	if err := writeStatus(&b, &u, t.TempDir(), since.Add(90*time.Second)); err != nil {
 		t.Fatal(err)
@@ -178,7 +182,7 @@ func TestDecodeUpstreamReply(t *testing.T) {
 		"ConditionResult":true,"AssertResult":false,"ConditionTimestamp":{"realtime":1700000000000000,"monotonic":77},
 		"Service":{"MainPID":{"pid":0},"Result":"start_limit_hit","ReloadResult":"success","NRestarts":4,
 		"ExecMain":{"PID":{"pid":321,"pidfdId":9},"Code":1,"Status":2}}}}`
-	var u Unit
+	var u iosystemdunit.Unit
 	if err := json.Unmarshal([]byte(raw), &u); err != nil {
 		t.Fatal(err)
 	}
@@ -195,9 +199,9 @@ func TestDecodeUpstreamReply(t *testing.T) {
 }
 
 func TestShowOOMSettings(t *testing.T) {
-	limit, dur := uint64(2147483648), uint64(20_000_000)
+	limit, dur := int64(2147483648), int64(20_000_000)
 	u := testUnit("p.service", "", "loaded", "active", "running")
-	u.Context.CGroup = &CGroupContext{Slice: "system.slice", ManagedOOMSwap: "auto", ManagedOOMMemoryPressure: "kill",
+	u.Context.CGroup = &iosystemdunit.CGroupContext{Slice: "system.slice", ManagedOOMSwap: "auto", ManagedOOMMemoryPressure: "kill",
 		ManagedOOMMemoryPressureLimit: &limit, ManagedOOMMemoryPressureDurationUSec: &dur, ManagedOOMPreference: "avoid",
 		OOMRules: []string{"a", "b"}}
 	got := showJSON(properties(&u), showOptions{})
@@ -212,10 +216,9 @@ func TestShowOOMSettings(t *testing.T) {
 
 func TestWriteStatusConditionAndAssert(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
-	no, yes := false, true
 	u := testUnit("c.service", "", "loaded", "inactive", "dead")
-	u.Runtime.ConditionResult, u.Runtime.AssertResult = &no, &no
-	u.Runtime.ConditionTimestamp = &Timestamp{Realtime: at.UnixMicro()}
+	u.Runtime.ConditionResult, u.Runtime.AssertResult = false, false
+	u.Runtime.ConditionTimestamp = &iosystemdunit.Timestamp{Realtime: at.UnixMicro()}
 	var b bytes.Buffer
 	if err := writeStatus(&b, &u, t.TempDir(), at.Add(5*time.Second)); err != nil {
 		t.Fatal(err)
@@ -223,8 +226,8 @@ func TestWriteStatusConditionAndAssert(t *testing.T) {
 	if want := "  Condition: start condition unmet at " + at.Format(timeLayout) + "; 5s ago\n"; !strings.Contains(b.String(), want) || strings.Contains(b.String(), "Assert:") {
 		t.Errorf("status:\n%s\nwant a line %q and no Assert: line", b.String(), want)
 	}
-	u.Runtime.ConditionResult = &yes
-	u.Runtime.AssertTimestamp = &Timestamp{Realtime: at.UnixMicro()}
+	u.Runtime.ConditionResult = true
+	u.Runtime.AssertTimestamp = &iosystemdunit.Timestamp{Realtime: at.UnixMicro()}
 	b.Reset()
 	if err := writeStatus(&b, &u, t.TempDir(), at.Add(5*time.Second)); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package steadctl
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stead-os/stead/lib/api/iosystemdunit"
 )
 
 // statusMark is the symbol before a unit's name: ● active or changing,
@@ -26,7 +28,7 @@ func statusMark(active string) string {
 // writeStatus prints the status block of one unit: name and description,
 // where it was loaded from, its state since when, and its processes. root
 // is where /proc is read for process names.
-func writeStatus(w io.Writer, u *Unit, root string, now time.Time) error {
+func writeStatus(w io.Writer, u *iosystemdunit.Unit, root string, now time.Time) error {
 	c, r := &u.Context, &u.Runtime
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", statusMark(r.ActiveState), c.ID)
@@ -50,18 +52,18 @@ func writeStatus(w io.Writer, u *Unit, root string, now time.Time) error {
 	if r.SubState != "" && r.SubState != r.ActiveState {
 		active += " (" + r.SubState + ")"
 	}
-	if r.ActiveState == "failed" && r.Service != nil && r.Service.result() != "success" {
-		active += " (Result: " + r.Service.result() + ")"
+	if r.ActiveState == "failed" && r.Service != nil && serviceResult(r.Service) != "success" {
+		active += " (Result: " + serviceResult(r.Service) + ")"
 	}
 	if since := sinceStamp(r); !since.IsZero() {
 		active += " since " + formatTime(since) + "; " + formatAgo(since, now)
 	}
 	fmt.Fprintf(&b, "%12s %s\n", "Active:", active)
 	// As systemctl: the last start was skipped or refused by a check.
-	if r.ConditionResult != nil && !*r.ConditionResult && r.ConditionTimestamp != nil {
+	if !r.ConditionResult && r.ConditionTimestamp != nil {
 		t := r.ConditionTimestamp.Time()
 		fmt.Fprintf(&b, "%12s start condition unmet at %s; %s\n", "Condition:", formatTime(t), formatAgo(t, now))
-	} else if r.AssertResult != nil && !*r.AssertResult && r.AssertTimestamp != nil {
+	} else if !r.AssertResult && r.AssertTimestamp != nil {
 		t := r.AssertTimestamp.Time()
 		fmt.Fprintf(&b, "%12s start assertion failed at %s; %s\n", "Assert:", formatTime(t), formatAgo(t, now))
 	}
@@ -69,10 +71,10 @@ func writeStatus(w io.Writer, u *Unit, root string, now time.Time) error {
 		fmt.Fprintf(&b, "%12s %s\n", "Invocation:", r.InvocationID)
 	}
 	if s := r.Service; s != nil {
-		if s.MainPID != 0 {
-			fmt.Fprintf(&b, "%12s %d%s\n", "Main PID:", s.MainPID, procName(root, int(s.MainPID)))
-		} else if e := s.ExecMain; e != nil && e.PID != 0 && e.codeName() != "" {
-			fmt.Fprintf(&b, "%12s %d (code=%s, status=%s)\n", "Main PID:", e.PID, e.codeName(), exitStatusText(e.codeName(), e.Status))
+		if mainPID := pid(s.MainPID); mainPID != 0 {
+			fmt.Fprintf(&b, "%12s %d%s\n", "Main PID:", mainPID, procName(root, int(mainPID)))
+		} else if e := s.ExecMain; e != nil && e.PID.PID != 0 && codeName(e) != "" {
+			fmt.Fprintf(&b, "%12s %d (code=%s, status=%s)\n", "Main PID:", e.PID.PID, codeName(e), exitStatusText(codeName(e), deref(e.Status)))
 		}
 		if s.NRestarts > 0 {
 			fmt.Fprintf(&b, "%12s %d\n", "Restarts:", s.NRestarts)
@@ -89,7 +91,7 @@ func writeStatus(w io.Writer, u *Unit, root string, now time.Time) error {
 }
 
 // sinceStamp is when the unit entered its current state.
-func sinceStamp(r *UnitRuntime) time.Time {
+func sinceStamp(r *iosystemdunit.UnitRuntime) time.Time {
 	switch r.ActiveState {
 	case "active", "reloading":
 		return r.ActiveEnterTimestamp.Time()

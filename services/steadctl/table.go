@@ -1,4 +1,4 @@
-package main
+package steadctl
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/stead-os/stead/lib/api/iosystemdunit"
 )
 
 // listFilter selects the units list-units shows.
@@ -19,7 +21,7 @@ type listFilter struct {
 
 // match reports whether list-units shows u: by default units that are not
 // inactive or have a job; with all, every unit the manager has loaded.
-func (f listFilter) match(u *Unit) bool {
+func (f listFilter) match(u *iosystemdunit.Unit) bool {
 	if len(f.patterns) > 0 {
 		ok := false
 		for _, p := range f.patterns {
@@ -39,7 +41,7 @@ func (f listFilter) match(u *Unit) bool {
 		return true
 	}
 	r := u.Runtime
-	return r.ActiveState != "inactive" || r.JobID != nil
+	return r.ActiveState != "inactive" || r.JobId != nil
 }
 
 // listRow is one line of list-units; its JSON keys are systemctl's.
@@ -52,7 +54,7 @@ type listRow struct {
 }
 
 // listRows filters and sorts units for list-units.
-func listRows(units []Unit, f listFilter) []listRow {
+func listRows(units []iosystemdunit.Unit, f listFilter) []listRow {
 	var rows []listRow
 	for i := range units {
 		u := &units[i]
@@ -60,7 +62,7 @@ func listRows(units []Unit, f listFilter) []listRow {
 			continue
 		}
 		rows = append(rows, listRow{Unit: u.Context.ID, Load: u.Runtime.LoadState, Active: u.Runtime.ActiveState,
-			Sub: u.Runtime.SubState, Description: u.description()})
+			Sub: u.Runtime.SubState, Description: description(u)})
 	}
 	sort.Slice(rows, func(a, b int) bool { return rows[a].Unit < rows[b].Unit })
 	return rows
