@@ -14,14 +14,14 @@ import (
 func TestIMDSFaults(t *testing.T) {
 	const reqTimeout = 2 * time.Second
 	tp := newIMDSTopo(t, "amazon-ec2")
-	root := imdsRoot(t, t.TempDir(), tp.prov)
+	root := imdsRoot(t, t.TempDir(), tp.Prov)
 	sock, _ := tp.startOurIMDSD(t, root, nil, "--retry-initial=10ms", "--retry-max=100ms",
 		"--request-timeout="+reqTimeout.String(), "--scan-timeout=3s")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c := dialIMDS(t, ctx, sock)
-	hostKey := "/latest" + tp.prov.Keys[fakecloud.KeyHostname]
-	want := tp.prov.Expected[fakecloud.KeyHostname]
+	hostKey := "/latest" + tp.Prov.Keys[fakecloud.KeyHostname]
+	want := tp.Prov.Expected[fakecloud.KeyHostname]
 	get := func() getResult {
 		return imdsGet(t, ctx, c, map[string]any{"wellKnown": "hostname", "cache": false})
 	}
@@ -30,33 +30,33 @@ func TestIMDSFaults(t *testing.T) {
 	}
 
 	t.Run("503x5", func(t *testing.T) {
-		tp.srv.ResetRequests()
-		tp.srv.SetFault(fakecloud.Fault{Mode: fakecloud.FaultStatus, Status: 503, Path: hostKey, Count: 5})
-		defer tp.srv.ClearFaults()
+		tp.Srv.ResetRequests()
+		tp.Srv.SetFault(fakecloud.Fault{Mode: fakecloud.FaultStatus, Status: 503, Path: hostKey, Count: 5})
+		defer tp.Srv.ClearFaults()
 		if r := get(); r.Err != "" || r.Data != want {
 			t.Errorf("Get after five 503s: %s, want %q", r, want)
 		}
-		if n := tp.srv.RequestsByMethod("GET", hostKey); n != 6 {
+		if n := tp.Srv.RequestsByMethod("GET", hostKey); n != 6 {
 			t.Errorf("%d GETs of %s, want 6 (5 × 503, then 200)", n, hostKey)
 		}
 	})
 
 	t.Run("token-expiry", func(t *testing.T) {
-		tp.srv.ResetRequests()
-		tp.srv.ExpireTokens()
+		tp.Srv.ResetRequests()
+		tp.Srv.ExpireTokens()
 		// The cached token is now refused with 401: one new token, then the value.
 		r := imdsGet(t, ctx, c, map[string]any{"wellKnown": "region", "cache": false})
-		if want := tp.prov.Expected[fakecloud.KeyRegion]; r.Err != "" || r.Data != want {
+		if want := tp.Prov.Expected[fakecloud.KeyRegion]; r.Err != "" || r.Data != want {
 			t.Errorf("Get after token expiry: %s, want %q", r, want)
 		}
-		if n := tp.srv.RequestsByMethod("PUT", "/latest/api/token"); n != 1 {
-			t.Errorf("%d token PUTs after expiry, want exactly 1; requests: %v", n, tp.srv.RequestCounts())
+		if n := tp.Srv.RequestsByMethod("PUT", "/latest/api/token"); n != 1 {
+			t.Errorf("%d token PUTs after expiry, want exactly 1; requests: %v", n, tp.Srv.RequestCounts())
 		}
 	})
 
 	t.Run("oversize", func(t *testing.T) {
-		tp.srv.SetFault(fakecloud.Fault{Mode: fakecloud.FaultOversize, Path: hostKey, Count: 1})
-		defer tp.srv.ClearFaults()
+		tp.Srv.SetFault(fakecloud.Fault{Mode: fakecloud.FaultOversize, Path: hostKey, Count: 1})
+		defer tp.Srv.ClearFaults()
 		r := get()
 		if r.Err == "" {
 			t.Errorf("Get of a %d-byte body succeeded (%d bytes)", fakecloud.DefaultOversize, len(r.Data))
@@ -76,8 +76,8 @@ func TestIMDSFaults(t *testing.T) {
 	})
 
 	t.Run("hang", func(t *testing.T) {
-		tp.srv.SetFault(fakecloud.Fault{Mode: fakecloud.FaultHang, Path: hostKey})
-		defer tp.srv.ClearFaults()
+		tp.Srv.SetFault(fakecloud.Fault{Mode: fakecloud.FaultHang, Path: hostKey})
+		defer tp.Srv.ClearFaults()
 		start := time.Now()
 		r := get()
 		el := time.Since(start)
@@ -89,7 +89,7 @@ func TestIMDSFaults(t *testing.T) {
 		if el < reqTimeout/2 || el > 4*reqTimeout {
 			t.Errorf("Timeout after %v, want about %v", el, reqTimeout)
 		}
-		tp.srv.ClearFaults()
+		tp.Srv.ClearFaults()
 		if r := get(); r.Err != "" || r.Data != want {
 			t.Errorf("Get once the server answers again: %s", r)
 		}

@@ -60,7 +60,7 @@ func upstreamInNS(tp *imdsTopo, up *harness.Upstream, runDir string, env []strin
 	}
 	script += `exec chroot "$@"`
 	args := append([]string{"-m", "--propagation", "private", "sh", "-c", script, "sh", runDir, up.Dir, up.Dir}, argv...)
-	cmd := tp.inst.Command("unshare", args...)
+	cmd := tp.Inst.Command("unshare", args...)
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat"}, env...)
 	return cmd
 }
@@ -85,13 +85,13 @@ func TestIMDSInterop(t *testing.T) {
 func testIMDSInterop(t *testing.T, up *harness.Upstream, vendor string) {
 	host, inside := up.Stage(t)
 	tp := newIMDSTopo(t, vendor)
-	env := imdsEnv(tp.prov)
+	env := imdsEnv(tp.Prov)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
 	clientArgs := [][]string{{}, {"-K", "hostname"}, {"-K", "region"}, {"-K", "zone"},
 		{"-K", "ssh-key"}, {"-K", "ipv4-public"}, {"-K", "ipv6-public"}, {"--userdata"},
-		{tp.prov.Keys[fakecloud.KeyHostname]}, {"/stead-nonexistent"}}
+		{tp.Prov.Keys[fakecloud.KeyHostname]}, {"/stead-nonexistent"}}
 	runUpstreamClient := func(runDir string) (map[string]clientRun, map[string]string) {
 		res := map[string]clientRun{}
 		for _, a := range append(clientArgs, []string{"--import"}) {
@@ -106,12 +106,12 @@ func testIMDSInterop(t *testing.T, up *harness.Upstream, vendor string) {
 	pairRun := filepath.Join(host, "pair-run")
 	os.MkdirAll(pairRun, 0o755)
 	pairOut, pairCreds := runUpstreamClient(pairRun)
-	if want := expectedCreds(tp.prov); !reflect.DeepEqual(pairCreds, want) {
+	if want := expectedCreds(tp.Prov); !reflect.DeepEqual(pairCreds, want) {
 		t.Errorf("upstream pair imported %v, want %v", pairCreds, want)
 	}
 
 	// 2. Upstream systemd-imds against our imdsd.
-	oursRoot := imdsRoot(t, filepath.Join(host, "ours"), tp.prov)
+	oursRoot := imdsRoot(t, filepath.Join(host, "ours"), tp.Prov)
 	sock, _ := tp.startOurIMDSD(t, oursRoot, env)
 	oursOut, oursCreds := runUpstreamClient(filepath.Join(oursRoot, "run"))
 	for k, want := range pairOut {
@@ -145,7 +145,7 @@ func testIMDSInterop(t *testing.T, up *harness.Upstream, vendor string) {
 	theirs := dialIMDS(t, ctx, filepath.Join(updRoot, imdsSocket))
 	for _, p := range []map[string]any{
 		{"wellKnown": "hostname"}, {"wellKnown": "region"}, {"wellKnown": "zone"}, {"wellKnown": "ssh_key"},
-		{"wellKnown": "userdata"}, {"wellKnown": "ipv6_public"}, {"key": tp.prov.Keys[fakecloud.KeyHostname]},
+		{"wellKnown": "userdata"}, {"wellKnown": "ipv6_public"}, {"key": tp.Prov.Keys[fakecloud.KeyHostname]},
 		{"key": "/stead-nonexistent"}, {"wellKnown": "userdata_base64"}, {"wellKnown": "hostname", "cache": false},
 		{"wellKnown": "userdata_base", "key": "/systemd-userdata"},
 	} {
@@ -181,7 +181,7 @@ func testIMDSInterop(t *testing.T, up *harness.Upstream, vendor string) {
 		return
 	}
 	for _, a := range append(clientArgs, []string{"--import"}) {
-		out, stderr, code := harness.Run(t, tp.inst.Command(bin, append([]string{"--root=" + updRoot}, a...)...))
+		out, stderr, code := harness.Run(t, tp.Inst.Command(bin, append([]string{"--root=" + updRoot}, a...)...))
 		want := pairOut[strings.Join(a, " ")]
 		if out != want.Out || code != want.Code {
 			t.Errorf("our imds %v against upstream imdsd: exit %d %q; upstream pair: exit %d %q\n%s", a, code, out, want.Code, want.Out, stderr)

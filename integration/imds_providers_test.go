@@ -61,7 +61,7 @@ func TestIMDSProviders(t *testing.T) {
 				}
 			}
 
-			if n := tp.srv.TotalRequests(); n == 0 {
+			if n := tp.Srv.TotalRequests(); n == 0 {
 				t.Errorf("the fake cloud saw no request")
 			}
 			bin := ourIMDS(t)
@@ -70,7 +70,7 @@ func TestIMDSProviders(t *testing.T) {
 				return
 			}
 			run := func(args ...string) (string, error) {
-				cmd := tp.inst.Command(bin, append([]string{"--root=" + root}, args...)...)
+				cmd := tp.Inst.Command(bin, append([]string{"--root=" + root}, args...)...)
 				var stderr strings.Builder
 				cmd.Stderr = &stderr
 				out, err := cmd.Output()

@@ -15,15 +15,14 @@ import (
 	"time"
 
 	"github.com/stead-os/stead/integration/fakecloud"
+	"github.com/stead-os/stead/integration/harness"
 	"golang.org/x/sys/unix"
 )
 
 // TestIMDSSecurity checks that Get is refused to unprivileged peers, and what locked network
 // mode (imdsd --setup-network, applied with ip as networkd would) keeps out.
 func TestIMDSSecurity(t *testing.T) {
-	if _, err := exec.LookPath("socat"); err != nil {
-		t.Skip("no socat")
-	}
+	harness.NeedCommand(t, "socat", "socat")
 	tp := newIMDSTopo(t, "amazon-ec2")
 	// A root the nobody user can traverse to reach the socket (mode 0666).
 	dir, err := os.MkdirTemp("", "stead-imds-sec-")
@@ -32,13 +31,13 @@ func TestIMDSSecurity(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
-	root := imdsRoot(t, dir, tp.prov)
-	writeFile(t, filepath.Join(root, "proc/cmdline"), "quiet systemd.imds.network=locked\n")
+	root := imdsRoot(t, dir, tp.Prov)
+	harness.WriteFile(t, filepath.Join(root, "proc/cmdline"), "quiet systemd.imds.network=locked\n", 0o644)
 	sock, _ := tp.startOurIMDSD(t, root, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c := dialIMDS(t, ctx, sock)
-	want := tp.prov.Expected[fakecloud.KeyHostname]
+	want := tp.Prov.Expected[fakecloud.KeyHostname]
 
 	t.Run("unprivileged-peer", func(t *testing.T) {
 		asNobody := func(call string) string {
@@ -65,7 +64,7 @@ func TestIMDSSecurity(t *testing.T) {
 	})
 
 	t.Run("locked", func(t *testing.T) {
-		cmd := tp.inst.Command(imdsdBinary(t), "--root="+root, "--setup-network")
+		cmd := tp.Inst.Command(imdsdBinary(t), "--root="+root, "--setup-network")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("imdsd --setup-network: %v\n%s", err, out)
 		}
@@ -75,7 +74,7 @@ func TestIMDSSecurity(t *testing.T) {
 		}
 		// Apply the [Route] and [RoutingPolicyRule] sections as networkd would, on eth0,
 		// replacing the test's plain route.
-		tp.inst.IP(t, "route", "del", "169.254.169.254/32", "dev", "eth0")
+		tp.Inst.IP(t, "route", "del", "169.254.169.254/32", "dev", "eth0")
 		applied := applyNetworkFile(t, tp, string(network))
 		t.Logf("applied: %s", strings.Join(applied, "; "))
 		if len(applied) < 3 {
@@ -84,7 +83,7 @@ func TestIMDSSecurity(t *testing.T) {
 		imdsAddr := "169.254.169.254:80"
 
 		// A plain (unmarked, unbound) socket hits the prohibit route.
-		if conn, err := tp.inst.Dial("tcp4", imdsAddr, &net.Dialer{Timeout: 2 * time.Second}); err == nil {
+		if conn, err := tp.Inst.Dial("tcp4", imdsAddr, &net.Dialer{Timeout: 2 * time.Second}); err == nil {
 			conn.Close()
 			t.Errorf("plain dial to %s from the instance succeeded in locked mode", imdsAddr)
 		} else if !errorsIsErrno(err, syscall.EACCES) {
@@ -93,7 +92,7 @@ func TestIMDSSecurity(t *testing.T) {
 			t.Logf("plain dial: %v", err)
 		}
 		// An ordinary program (curl; this host's busybox wget segfaults on any URL), unprivileged.
-		curl := tp.inst.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		curl := tp.Inst.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 			"curl", "-sS", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://169.254.169.254/latest/meta-data/hostname")
 		if out, err := curl.CombinedOutput(); err == nil {
 			t.Errorf("curl (uid 65534, unbound) reached the metadata service in locked mode: %q", out)
@@ -106,7 +105,7 @@ func TestIMDSSecurity(t *testing.T) {
 			rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, 0x7FFF0815) })
 			return serr
 		}}
-		if conn, err := tp.inst.Dial("tcp4", imdsAddr, marked); err != nil {
+		if conn, err := tp.Inst.Dial("tcp4", imdsAddr, marked); err != nil {
 			t.Errorf("marked dial: %v", err)
 		} else {
 			conn.Close()
@@ -122,7 +121,7 @@ func TestIMDSSecurity(t *testing.T) {
 		r := imdsGet(t, ctx, c, map[string]any{"wellKnown": "hostname", "cache": false, "firewallMark": 0})
 		t.Logf("imdsd Get with firewallMark=0 (unmarked, bound to eth0): %s", r)
 		// Since Linux 5.7 an unprivileged process may set SO_BINDTODEVICE on an unbound socket.
-		curl = tp.inst.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		curl = tp.Inst.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 			"curl", "-sS", "-m", "2", "--interface", "if!eth0", "-o", "/dev/null", "-w", "%{http_code}",
 			"http://169.254.169.254/latest/meta-data/hostname")
 		out, err := curl.CombinedOutput()
@@ -175,7 +174,7 @@ func applyNetworkFile(t *testing.T, tp *imdsTopo, content string) []string {
 		if strings.Contains(strings.Join(args, " "), ":") { // IPv6 (no v6 in this topology)
 			return
 		}
-		tp.inst.IP(t, args...)
+		tp.Inst.IP(t, args...)
 		done = append(done, "ip "+strings.Join(args, " "))
 	}
 	sc := bufio.NewScanner(strings.NewReader(content))

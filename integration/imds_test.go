@@ -8,12 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,19 +22,9 @@ import (
 	"github.com/varlink/go/varlink"
 )
 
-// The IMDS acceptance tests. Topology of each test (nothing leaves these namespaces):
-//
-//	namespace "cloud"                          namespace "instance"
-//	  cloud0 10.99.0.1/24 + the provider's  ──   eth0 10.99.0.2/24
-//	  IMDS address(es) /32; the fake cloud        route <IMDS address>/32 dev eth0
-//	  (in this process) listens on them :80       imdsd (ours or upstream's), clients
-//
-// The fake cloud runs in the test process on a listener opened inside the cloud namespace
-// (netns.NS.Listen), so the tests keep its Go API: faults, counters, token expiry.
-//
-// Tencent's data URL names a host (metadata.tencentyun.com): the instance namespace gets an
-// /etc/hosts of its own through ip netns exec's /etc/netns/NAME/hosts bind mount, mapping it
-// to 169.254.0.23, as the cloud's DHCP-provided DNS would.
+// The IMDS acceptance tests run in netns.Cloud's topology (a cloud and an instance
+// namespace; the fake cloud serves in this process, so the tests keep its Go API: faults,
+// counters, token expiry), imdsd (ours or upstream's) and the clients in the instance's.
 
 const (
 	imdsdPkg     = "cmd/imdsd"
@@ -49,50 +36,11 @@ const (
 )
 
 // imdsTopo is one cloud/instance pair of namespaces with a fake cloud serving in it.
-type imdsTopo struct {
-	prov      fakecloud.ProviderInfo
-	srv       *fakecloud.Server
-	cloud     *netns.NS
-	inst      *netns.NS
-	addresses []netip.Addr
-}
+type imdsTopo struct{ *netns.Cloud }
 
 func newIMDSTopo(t *testing.T, vendor string, opts ...fakecloud.Option) *imdsTopo {
 	t.Helper()
-	prov, ok := fakecloud.Lookup(vendor)
-	if !ok {
-		t.Fatalf("no provider %s", vendor)
-	}
-	cloud := netns.New(t, "cloud")
-	inst := netns.New(t, "inst")
-	netns.Veth(t, cloud, "cloud0", inst, "eth0")
-	cloud.IP(t, "addr", "add", "10.99.0.1/24", "dev", "cloud0")
-	inst.IP(t, "addr", "add", "10.99.0.2/24", "dev", "eth0")
-	srv, err := fakecloud.New(vendor, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := &imdsTopo{prov: prov, srv: srv, cloud: cloud, inst: inst}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		srv.Close()
-		wg.Wait()
-	})
-	for _, a := range prov.IPv4 {
-		cloud.IP(t, "addr", "add", a.String()+"/32", "dev", "cloud0")
-		inst.IP(t, "route", "add", a.String()+"/32", "dev", "eth0")
-		l, err := cloud.Listen("tcp4", net.JoinHostPort(a.String(), "80"))
-		if err != nil {
-			t.Fatalf("listen in %s: %v", cloud.Name, err)
-		}
-		tp.addresses = append(tp.addresses, a)
-		wg.Add(1)
-		go func() { defer wg.Done(); srv.Serve(l) }()
-	}
-	if prov.Host != "" {
-		inst.SetHosts(t, fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", prov.IPv4[0], prov.Host))
-	}
-	return tp
+	return &imdsTopo{netns.NewCloud(t, vendor, opts...)}
 }
 
 // imdsRoot makes a root for imdsd: the provider's DMI identity under /sys/class/dmi/id, the
@@ -111,54 +59,29 @@ func imdsRoot(t *testing.T, dir string, prov fakecloud.ProviderInfo) string {
 		if v == "" {
 			continue
 		}
-		writeFile(t, filepath.Join(dmi, name), v+"\n")
+		harness.WriteFile(t, filepath.Join(dmi, name), v+"\n", 0o644)
 	}
 	hw, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "hwdb/40-imds.hwdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "usr/lib/udev/hwdb.d/40-imds.hwdb"), string(hw))
-	writeFile(t, filepath.Join(dir, "proc/cmdline"), "quiet\n")
+	harness.WriteFile(t, filepath.Join(dir, "usr/lib/udev/hwdb.d/40-imds.hwdb"), string(hw), 0o644)
+	harness.WriteFile(t, filepath.Join(dir, "proc/cmdline"), "quiet\n", 0o644)
 	os.MkdirAll(filepath.Join(dir, "run"), 0o755)
 	return dir
 }
 
-func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // startOurIMDSD runs our imdsd in the instance namespace with root and extra flags, and waits
-// for its socket; it returns the socket's path.
+// (10 s at most) for its READY=1, sent once its socket accepts connections; it returns the
+// socket's path.
 func (tp *imdsTopo) startOurIMDSD(t *testing.T, root string, env []string, flags ...string) (string, *harness.Daemon) {
 	t.Helper()
 	bin := imdsdBinary(t)
-	cmd := tp.inst.Command(bin, append([]string{"--root=" + root}, flags...)...)
+	cmd := tp.Inst.Command(bin, append([]string{"--root=" + root}, flags...)...)
 	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
 	cmd.Env = append(cmd.Env, env...)
-	d := harness.StartDaemon(t, cmd, harness.StopSignal(os.Interrupt))
-	sock := filepath.Join(root, imdsSocket)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			return sock, d
-		}
-		select {
-		case <-d.Done():
-			t.Fatalf("imdsd exited: %v\n%s", cmd.ProcessState, d.Out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("imdsd socket %s did not appear\n%s", sock, d.Out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	d := harness.StartDaemon(t, cmd, harness.StopSignal(os.Interrupt), harness.WaitReadyWithin(10*time.Second))
+	return filepath.Join(root, imdsSocket), d
 }
 
 // getResult is one Get's outcome: the decoded data or the Varlink error name.

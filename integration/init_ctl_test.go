@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,16 +54,11 @@ func (e *ctlEnv) prop(unit, name string) string {
 // waitState polls until unit has ActiveState state.
 func (e *ctlEnv) waitState(unit, state string) {
 	e.t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		out, _, _ := e.steadctl("show", unit, "-P", "ActiveState")
-		if strings.TrimSpace(out) == state {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%s never became %s (is %q); init log:\n%s", unit, state, strings.TrimSpace(out), e.log.String())
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
+	var out string
+	harness.Eventually(e.t, unit+" to become "+state, 15*time.Second, func() bool {
+		out, _, _ = e.steadctl("show", unit, "-P", "ActiveState")
+		return strings.TrimSpace(out) == state
+	}, func() string { return fmt.Sprintf("is %q", strings.TrimSpace(out)) }, harness.Output("init log", e.log))
 }
 
 func newCtlEnv(t *testing.T, units map[string]string) *ctlEnv {
@@ -235,25 +231,16 @@ func TestInitCtlJobsAndQueries(t *testing.T) {
 	if !regexpJobLine(out, "slow.service", "start", "running") {
 		t.Errorf("list-jobs right after start --no-block:\n%s", out)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if out := e.must(0, "list-jobs"); strings.TrimSpace(out) == "No jobs running." {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the slow start job never finished")
-		}
-	}
+	harness.Eventually(t, "the slow start job to finish", 10*time.Second, func() bool {
+		return strings.TrimSpace(e.must(0, "list-jobs")) == "No jobs running."
+	})
 
 	// poweroff (io.systemd.Manager.PowerOff) ends a host-mode manager: its socket goes away.
 	e.must(0, "poweroff")
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(e.root, "run/systemd/io.systemd.Manager")); os.IsNotExist(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("init still serves after poweroff; log:\n%s", e.log.String())
-		}
-	}
+	harness.Eventually(t, "init to stop serving after poweroff", 20*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(e.root, "run/systemd/io.systemd.Manager"))
+		return os.IsNotExist(err)
+	}, harness.Output("init log", e.log))
 	if !strings.Contains(e.log.String(), "unit=late.service from=active to=deactivating") {
 		t.Errorf("late.service not stopped by poweroff")
 	}
@@ -353,9 +340,7 @@ func TestInitCtlUpstreamVarlinkctl(t *testing.T) {
 		{"io.systemd.ManagedOOM", "io.systemd.ManagedOOM"},
 	} {
 		idl, _ := vctl(true, "introspect", "unix:"+filepath.Join(inside, "run/systemd", c.sock), c.iface)
-		if err := os.WriteFile(filepath.Join(host, c.iface+".varlink"), []byte(idl), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		harness.WriteFile(t, filepath.Join(host, c.iface+".varlink"), idl, 0o644)
 		vctl(true, "validate-idl", filepath.Join(inside, c.iface+".varlink"))
 	}
 
@@ -507,26 +492,21 @@ func TestInitCtlManagedOOM(t *testing.T) {
 	// Hanging up frees the subscription for the next oomd.
 	vc.Close()
 	<-streamDone
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	var err2 error
+	harness.Eventually(t, "a new subscription after the hang-up", 10*time.Second, func() bool {
 		vc3, err := varlinkd.Dial(ctx, sock)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var r oomReply
 		var got bool
-		err = vc3.Stream(ctx, "io.systemd.ManagedOOM.SubscribeManagedOOMCGroups", nil, func(raw json.RawMessage) error {
+		err2 = vc3.Stream(ctx, "io.systemd.ManagedOOM.SubscribeManagedOOMCGroups", nil, func(raw json.RawMessage) error {
 			got = json.Unmarshal(raw, &r) == nil
 			return errors.New("enough") // one reply is all we need
 		})
 		vc3.Close()
-		if got && len(r.CGroups) == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("resubscribe after hang-up: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return got && len(r.CGroups) == 3
+	}, func() string { return fmt.Sprintf("resubscribe after hang-up: %v", err2) })
 }
 
 // TestInitCtlManagedOOMCgroup runs init in a delegated cgroup of its own, so units get real

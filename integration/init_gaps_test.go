@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,7 @@ func newGapsEnv(t *testing.T, units, files map[string]string) *ctlEnv {
 		initWriteUnit(t, root, name, text)
 	}
 	for p, content := range files {
-		initWriteFile(t, root, p, content, 0o644)
+		harness.WriteFile(t, filepath.Join(root, p), content, 0o644)
 	}
 	_, _, log := startHostInitCmd(t, bin, root, func(c *exec.Cmd) {
 		for _, kv := range os.Environ() {
@@ -38,31 +39,21 @@ func newGapsEnv(t *testing.T, units, files map[string]string) *ctlEnv {
 		}
 	})
 	e := &ctlEnv{t: t, root: root, ctl: ctl, log: log}
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if _, err := os.Stat(filepath.Join(root, "run/systemd/io.systemd.Manager")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("manager socket never appeared; log:\n%s", log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	initWaitPath(t, filepath.Join(root, "run/systemd/io.systemd.Manager"), log)
 	return e
 }
 
 // gapsWaitLines polls p until it holds at least n complete lines and returns them.
 func gapsWaitLines(t *testing.T, e *ctlEnv, p string, n int) []string {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		b, _ := os.ReadFile(p)
-		if lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"); len(b) > 0 && b[len(b)-1] == '\n' && len(lines) >= n {
-			return lines
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never had %d lines (has %q); init log:\n%s", p, n, b, e.log.String())
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
+	var b []byte
+	var lines []string
+	harness.Eventually(t, fmt.Sprintf("%s to have %d lines", p, n), 20*time.Second, func() bool {
+		b, _ = os.ReadFile(p)
+		lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		return len(b) > 0 && b[len(b)-1] == '\n' && len(lines) >= n
+	}, func() string { return fmt.Sprintf("has %q", b) }, harness.Output("init log", e.log))
+	return lines
 }
 
 // TestInitGapsAssertAndCondition: a failed Assert*= fails the start job (steadctl says so and

@@ -44,15 +44,10 @@ func startHostInitCmd(t *testing.T, bin, root string, adjust func(*exec.Cmd)) (*
 	return cmd, done, d.Out
 }
 
+// initWriteUnit writes the unit file name into root's /etc/systemd/system.
 func initWriteUnit(t *testing.T, root, name, content string) {
 	t.Helper()
-	p := filepath.Join(root, "etc/systemd/system", name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/system", name), content, 0o644)
 }
 
 // initDial connects to sock, one of init's sockets in root's /run/systemd, with a context that
@@ -72,44 +67,36 @@ func initDial(t *testing.T, root, sock string) (ctx context.Context, vc *varlink
 // fails the test with init's log if it does not.
 func initConnect(t *testing.T, network, addr string, log *harness.SyncBuffer) net.Conn {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.Dial(network, addr)
-		if err == nil {
-			return c
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dial %s: %v; init log:\n%s", addr, err, log.String())
-		}
-	}
+	var c net.Conn
+	var err error
+	harness.Eventually(t, "a connection to "+addr, 15*time.Second, func() bool {
+		c, err = net.Dial(network, addr)
+		return err == nil
+	}, func() string { return fmt.Sprintf("last dial: %v", err) }, harness.Output("init log", log))
+	return c
 }
 
 // initWaitPath waits up to 15 s for p (a socket init makes) to exist, and fails the test with
 // init's log if it does not.
 func initWaitPath(t *testing.T, p string, log *harness.SyncBuffer) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(p); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never appeared; init log:\n%s", p, log.String())
-		}
-	}
+	harness.Eventually(t, p+" to appear", 15*time.Second, func() bool {
+		_, err := os.Stat(p)
+		return err == nil
+	}, harness.Output("init log", log))
 }
 
+// initWaitFile waits up to 15 s for p to hold a complete line (ending in a newline) and
+// returns its content; it fails the test with init's log if it does not.
 func initWaitFile(t *testing.T, p string, log *harness.SyncBuffer) []byte {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		b, err := os.ReadFile(p)
-		if err == nil && len(b) > 0 && b[len(b)-1] == '\n' {
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not appear; init log:\n%s", p, log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var b []byte
+	harness.Eventually(t, p+" to be written", 15*time.Second, func() bool {
+		var err error
+		b, err = os.ReadFile(p)
+		return err == nil && len(b) > 0 && b[len(b)-1] == '\n'
+	}, harness.Output("init log", log))
+	return b
 }
 
 // TestInitHostModeSocketActivation runs the real init binary in host mode over a temporary root:
@@ -225,16 +212,10 @@ func TestInitUpstreamVarlinkctl(t *testing.T) {
 	}
 	// Wait for x.service, then list everything.
 	var list string
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	harness.Eventually(t, "x.service exited in List --more", 10*time.Second, func() bool {
 		list = call("call", "--more", addr, "io.systemd.Unit.List", "{}")
-		if strings.Contains(list, `"ID":"x.service"`) && strings.Contains(list, `"SubState":"exited"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("List --more: %s", list)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Contains(list, `"ID":"x.service"`) && strings.Contains(list, `"SubState":"exited"`)
+	}, func() string { return "List --more: " + list })
 	if !strings.Contains(list, `"ID":"default.target"`) {
 		t.Errorf("List --more lacks default.target: %s", list)
 	}
@@ -244,10 +225,7 @@ func TestInitUpstreamVarlinkctl(t *testing.T) {
 	}
 	for _, iface := range []string{"io.systemd.Manager", "io.systemd.Unit"} {
 		idl := call("introspect", addr, iface)
-		p := filepath.Join(host, iface+".varlink")
-		if err := os.WriteFile(p, []byte(idl), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		harness.WriteFile(t, filepath.Join(host, iface+".varlink"), idl, 0o644)
 		call("validate-idl", filepath.Join(inside, iface+".varlink"))
 	}
 }
@@ -267,27 +245,13 @@ func initRoot(t *testing.T) string {
 	return root
 }
 
-// initWriteFile writes a file under root, creating its directories.
-func initWriteFile(t *testing.T, root, p, content string, mode os.FileMode) {
-	t.Helper()
-	full := filepath.Join(root, p)
-	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(full, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // initUsers gives root an /etc/passwd and /etc/group with the service user svc (4242, primary
 // group svcgrp 4243, also a member of extra 4244) and its home directory.
 func initUsers(t *testing.T, root string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("changing the user of services needs root")
-	}
-	initWriteFile(t, root, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nsvc:x:4242:4243:test:/home/svc:/bin/sh\n", 0o644)
-	initWriteFile(t, root, "etc/group", "root:x:0:\nsvcgrp:x:4243:\nextra:x:4244:root,svc\nmore:x:4245:\n", 0o644)
+	harness.NeedRoot(t, "changing the user of services")
+	harness.WriteFile(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nsvc:x:4242:4243:test:/home/svc:/bin/sh\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/group"), "root:x:0:\nsvcgrp:x:4243:\nextra:x:4244:root,svc\nmore:x:4245:\n", 0o644)
 	home := filepath.Join(root, "home/svc")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
@@ -350,17 +314,13 @@ func initQuery(t *testing.T, root, name string) (u initUnit, ok bool) {
 // initWaitUnit polls a unit until cond holds; it fails the test after 20 s.
 func initWaitUnit(t *testing.T, root, name string, log *harness.SyncBuffer, what string, cond func(initUnit, bool) bool) initUnit {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		u, ok := initQuery(t, root, name)
-		if cond(u, ok) {
-			return u
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never became %s (last: %+v, found %v); init log:\n%s", name, what, u.Runtime, ok, log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var u initUnit
+	var ok bool
+	harness.Eventually(t, name+" to become "+what, 20*time.Second, func() bool {
+		u, ok = initQuery(t, root, name)
+		return cond(u, ok)
+	}, func() string { return fmt.Sprintf("last: %+v, found %v", u.Runtime, ok) }, harness.Output("init log", log))
+	return u
 }
 
 // initStop stops init with SIGTERM and waits for it to exit.
@@ -387,13 +347,11 @@ func initWaitExit(t *testing.T, done chan error, after string, timeout time.Dura
 
 // initCgroup makes a cgroup2 group of the test's own below the cgroup2 mount, named from
 // prefix, for init to be forked into (SysProcAttr.CgroupFD = fd), and kills and removes it
-// at cleanup. It skips the test without root or cgroup2. It returns the group's path, the
-// mount point and the group's directory fd (closed at cleanup).
+// at cleanup. It stops the test (harness.Require) without root or cgroup2. It returns the
+// group's path, the mount point and the group's directory fd (closed at cleanup).
 func initCgroup(t *testing.T, prefix string) (parent, mount string, fd int) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
-	}
+	harness.NeedRoot(t, "creating cgroups")
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if i := strings.Index(l, " - cgroup2 "); i >= 0 {
@@ -403,15 +361,15 @@ func initCgroup(t *testing.T, prefix string) (parent, mount string, fd int) {
 		}
 	}
 	if mount == "" {
-		t.Skip("no cgroup2 mount")
+		harness.Require(t, "no cgroup2 mount")
 	}
 	parent, err := os.MkdirTemp(mount, prefix)
 	if err != nil {
-		t.Skipf("cannot create a cgroup: %v", err)
+		harness.Require(t, fmt.Sprintf("cannot create a cgroup: %v", err))
 	}
 	t.Cleanup(func() {
 		_ = os.WriteFile(filepath.Join(parent, "cgroup.kill"), []byte("1"), 0)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if !harness.Poll(5*time.Second, func() bool {
 			var dirs []string
 			_ = filepath.WalkDir(parent, func(p string, d os.DirEntry, err error) error {
 				if err == nil && d.IsDir() {
@@ -422,11 +380,11 @@ func initCgroup(t *testing.T, prefix string) (parent, mount string, fd int) {
 			for i := len(dirs) - 1; i >= 0; i-- {
 				_ = syscall.Rmdir(dirs[i])
 			}
-			if _, err := os.Stat(parent); os.IsNotExist(err) {
-				return
-			}
+			_, err := os.Stat(parent)
+			return os.IsNotExist(err)
+		}) {
+			t.Errorf("cannot remove test cgroup %s", parent)
 		}
-		t.Errorf("cannot remove test cgroup %s", parent)
 	})
 	if fd, err = syscall.Open(parent, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0); err != nil {
 		t.Fatal(err)
@@ -458,7 +416,7 @@ func TestInitExecEnvironment(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	initWriteFile(t, root, "etc/svc.env", "# comment\nFROM_FILE=\"a b\"\nOVERRIDE=file\nCONT=one\\\n two\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/svc.env"), "# comment\nFROM_FILE=\"a b\"\nOVERRIDE=file\nCONT=one\\\n two\n", 0o644)
 	initWriteUnit(t, root, "default.target", "[Unit]\nWants=env.service exit3.service killed.service oneshot.service\n")
 	initWriteUnit(t, root, "env.service", `[Service]
 Type=oneshot
@@ -560,15 +518,13 @@ func TestInitCredentials(t *testing.T) {
 	initUsers(t, root)
 	sysCreds := t.TempDir()
 	for name, v := range map[string]string{"imp.a": "SYS-A", "imp.c": "C"} {
-		if err := os.WriteFile(filepath.Join(sysCreds, name), []byte(v), 0o400); err != nil {
-			t.Fatal(err)
-		}
+		harness.WriteFile(t, filepath.Join(sysCreds, name), v, 0o400)
 	}
-	initWriteFile(t, root, "run/credstore/imp.a", "A", 0o400)
-	initWriteFile(t, root, "run/credstore/imp.b", "B", 0o400)
-	initWriteFile(t, root, "run/credstore/other", "X", 0o400)
-	initWriteFile(t, root, "etc/credstore/store.cred", "from-store", 0o400)
-	initWriteFile(t, root, "srv/secret", "secret-file", 0o600)
+	harness.WriteFile(t, filepath.Join(root, "run/credstore/imp.a"), "A", 0o400)
+	harness.WriteFile(t, filepath.Join(root, "run/credstore/imp.b"), "B", 0o400)
+	harness.WriteFile(t, filepath.Join(root, "run/credstore/other"), "X", 0o400)
+	harness.WriteFile(t, filepath.Join(root, "etc/credstore/store.cred"), "from-store", 0o400)
+	harness.WriteFile(t, filepath.Join(root, "srv/secret"), "secret-file", 0o600)
 	initWriteUnit(t, root, "default.target", "[Unit]\nWants=creds.service nocred.service\n")
 	initWriteUnit(t, root, "creds.service", `[Service]
 Type=oneshot
@@ -793,9 +749,9 @@ func TestInitConditions(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	initWriteFile(t, root, "sys/class/dmi/id/sys_vendor", "QEMU\n", 0o644)
-	initWriteFile(t, root, "sys/class/dmi/id/product_name", "Standard PC (Q35 + ICH9, 2009)\n", 0o644)
-	initWriteFile(t, root, "proc/cmdline", "console=ttyS0 systemd.tpm2_measured_os=1 quiet\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "sys/class/dmi/id/sys_vendor"), "QEMU\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "sys/class/dmi/id/product_name"), "Standard PC (Q35 + ICH9, 2009)\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "proc/cmdline"), "console=ttyS0 systemd.tpm2_measured_os=1 quiet\n", 0o644)
 	conds := map[string]string{
 		"qemu":       "ConditionVirtualization=qemu",
 		"vm":         "ConditionVirtualization=vm",
@@ -935,15 +891,10 @@ ExecStopPost=/bin/sh -c 'echo "result=$SERVICE_RESULT" > `+out+`/stuck'
 	initWaitFile(t, filepath.Join(out, "usr2-up"), log)
 	initWaitFile(t, filepath.Join(out, "stuck-up"), log)
 	left := strings.TrimSpace(string(initWaitFile(t, filepath.Join(out, "leftover"), log)))
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	harness.Eventually(t, "process "+left+" left behind by leftover.service to end", 15*time.Second, func() bool {
 		b, err := os.ReadFile("/proc/" + left + "/stat")
-		if err != nil || strings.Contains(string(b), ") Z ") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %s left behind by leftover.service still runs; log:\n%s", left, log.String())
-		}
-	}
+		return err != nil || strings.Contains(string(b), ") Z ")
+	}, harness.Output("init log", log))
 	initStop(t, cmd, done)
 	if b, _ := os.ReadFile(filepath.Join(out, "usr2")); string(b) != "got USR2\n" {
 		t.Errorf("KillSignal=SIGUSR2: the service wrote %q", b)

@@ -88,17 +88,15 @@ func initVMUnit(t *testing.T, m *vm.VM, name string) initVMUnitReply {
 	return r
 }
 
-// initVMWaitState polls until name is in state (or the deadline).
+// initVMWaitState polls until name is in state (or d has passed) and returns the last reply.
 func initVMWaitState(t *testing.T, m *vm.VM, name, state string, d time.Duration) initVMUnitReply {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		r := initVMUnit(t, m, name)
-		if r.Runtime.ActiveState == state || time.Now().After(deadline) {
-			return r
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	var r initVMUnitReply
+	harness.Poll(d, func() bool {
+		r = initVMUnit(t, m, name)
+		return r.Runtime.ActiveState == state
+	})
+	return r
 }
 
 // TestInitVMBoot boots stead's init as the real PID 1 (the kernel runs /init directly) with
@@ -206,7 +204,7 @@ func TestInitVMBoot(t *testing.T) {
 	})
 	t.Run("UpstreamVarlinkctl", func(t *testing.T) {
 		if up == nil {
-			t.Skip("no upstream systemd root (see the UpstreamRoot subtest)")
+			harness.Require(t, "no upstream systemd root (see the UpstreamRoot subtest)", "debootstrap")
 		}
 		varlinkctl := func(args ...string) string {
 			t.Helper()
@@ -256,14 +254,11 @@ func TestInitVMBoot(t *testing.T) {
 			t.Fatalf("echo.service after a connection: %+v", r.Runtime)
 		}
 		env := ""
-		for i := 0; i < 50; i++ {
+		harness.Poll(10*time.Second, func() bool {
 			b, err := m.GetFile(ctx, "/run/echo.env")
-			if err == nil && len(b) > 0 {
-				env = strings.TrimSpace(string(b))
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			env = strings.TrimSpace(string(b))
+			return err == nil && len(b) > 0
+		})
 		mm := regexp.MustCompile(`^pid=(\d+) listen_pid=(\d+) fds=1$`).FindStringSubmatch(env)
 		if mm == nil || mm[1] != mm[2] {
 			t.Errorf("echo.service environment: %q", env)

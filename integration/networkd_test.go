@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -33,28 +32,13 @@ import (
 // rd0, rd1 and rs0 get their addresses, and go up, from networkd's .network files. Nothing
 // runs in, or touches, the host's own namespace.
 type ndTopo struct {
-	client, relay, server, client2 string
-}
-
-func ndRun(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	client, relay, server, client2 *netns.NS
 }
 
 func newNDTopo(t *testing.T) *ndTopo {
 	r := netns.NewRelay(t, "nd-")
 	c2 := r.AddClient(t, "nd-c2", "c1", "rd1", "10.3.0.0/24")
-	return &ndTopo{client: r.Client.Name, relay: r.Relay.Name, server: r.Server.Name, client2: c2.Name}
-}
-
-// ndInNS runs f in namespace ns (netns.NS.Do); sockets created there stay in ns.
-func ndInNS(t *testing.T, ns string, f func() error) {
-	t.Helper()
-	netns.Existing(ns).DoT(t, f)
+	return &ndTopo{client: r.Client, relay: r.Relay, server: r.Server, client2: c2}
 }
 
 // ndCapture records the DHCP messages arriving on ifname in ns (UDP to port
@@ -65,9 +49,9 @@ type ndCapture struct {
 	fd   int
 }
 
-func ndStartCapture(t *testing.T, ns, ifname string) *ndCapture {
+func ndStartCapture(t *testing.T, ns *netns.NS, ifname string) *ndCapture {
 	c := &ndCapture{fd: -1}
-	ndInNS(t, ns, func() error {
+	ns.DoT(t, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
@@ -134,27 +118,6 @@ func (c *ndCapture) replies(t *testing.T, where string, match func(*dhcpv4.DHCPv
 
 func ndHtons(v uint16) uint16 { return v<<8 | v>>8 }
 
-func ndWaitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func ndWrite(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // ndRelayEnv is the relay topology running: dnsmasq in the server
 // namespace, our networkd relaying in the relay namespace.
 type ndRelayEnv struct {
@@ -166,17 +129,13 @@ type ndRelayEnv struct {
 }
 
 func ndStartRelay(t *testing.T, dnsmasqExtra ...string) *ndRelayEnv {
-	dnsmasq, err := exec.LookPath("dnsmasq")
-	if err != nil {
-		t.Skip("dnsmasq not installed (apt-get install dnsmasq-base)")
-	}
+	dnsmasq := harness.NeedCommand(t, "dnsmasq", "dnsmasq-base")
 	return ndStartRelayWith(t, func(e *ndRelayEnv) {
 		// Server: dnsmasq, DHCP only, serving the relayed client subnet.
-		args := append([]string{"netns", "exec", e.tp.server, dnsmasq,
-			"--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=s0", "--bind-interfaces",
+		args := append([]string{"--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=s0", "--bind-interfaces",
 			"--no-ping", "--log-dhcp", "--log-facility=-",
 			"--dhcp-leasefile=" + filepath.Join(e.tmp, "dnsmasq.leases"), "--pid-file="}, dnsmasqExtra...)
-		e.dnsmasqOut = harness.StartDaemon(t, exec.Command("ip", args...)).Out
+		e.dnsmasqOut = harness.StartDaemon(t, e.tp.server.Command(dnsmasq, args...)).Out
 	})
 }
 
@@ -190,25 +149,22 @@ func ndStartRelayWith(t *testing.T, server func(*ndRelayEnv)) *ndRelayEnv {
 
 	// Relay: our networkd with a root holding only its configuration.
 	root := filepath.Join(tmp, "root")
-	ndWrite(t, filepath.Join(root, "etc/systemd/networkd.conf"), "[DHCPRelay]\nServerAddress=10.2.0.2\n")
-	ndWrite(t, filepath.Join(root, "etc/systemd/network/10-down.network"),
-		"[Match]\nName=rd0\n\n[Network]\nAddress=10.1.0.1/24\nDHCPRelay=downstream\n")
-	ndWrite(t, filepath.Join(root, "etc/systemd/network/11-down2.network"),
-		"[Match]\nName=rd1\n\n[Network]\nAddress=10.3.0.1/24\nDHCPRelay=downstream\n\n[DHCPRelay]\nCircuitId=string:port2\n")
-	ndWrite(t, filepath.Join(root, "etc/systemd/network/20-up.network"),
-		"[Match]\nName=rs0\n\n[Network]\nAddress=10.2.0.1/24\nDHCPRelay=upstream\n")
-	nd := exec.Command("ip", "netns", "exec", tp.relay, e.networkd, "--root="+root)
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/networkd.conf"), "[DHCPRelay]\nServerAddress=10.2.0.2\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/network/10-down.network"),
+		"[Match]\nName=rd0\n\n[Network]\nAddress=10.1.0.1/24\nDHCPRelay=downstream\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/network/11-down2.network"),
+		"[Match]\nName=rd1\n\n[Network]\nAddress=10.3.0.1/24\nDHCPRelay=downstream\n\n[DHCPRelay]\nCircuitId=string:port2\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/network/20-up.network"),
+		"[Match]\nName=rs0\n\n[Network]\nAddress=10.2.0.1/24\nDHCPRelay=upstream\n", 0o644)
+	nd := tp.relay.Command(e.networkd, "--root="+root)
 	nd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
 	e.ndOut = harness.StartDaemon(t, nd).Out
-	ndWaitFor(t, "the relay to start", 10*time.Second, func() bool { return strings.Contains(e.ndOut.String(), "DHCP relay started") })
+	harness.Eventually(t, "the relay to start", 10*time.Second, func() bool { return strings.Contains(e.ndOut.String(), "DHCP relay started") })
 	return e
 }
 
 func TestNetworkdRelay(t *testing.T) {
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("busybox not installed")
-	}
+	busybox := harness.NeedCommand(t, "busybox", "busybox")
 	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,1h", "--dhcp-range=10.3.0.100,10.3.0.150,255.255.255.0,1h")
 	tp, tmp, dm, ndOut, srvCap, cliCap := e.tp, e.tmp, e.dnsmasqOut, e.ndOut, e.srvCap, e.cliCap
 
@@ -218,16 +174,14 @@ func TestNetworkdRelay(t *testing.T) {
 		t.Run("udhcpc-"+mode, func(t *testing.T) {
 			env := filepath.Join(tmp, "udhcpc-"+mode+".env")
 			script := filepath.Join(tmp, "udhcpc-"+mode+".sh")
-			ndWrite(t, script, "#!/bin/sh\necho \"event=$1\" >> "+env+"\nenv >> "+env+"\n")
-			os.Chmod(script, 0o755)
-			args := []string{"netns", "exec", tp.client, busybox, "udhcpc", "-f", "-q", "-n", "-i", "c0",
-				"-t", "5", "-T", "1", "-s", script, "-O", "82"}
+			harness.WriteFile(t, script, "#!/bin/sh\necho \"event=$1\" >> "+env+"\nenv >> "+env+"\n", 0o755)
+			args := []string{"udhcpc", "-f", "-q", "-n", "-i", "c0", "-t", "5", "-T", "1", "-s", script, "-O", "82"}
 			if mode == "broadcast" {
 				args = append(args, "-B")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
+			out, err := tp.client.CommandContext(ctx, busybox, args...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("udhcpc: %v\n%s\ndnsmasq:\n%s\nnetworkd:\n%s", err, out, dm.String(), ndOut.String())
 			}
@@ -249,22 +203,18 @@ func TestNetworkdRelay(t *testing.T) {
 	// ISC dhclient (Debian's isc-dhcp-client) as a second third-party client. Its script is
 	// ours and only records what it is given: dhclient-script would rewrite /etc/resolv.conf.
 	t.Run("dhclient", func(t *testing.T) {
-		dhclient, err := exec.LookPath("dhclient")
-		if err != nil {
-			t.Skip("dhclient not installed (apt-get install isc-dhcp-client)")
-		}
+		dhclient := harness.NeedCommand(t, "dhclient", "isc-dhcp-client")
 		env := filepath.Join(tmp, "dhclient.env")
 		script := filepath.Join(tmp, "dhclient.sh")
-		ndWrite(t, script, "#!/bin/sh\nenv >> "+env+"\necho ---- >> "+env+"\n")
-		os.Chmod(script, 0o755)
-		ndWrite(t, filepath.Join(tmp, "dhclient.conf"), "")
+		harness.WriteFile(t, script, "#!/bin/sh\nenv >> "+env+"\necho ---- >> "+env+"\n", 0o755)
+		harness.WriteFile(t, filepath.Join(tmp, "dhclient.conf"), "", 0o644)
 		// A fresh hardware address, so dnsmasq sees a client other than udhcpc's.
-		ndRun(t, "ip", "-n", tp.client, "link", "set", "c0", "address", "02:00:00:00:dc:01")
-		cmd := exec.Command("ip", "netns", "exec", tp.client, dhclient, "-d", "-v", "-4", "-cf", filepath.Join(tmp, "dhclient.conf"),
+		tp.client.IP(t, "link", "set", "c0", "address", "02:00:00:00:dc:01")
+		cmd := tp.client.Command(dhclient, "-d", "-v", "-4", "-cf", filepath.Join(tmp, "dhclient.conf"),
 			"-sf", script, "-lf", filepath.Join(tmp, "dhclient.leases"), "-pf", filepath.Join(tmp, "dhclient.pid"), "c0")
 		dhclientd := harness.StartDaemon(t, cmd)
 		dout := dhclientd.Out
-		ndWaitFor(t, "dhclient to bind", 30*time.Second, func() bool {
+		harness.Eventually(t, "dhclient to bind", 30*time.Second, func() bool {
 			b, _ := os.ReadFile(env)
 			return strings.Contains(string(b), "reason=BOUND")
 		})
@@ -302,17 +252,17 @@ func TestNetworkdRelay(t *testing.T) {
 		client := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
 		defer client.Stop()
 		out := client.Out
-		ndWaitFor(t, "our client's lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+		harness.Eventually(t, "our client's lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 		addr := ndAddr(t, e)
 		if !strings.HasPrefix(addr, "10.1.0.1") {
 			t.Fatalf("our client: no leased address in 10.1.0.0/24 on c0: %q", addr)
 		}
-		hw := ndRun(t, "ip", "-n", tp.client, "-o", "link", "show", "c0")
+		hw := tp.client.IP(t, "-o", "link", "show", "c0")
 		replies := cliCap.replies(t, "to our client", func(m *dhcpv4.DHCPv4) bool { return strings.Contains(hw, m.ClientHWAddr.String()) })
 		if replies == 0 {
 			t.Errorf("no reply for our client seen on c0")
 		}
-		lease := ndRun(t, "ip", "netns", "exec", tp.client, harness.Binary(t, "cmd/networkctl"), "--root="+croot, "dhcp-lease", "c0")
+		lease := tp.client.Run(t, harness.Binary(t, "cmd/networkctl"), "--root="+croot, "dhcp-lease", "c0")
 		if !strings.Contains(lease, strings.Split(addr, "/")[0]) {
 			t.Errorf("networkctl dhcp-lease c0 does not show %s:\n%s", addr, lease)
 		}
@@ -324,10 +274,9 @@ func TestNetworkdRelay(t *testing.T) {
 	// replies go out on its own link only.
 	env2 := filepath.Join(tmp, "udhcpc-2.env")
 	script2 := filepath.Join(tmp, "udhcpc-2.sh")
-	ndWrite(t, script2, "#!/bin/sh\necho \"event=$1\" >> "+env2+"\nenv >> "+env2+"\n")
-	os.Chmod(script2, 0o755)
+	harness.WriteFile(t, script2, "#!/bin/sh\necho \"event=$1\" >> "+env2+"\nenv >> "+env2+"\n", 0o755)
 	cli2Cap := ndStartCapture(t, tp.client2, "c1")
-	if out, err := exec.Command("ip", "netns", "exec", tp.client2, busybox, "udhcpc", "-f", "-q", "-n", "-i", "c1",
+	if out, err := tp.client2.Command(busybox, "udhcpc", "-f", "-q", "-n", "-i", "c1",
 		"-t", "5", "-T", "1", "-s", script2).CombinedOutput(); err != nil {
 		t.Fatalf("udhcpc on the second link: %v\n%s", err, out)
 	}
@@ -336,7 +285,7 @@ func TestNetworkdRelay(t *testing.T) {
 	}
 	c1Mac := func() net.HardwareAddr {
 		var hw net.HardwareAddr
-		ndInNS(t, tp.client2, func() error {
+		tp.client2.DoT(t, func() error {
 			ifi, err := net.InterfaceByName("c1")
 			if err == nil {
 				hw = ifi.HardwareAddr
@@ -398,7 +347,7 @@ func TestNetworkdRelay(t *testing.T) {
 			t.Fatal(err)
 		}
 		mod(m)
-		ndInNS(t, tp.client, func() error {
+		tp.client.DoT(t, func() error {
 			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
 				return err
@@ -424,7 +373,7 @@ func TestNetworkdRelay(t *testing.T) {
 		}
 		return nil
 	}
-	ndWaitFor(t, "the 15-hop request at the server", 5*time.Second, func() bool { return find(x15) != nil })
+	harness.Eventually(t, "the 15-hop request at the server", 5*time.Second, func() bool { return find(x15) != nil })
 	if m := find(x15); m.HopCount != 16 {
 		t.Errorf("15-hop request arrived with %d hops", m.HopCount)
 	}
@@ -449,7 +398,7 @@ func TestNetworkdStatic(t *testing.T) {
 	networkd := harness.Binary(t, "cmd/networkd")
 	tp := newNDTopo(t)
 	root := filepath.Join(t.TempDir(), "root")
-	ndWrite(t, filepath.Join(root, "etc/systemd/network/10-c0.network"), `[Match]
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/network/10-c0.network"), `[Match]
 Name=c0
 
 [Network]
@@ -472,13 +421,13 @@ Type=prohibit
 FirewallMark=0x10/0xff
 Table=100
 Priority=1000
-`)
-	cmd := exec.Command("ip", "netns", "exec", tp.client, networkd, "--root="+root)
+`, 0o644)
+	cmd := tp.client.Command(networkd, "--root="+root)
 	out := harness.StartDaemon(t, cmd).Out
 	ip := func(args ...string) string {
-		return ndRun(t, append([]string{"ip", "-n", tp.client}, args...)...)
+		return tp.client.IP(t, args...)
 	}
-	ndWaitFor(t, "the rule", 10*time.Second, func() bool { return strings.Contains(ip("-4", "rule"), "lookup 100") })
+	harness.Eventually(t, "the rule", 10*time.Second, func() bool { return strings.Contains(ip("-4", "rule"), "lookup 100") })
 	for _, c := range []struct{ got, want string }{
 		{ip("-4", "-o", "addr", "show", "dev", "c0"), "inet 192.0.2.10/24"},
 		{ip("-4", "-o", "addr", "show", "dev", "c0"), "inet 198.51.100.7/28"},
@@ -497,9 +446,9 @@ Priority=1000
 
 	// Reload without the second address, the table-100 route and the rule: networkd takes
 	// away what it added and the files no longer ask for, and keeps the rest.
-	ndWrite(t, filepath.Join(root, "etc/systemd/network/10-c0.network"), "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\nGateway=192.0.2.1\n\n[Route]\nDestination=198.18.0.0/15\nType=prohibit\n")
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/network/10-c0.network"), "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\nGateway=192.0.2.1\n\n[Route]\nDestination=198.18.0.0/15\nType=prohibit\n", 0o644)
 	networkctl := harness.Binary(t, "cmd/networkctl")
-	ndRun(t, "ip", "netns", "exec", tp.client, networkctl, "--root="+root, "reload")
+	tp.client.Run(t, networkctl, "--root="+root, "reload")
 	for _, c := range []struct{ got, gone, kept string }{
 		{ip("-4", "-o", "addr", "show", "dev", "c0"), "198.51.100.7/28", "inet 192.0.2.10/24"},
 		{ip("-4", "route", "show", "table", "100"), "203.0.113.0/24", ""},
@@ -526,22 +475,22 @@ func TestNetworkdStaticRestart(t *testing.T) {
 	tp := newNDTopo(t)
 	root := filepath.Join(t.TempDir(), "root")
 	file := filepath.Join(root, "etc/systemd/network/10-c0.network")
-	ndWrite(t, file, "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\nAddress=198.51.100.7/28\n\n"+
+	harness.WriteFile(t, file, "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\nAddress=198.51.100.7/28\n\n"+
 		"[Route]\nDestination=203.0.113.0/24\nGateway=192.0.2.254\nTable=100\n\n"+
-		"[RoutingPolicyRule]\nFirewallMark=0x10/0xff\nTable=100\nPriority=1000\n")
+		"[RoutingPolicyRule]\nFirewallMark=0x10/0xff\nTable=100\nPriority=1000\n", 0o644)
 	ip := func(args ...string) string {
-		return ndRun(t, append([]string{"ip", "-n", tp.client}, args...)...)
+		return tp.client.IP(t, args...)
 	}
 	start := func() *harness.Daemon {
-		return harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.client, networkd, "--root="+root))
+		return harness.StartDaemon(t, tp.client.Command(networkd, "--root="+root))
 	}
 	first := start()
-	ndWaitFor(t, "the rule", 10*time.Second, func() bool { return strings.Contains(ip("-4", "rule"), "lookup 100") })
-	ndWaitFor(t, "the addresses", 10*time.Second, func() bool {
+	harness.Eventually(t, "the rule", 10*time.Second, func() bool { return strings.Contains(ip("-4", "rule"), "lookup 100") })
+	harness.Eventually(t, "the addresses", 10*time.Second, func() bool {
 		a := ip("-4", "-o", "addr", "show", "dev", "c0")
 		return strings.Contains(a, "192.0.2.10/24") && strings.Contains(a, "198.51.100.7/28")
 	})
-	ifi := strings.TrimSpace(ndRun(t, "ip", "netns", "exec", tp.client, "cat", "/sys/class/net/c0/ifindex"))
+	ifi := strings.TrimSpace(tp.client.Run(t, "cat", "/sys/class/net/c0/ifindex"))
 	rec, err := os.ReadFile(filepath.Join(root, "run/systemd/netif/stead-static", ifi))
 	if err != nil || !strings.Contains(string(rec), "198.51.100.7/28") || !strings.Contains(string(rec), `"link":"c0"`) {
 		t.Fatalf("record of c0: %v\n%s", err, rec)
@@ -562,12 +511,12 @@ func TestNetworkdStaticRestart(t *testing.T) {
 
 	// A foreign address, added by hand: not networkd's, so it must survive.
 	ip("addr", "add", "192.0.2.99/24", "dev", "c0")
-	ndWrite(t, file, "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\n")
+	harness.WriteFile(t, file, "[Match]\nName=c0\n\n[Network]\nAddress=192.0.2.10/24\n", 0o644)
 	second := start()
-	ndWaitFor(t, "the old address to go", 10*time.Second, func() bool {
+	harness.Eventually(t, "the old address to go", 10*time.Second, func() bool {
 		return !strings.Contains(ip("-4", "-o", "addr", "show", "dev", "c0"), "198.51.100.7/28")
 	})
-	ndWaitFor(t, "the old rule to go", 10*time.Second, func() bool { return !strings.Contains(ip("-4", "rule"), "lookup 100") })
+	harness.Eventually(t, "the old rule to go", 10*time.Second, func() bool { return !strings.Contains(ip("-4", "rule"), "lookup 100") })
 	if got := ip("-4", "route", "show", "table", "100"); strings.Contains(got, "203.0.113.0/24") {
 		t.Errorf("old route still there:\n%s", got)
 	}
@@ -590,11 +539,11 @@ func TestNetworkdStaticRestart(t *testing.T) {
 func TestNetworkdDHCPRetransmit(t *testing.T) {
 	networkd := harness.Binary(t, "cmd/networkd")
 	tp := newNDTopo(t)
-	ndRun(t, "ip", "-n", tp.relay, "link", "set", "rd0", "up")
+	tp.relay.IP(t, "link", "set", "rd0", "up")
 	capt := ndStartCapture(t, tp.relay, "rd0")
 	croot := filepath.Join(t.TempDir(), "client-root")
-	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=ipv4\n")
-	cmd := exec.Command("ip", "netns", "exec", tp.client, networkd, "--root="+croot)
+	harness.WriteFile(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=ipv4\n", 0o644)
+	cmd := tp.client.Command(networkd, "--root="+croot)
 	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
 	d := harness.StartDaemon(t, cmd)
 	discovers := func() []*dhcpv4.DHCPv4 {
@@ -606,7 +555,7 @@ func TestNetworkdDHCPRetransmit(t *testing.T) {
 		}
 		return out
 	}
-	ndWaitFor(t, "a retransmitted DISCOVER", 20*time.Second, func() bool { return len(discovers()) >= 2 })
+	harness.Eventually(t, "a retransmitted DISCOVER", 20*time.Second, func() bool { return len(discovers()) >= 2 })
 	ds := discovers()
 	if ds[0].TransactionID != ds[1].TransactionID {
 		t.Errorf("retransmission changed the transaction id: %v, %v", ds[0].TransactionID, ds[1].TransactionID)
@@ -620,15 +569,15 @@ func TestNetworkdDHCPRetransmit(t *testing.T) {
 // root holding network (the .network file for c0); Stop ends it early, StopWith(unix.SIGUSR2)
 // as a restart.
 func ndClient(t *testing.T, e *ndRelayEnv, croot, network string) *harness.Daemon {
-	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), network)
-	cmd := exec.Command("ip", "netns", "exec", e.tp.client, e.networkd, "--root="+croot)
+	harness.WriteFile(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), network, 0o644)
+	cmd := e.tp.client.Command(e.networkd, "--root="+croot)
 	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
 	return harness.StartDaemon(t, cmd)
 }
 
 // ndAddr is c0's IPv4 address with prefix, "" when it has none.
 func ndAddr(t *testing.T, e *ndRelayEnv) string {
-	addrs := ndRun(t, "ip", "-n", e.tp.client, "-4", "-o", "addr", "show", "dev", "c0")
+	addrs := e.tp.client.IP(t, "-4", "-o", "addr", "show", "dev", "c0")
 	i := strings.Index(addrs, "inet ")
 	if i < 0 {
 		return ""
@@ -648,16 +597,16 @@ func TestNetworkdDHCPClient(t *testing.T) {
 	network := "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n\n[DHCPv4]\nUseMTU=yes\n"
 	client := ndClient(t, e, croot, network)
 	out := client.Out
-	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	harness.Eventually(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 	addr := ndAddr(t, e)
 	if !strings.HasPrefix(addr, "10.1.0.1") || !strings.HasSuffix(addr, "/24") {
 		t.Fatalf("no leased address on c0: %q", addr)
 	}
-	routes := ndRun(t, "ip", "-n", e.tp.client, "-4", "route", "show", "default")
+	routes := e.tp.client.IP(t, "-4", "route", "show", "default")
 	if !strings.Contains(routes, "via 10.1.0.1 dev c0") {
 		t.Errorf("no default route via the relay: %q", routes)
 	}
-	if l := ndRun(t, "ip", "-n", e.tp.client, "link", "show", "c0"); !strings.Contains(l, "mtu 1400") {
+	if l := e.tp.client.IP(t, "link", "show", "c0"); !strings.Contains(l, "mtu 1400") {
 		t.Errorf("UseMTU=yes: MTU not taken from option 26:\n%s", l)
 	}
 	leases, _ := filepath.Glob(filepath.Join(croot, "run/systemd/netif/leases/*"))
@@ -672,7 +621,7 @@ func TestNetworkdDHCPClient(t *testing.T) {
 	// The link state file, as upstream writes it: online state and the lease's DNS server.
 	idx := filepath.Base(leases[0])
 	stateFile := filepath.Join(croot, "run/systemd/netif/links", idx)
-	ndWaitFor(t, "c0's state file to say online", 10*time.Second, func() bool {
+	harness.Eventually(t, "c0's state file to say online", 10*time.Second, func() bool {
 		b, _ := os.ReadFile(stateFile)
 		return strings.Contains(string(b), "ONLINE_STATE=online") && strings.Contains(string(b), "DNS=192.0.2.53")
 	})
@@ -684,7 +633,7 @@ func TestNetworkdDHCPClient(t *testing.T) {
 	networkctl := harness.Binary(t, "cmd/networkctl")
 	ctl := func(args ...string) string {
 		t.Helper()
-		return ndRun(t, append([]string{"ip", "netns", "exec", e.tp.client, networkctl, "--root=" + croot}, args...)...)
+		return e.tp.client.Run(t, networkctl, append([]string{"--root=" + croot}, args...)...)
 	}
 	list := ctl("list")
 	if !regexp.MustCompile(`(?m)^\s*\d+ c0\s+ether\s+routable\s+configured$`).MatchString(list) || !strings.Contains(list, "links listed.") {
@@ -727,25 +676,25 @@ func TestNetworkdDHCPClient(t *testing.T) {
 		rep.Options[0].Code != 3 || rep.Options[0].Value != "10.1.0.1" || rep.Options[1].Value != "120" {
 		t.Errorf("networkctl --json=short dhcp-lease: %v\n%s", err, lj)
 	}
-	if o, err := exec.Command("ip", "netns", "exec", e.tp.client, networkctl, "--root="+croot, "dhcp-lease", "lo").CombinedOutput(); err == nil {
+	if o, err := e.tp.client.Command(networkctl, "--root="+croot, "dhcp-lease", "lo").CombinedOutput(); err == nil {
 		t.Errorf("dhcp-lease lo succeeded:\n%s", o)
 	}
 
 	// networkd-wait-online: c0 is online; a link that does not exist never is.
 	wait := harness.Binary(t, "cmd/networkd-wait-online")
-	if o, err := exec.Command("ip", "netns", "exec", e.tp.client, wait, "--root="+croot, "-i", "c0", "--timeout=20").CombinedOutput(); err != nil {
+	if o, err := e.tp.client.Command(wait, "--root="+croot, "-i", "c0", "--timeout=20").CombinedOutput(); err != nil {
 		t.Errorf("wait-online -i c0: %v\n%s", err, o)
 	}
-	if o, err := exec.Command("ip", "netns", "exec", e.tp.client, wait, "--root="+croot, "--timeout=20").CombinedOutput(); err != nil {
+	if o, err := e.tp.client.Command(wait, "--root="+croot, "--timeout=20").CombinedOutput(); err != nil {
 		t.Errorf("wait-online (all managed links): %v\n%s", err, o)
 	}
-	if o, err := exec.Command("ip", "netns", "exec", e.tp.client, wait, "--root="+croot, "-i", "nosuch0", "--timeout=1").CombinedOutput(); err == nil || !strings.Contains(string(o), "nosuch0 (not present)") {
+	if o, err := e.tp.client.Command(wait, "--root="+croot, "-i", "nosuch0", "--timeout=1").CombinedOutput(); err == nil || !strings.Contains(string(o), "nosuch0 (not present)") {
 		t.Errorf("wait-online -i nosuch0: %v\n%s", err, o)
 	}
 
 	// The renewal at T1 goes unicast to the server: it arrives there not relayed (no giaddr),
 	// from the leased address in ciaddr.
-	ndWaitFor(t, "the renewal at T1", 15*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease renewed") })
+	harness.Eventually(t, "the renewal at T1", 15*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease renewed") })
 	unicast := false
 	for _, m := range e.srvCap.all() {
 		if m.MessageType() == dhcpv4.MessageTypeRequest && m.ClientIPAddr.String() == ip && m.GatewayIPAddr.IsUnspecified() {
@@ -758,7 +707,7 @@ func TestNetworkdDHCPClient(t *testing.T) {
 	// networkctl renew asks for one at once.
 	n := strings.Count(out.String(), "DHCPv4 lease renewed")
 	ctl("renew", "c0")
-	ndWaitFor(t, "the requested renewal", 10*time.Second, func() bool {
+	harness.Eventually(t, "the requested renewal", 10*time.Second, func() bool {
 		return strings.Contains(out.String(), "DHCPv4 renewal requested") && strings.Count(out.String(), "DHCPv4 lease renewed") > n
 	})
 	// Transaction ids, as the server saw them: the DISCOVER and the REQUEST answering its
@@ -796,20 +745,20 @@ func TestNetworkdDHCPClient(t *testing.T) {
 		t.Errorf("address not kept while networkd was down for a restart: was %s, now %q", addr, got)
 	}
 	out2 := ndClient(t, e, croot, network).Out
-	ndWaitFor(t, "the saved lease", 10*time.Second, func() bool { return strings.Contains(out2.String(), "using saved lease") })
+	harness.Eventually(t, "the saved lease", 10*time.Second, func() bool { return strings.Contains(out2.String(), "using saved lease") })
 	if got := ndAddr(t, e); got != addr {
 		t.Errorf("address changed across restart: was %s, now %q", addr, got)
 	}
-	ndWaitFor(t, "a renewal after the restart", 15*time.Second, func() bool { return strings.Contains(out2.String(), "DHCPv4 lease renewed") })
+	harness.Eventually(t, "a renewal after the restart", 15*time.Second, func() bool { return strings.Contains(out2.String(), "DHCPv4 lease renewed") })
 
 	// Reload with RouteTable=100: the client is restarted with the new setting, keeps its
 	// address and moves the default route to table 100.
-	ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), network+"RouteTable=100\n")
+	harness.WriteFile(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), network+"RouteTable=100\n", 0o644)
 	ctl("reload")
-	ndWaitFor(t, "the default route in table 100", 10*time.Second, func() bool {
-		return strings.Contains(ndRun(t, "ip", "-n", e.tp.client, "-4", "route", "show", "table", "100"), "default via 10.1.0.1 dev c0 proto dhcp")
+	harness.Eventually(t, "the default route in table 100", 10*time.Second, func() bool {
+		return strings.Contains(e.tp.client.IP(t, "-4", "route", "show", "table", "100"), "default via 10.1.0.1 dev c0 proto dhcp")
 	})
-	if r := ndRun(t, "ip", "-n", e.tp.client, "-4", "route", "show", "default"); strings.Contains(r, "default via") {
+	if r := e.tp.client.IP(t, "-4", "route", "show", "default"); strings.Contains(r, "default via") {
 		t.Errorf("default route still in the main table: %q", r)
 	}
 	if got := ndAddr(t, e); got != addr {
@@ -828,19 +777,19 @@ func TestNetworkdDHCPRelease(t *testing.T) {
 	for _, how := range []string{"stop", "reload"} {
 		client := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
 		out := client.Out
-		ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+		harness.Eventually(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 		ip := strings.Split(ndAddr(t, e), "/")[0]
-		ndWaitFor(t, "dnsmasq's lease file to list "+ip, 10*time.Second, func() bool {
+		harness.Eventually(t, "dnsmasq's lease file to list "+ip, 10*time.Second, func() bool {
 			b, _ := os.ReadFile(leaseFile)
 			return strings.Contains(string(b), " "+ip+" ")
 		})
 		if how == "stop" {
 			client.Stop()
 		} else {
-			ndWrite(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=no\n")
-			ndRun(t, "ip", "netns", "exec", e.tp.client, harness.Binary(t, "cmd/networkctl"), "--root="+croot, "reload")
+			harness.WriteFile(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=no\n", 0o644)
+			e.tp.client.Run(t, harness.Binary(t, "cmd/networkctl"), "--root="+croot, "reload")
 		}
-		ndWaitFor(t, how+": dnsmasq to drop the lease of "+ip, 10*time.Second, func() bool {
+		harness.Eventually(t, how+": dnsmasq to drop the lease of "+ip, 10*time.Second, func() bool {
 			b, _ := os.ReadFile(leaseFile)
 			return !strings.Contains(string(b), " "+ip+" ")
 		})
@@ -865,21 +814,21 @@ func TestNetworkdDHCPLinkRecreated(t *testing.T) {
 	croot := filepath.Join(e.tmp, "client-root")
 	client := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
 	out := client.Out
-	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
-	oldIdx := strings.TrimSpace(ndRun(t, "ip", "netns", "exec", e.tp.client, "cat", "/sys/class/net/c0/ifindex"))
+	harness.Eventually(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	oldIdx := strings.TrimSpace(e.tp.client.Run(t, "cat", "/sys/class/net/c0/ifindex"))
 
 	// Deleting c0 takes its peer rd0 along; both come back, the relay reconfigures rd0.
-	ndRun(t, "ip", "-n", e.tp.client, "link", "del", "c0")
-	ndRun(t, "ip", "-n", e.tp.relay, "link", "add", "rd0", "type", "veth", "peer", "name", "c0", "netns", e.tp.client)
-	ndRun(t, "ip", "-n", e.tp.client, "link", "set", "c0", "up")
+	e.tp.client.IP(t, "link", "del", "c0")
+	e.tp.relay.IP(t, "link", "add", "rd0", "type", "veth", "peer", "name", "c0", "netns", e.tp.client.Name)
+	e.tp.client.IP(t, "link", "set", "c0", "up")
 	networkctl := harness.Binary(t, "cmd/networkctl")
-	ndRun(t, "ip", "netns", "exec", e.tp.relay, networkctl, "--root="+filepath.Join(e.tmp, "root"), "reload")
-	newIdx := strings.TrimSpace(ndRun(t, "ip", "netns", "exec", e.tp.client, "cat", "/sys/class/net/c0/ifindex"))
+	e.tp.relay.Run(t, networkctl, "--root="+filepath.Join(e.tmp, "root"), "reload")
+	newIdx := strings.TrimSpace(e.tp.client.Run(t, "cat", "/sys/class/net/c0/ifindex"))
 	if newIdx == oldIdx {
 		t.Fatalf("c0 kept ifindex %s", oldIdx)
 	}
-	ndRun(t, "ip", "netns", "exec", e.tp.client, networkctl, "--root="+croot, "reload")
-	ndWaitFor(t, "a leased address on the new c0", 20*time.Second, func() bool { return strings.HasPrefix(ndAddr(t, e), "10.1.0.1") })
+	e.tp.client.Run(t, networkctl, "--root="+croot, "reload")
+	harness.Eventually(t, "a leased address on the new c0", 20*time.Second, func() bool { return strings.HasPrefix(ndAddr(t, e), "10.1.0.1") })
 	if _, err := os.Stat(filepath.Join(croot, "run/systemd/netif/leases", newIdx)); err != nil {
 		t.Errorf("no lease file for the new c0: %v", err)
 	}
@@ -895,13 +844,13 @@ func TestNetworkdDHCPRebind(t *testing.T) {
 	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m", "--dhcp-option=option:T1,3", "--dhcp-option=option:T2,9")
 	croot := filepath.Join(e.tmp, "client-root")
 	out := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n").Out
-	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	harness.Eventually(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 	addr := ndAddr(t, e)
 	ip := strings.Split(addr, "/")[0]
-	ndRun(t, "ip", "-n", e.tp.server, "route", "del", "10.1.0.0/24")
-	ndRun(t, "ip", "-n", e.tp.server, "route", "add", "10.1.0.1/32", "via", "10.2.0.1")
-	ndWaitFor(t, "an unanswered renewal", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 renewal failed") })
-	ndWaitFor(t, "the rebinding", 30*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease rebound") })
+	e.tp.server.IP(t, "route", "del", "10.1.0.0/24")
+	e.tp.server.IP(t, "route", "add", "10.1.0.1/32", "via", "10.2.0.1")
+	harness.Eventually(t, "an unanswered renewal", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 renewal failed") })
+	harness.Eventually(t, "the rebinding", 30*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease rebound") })
 	rebind := false
 	for _, m := range e.srvCap.all() {
 		if m.MessageType() == dhcpv4.MessageTypeRequest && m.ClientIPAddr.String() == ip &&
@@ -928,7 +877,7 @@ func TestNetworkdDHCPExpiry(t *testing.T) {
 	answer.Store(true)
 	e := ndStartRelayWith(t, func(e *ndRelayEnv) {
 		var conn net.PacketConn
-		ndInNS(t, e.tp.server, func() (err error) {
+		e.tp.server.DoT(t, func() (err error) {
 			conn, err = server4.NewIPv4UDPConn("s0", &net.UDPAddr{Port: 67})
 			return err
 		})
@@ -963,11 +912,11 @@ func TestNetworkdDHCPExpiry(t *testing.T) {
 	})
 	croot := filepath.Join(e.tmp, "client-root")
 	out := ndClient(t, e, croot, "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n").Out
-	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	harness.Eventually(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
 	if a := ndAddr(t, e); a != "10.1.0.77/24" {
 		t.Fatalf("c0 has %q, want 10.1.0.77/24", a)
 	}
-	ndWaitFor(t, "the lease to expire", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease expired") })
+	harness.Eventually(t, "the lease to expire", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease expired") })
 	o := out.String()
 	iRenew, iRebind, iExpire := strings.Index(o, "DHCPv4 renewal failed"), strings.Index(o, "DHCPv4 rebinding failed"), strings.Index(o, "DHCPv4 lease expired")
 	if iRenew < 0 || iRebind < iRenew || iExpire < iRebind {
@@ -979,7 +928,7 @@ func TestNetworkdDHCPExpiry(t *testing.T) {
 	if leases, _ := filepath.Glob(filepath.Join(croot, "run/systemd/netif/leases/*")); len(leases) != 0 {
 		t.Errorf("lease files left: %v", leases)
 	}
-	if r := ndRun(t, "ip", "-n", e.tp.client, "-4", "route", "show", "default"); r != "" {
+	if r := e.tp.client.IP(t, "-4", "route", "show", "default"); r != "" {
 		t.Errorf("default route left: %q", r)
 	}
 }

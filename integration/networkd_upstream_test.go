@@ -5,7 +5,6 @@ package integration
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,19 +13,20 @@ import (
 	"time"
 
 	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/integration/netns"
 )
 
 // ndUpstream runs an upstream program of the systemd 262 root in network namespace ns, with
 // the root's /run replaced by run (a bind mount in the private mount namespace that
 // "ip netns exec" creates, so nothing leaks to the host) and a fresh /proc.
-func ndUpstream(t *testing.T, up *harness.Upstream, ns, run string, args ...string) (string, error) {
+func ndUpstream(t *testing.T, up *harness.Upstream, ns *netns.NS, run string, args ...string) (string, error) {
 	t.Helper()
 	q := make([]string, len(args))
 	for i, a := range args {
 		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	script := "mount --bind '" + run + "' '" + up.Dir + "/run' && mount -t proc proc '" + up.Dir + "/proc' && exec chroot '" + up.Dir + "' " + strings.Join(q, " ")
-	cmd := exec.Command("ip", "netns", "exec", ns, "sh", "-c", script)
+	cmd := ns.Command("sh", "-c", script)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "LANG=C.UTF-8",
 		"SYSTEMD_IGNORE_CHROOT=1"}
 	out, err := cmd.CombinedOutput()
@@ -40,14 +40,13 @@ func TestNetworkdUpstreamNetworkctl(t *testing.T) {
 	up := harness.NeedUpstream(t)
 	e := ndStartRelay(t, "--dhcp-range=10.1.0.100,10.1.0.150,255.255.255.0,2m")
 	root, _ := up.Stage(t)
-	ndWrite(t, filepath.Join(root, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n")
-	cmd := exec.Command("ip", "netns", "exec", e.tp.client, e.networkd, "--root="+root)
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n", 0o644)
+	cmd := e.tp.client.Command(e.networkd, "--root="+root)
 	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=debug")
-	out := harness.StartDaemon(t, cmd).Out
-	ndWaitFor(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
-	sock := filepath.Join(root, "run/systemd/netif/io.systemd.Network")
-	ndWaitFor(t, "the Varlink socket", 10*time.Second, func() bool { _, err := os.Stat(sock); return err == nil })
-	addrs := ndRun(t, "ip", "-n", e.tp.client, "-4", "-o", "addr", "show", "dev", "c0")
+	// READY=1 comes once io.systemd.Network accepts connections.
+	out := harness.StartDaemon(t, cmd, harness.WaitReadyWithin(10*time.Second)).Out
+	harness.Eventually(t, "a lease", 20*time.Second, func() bool { return strings.Contains(out.String(), "DHCPv4 lease acquired") })
+	addrs := e.tp.client.IP(t, "-4", "-o", "addr", "show", "dev", "c0")
 	addr := strings.Split(strings.Fields(addrs[strings.Index(addrs, "inet "):])[1], "/")[0]
 	run := filepath.Join(root, "run")
 	sockIn := "/run/systemd/netif/io.systemd.Network"
@@ -112,15 +111,15 @@ func TestNetworkdUpstreamNetworkctl(t *testing.T) {
 	// SIGHUP reloads too (through the Varlink server's hook). The configuration is unchanged,
 	// so the DHCPv4 client keeps running throughout.
 	cmd.Process.Signal(syscall.SIGHUP)
-	ndWaitFor(t, "a reload on SIGHUP", 10*time.Second, func() bool { return strings.Count(out.String(), "configuration reloaded") == 2 })
+	harness.Eventually(t, "a reload on SIGHUP", 10*time.Second, func() bool { return strings.Count(out.String(), "configuration reloaded") == 2 })
 	if n := strings.Count(out.String(), "starting DHCPv4 client"); n != 1 {
 		t.Errorf("an unchanged reload restarted the client: started %d times", n)
 	}
 
 	// networkctl itself. list and status read the state files networkd refreshes every
 	// second; the reload above restarted the client, so wait for them to settle.
-	idx, _, _ := strings.Cut(ndRun(t, "ip", "-n", e.tp.client, "-o", "link", "show", "c0"), ":")
-	ndWaitFor(t, "c0's state file to say routable", 10*time.Second, func() bool {
+	idx, _, _ := strings.Cut(e.tp.client.IP(t, "-o", "link", "show", "c0"), ":")
+	harness.Eventually(t, "c0's state file to say routable", 10*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(root, "run/systemd/netif/links", idx))
 		return strings.Contains(string(b), "OPER_STATE=routable")
 	})

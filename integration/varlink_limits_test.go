@@ -57,7 +57,7 @@ type limitsTarget struct {
 func TestVarlinkLimitsIMDSD(t *testing.T) {
 	tp := newIMDSTopo(t, "amazon-ec2")
 	root := limitsRoot(t)
-	imdsRoot(t, root, tp.prov)
+	imdsRoot(t, root, tp.Prov)
 	sock, d := tp.startOurIMDSD(t, root, []string{"SYSTEMD_LOG_LEVEL=info"})
 	runVarlinkAttacks(t, limitsTarget{pid: d.Cmd.Process.Pid, socket: sock, done: d.Done()})
 }
@@ -86,9 +86,9 @@ func TestVarlinkLimitsInit(t *testing.T) {
 func TestVarlinkLimitsNetworkd(t *testing.T) {
 	ns := netns.New(t, "ndlimits")
 	root := limitsRoot(t)
-	d := harness.StartDaemon(t, ns.Command(harness.Binary(t, "cmd/networkd"), "--root="+root))
+	// READY=1 comes once io.systemd.Network accepts connections.
+	d := harness.StartDaemon(t, ns.Command(harness.Binary(t, "cmd/networkd"), "--root="+root), harness.WaitReady())
 	sock := filepath.Join(root, "run/systemd/netif/io.systemd.Network")
-	waitForSocket(t, sock)
 	runVarlinkAttacks(t, limitsTarget{pid: d.Cmd.Process.Pid, socket: sock, done: d.Done()})
 }
 
@@ -178,11 +178,11 @@ func runVarlinkAttacks(t *testing.T, tg limitsTarget) {
 
 			// Released: memory goes back within limitsRSSSettle.
 			start := time.Now()
-			rss := procStatusKB(tg.pid, "VmRSS") << 10
-			for rss >= limitsMaxRSSAfter && time.Since(start) < limitsRSSSettle {
-				time.Sleep(100 * time.Millisecond)
+			var rss int64
+			harness.Poll(limitsRSSSettle, func() bool {
 				rss = procStatusKB(tg.pid, "VmRSS") << 10
-			}
+				return rss < limitsMaxRSSAfter
+			})
 			peakFDs, peakRSS := s.stop()
 			hwm := procStatusKB(tg.pid, "VmHWM") << 10
 			t.Logf("peak fds %d, peak RSS sampled %.1f MiB (VmHWM %.1f MiB), RSS %.1f MiB %v after the attack ended",

@@ -28,9 +28,8 @@ func TestVarlinkUpstreamVarlinkctl(t *testing.T) {
 
 	// A long-running instance with its socket under a root inside the chroot.
 	root := filepath.Join(host, "root")
-	harness.StartDaemon(t, exec.Command(bin, "--root="+root), harness.StopSignal(os.Interrupt))
-	sock := filepath.Join(root, "run/stead/io.stead.Example")
-	waitForSocket(t, sock)
+	// READY=1 comes once the socket accepts connections.
+	harness.StartDaemon(t, exec.Command(bin, "--root="+root), harness.StopSignal(os.Interrupt), harness.WaitReady())
 	sockInside := filepath.Join(inside, "root/run/stead/io.stead.Example")
 
 	for _, addr := range []string{"unix:" + sockInside, "exec:" + binInside} {
@@ -137,19 +136,6 @@ func containsLine(out, want string) bool {
 		}
 	}
 	return false
-}
-
-func waitForSocket(t *testing.T, path string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := varlinkd.Dial(context.Background(), path); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never accepted a connection", path)
 }
 
 // TestVarlinkDemo runs integration/demo end to end: it must build everything, bring the suite

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,13 +24,9 @@ func TestVMBootAgent(t *testing.T) {
 	disk := filepath.Join(t.TempDir(), "disk.img")
 	img := make([]byte, 1<<20)
 	copy(img, "stead disk marker")
-	if err := os.WriteFile(disk, img, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	harness.WriteFile(t, disk, string(img), 0o644)
 	hostFile := filepath.Join(t.TempDir(), "script")
-	if err := os.WriteFile(hostFile, []byte("#!/bin/sh\necho script ran\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	harness.WriteFile(t, hostFile, "#!/bin/sh\necho script ran\n", 0o755)
 	m := vm.Boot(t, vm.Options{
 		SMBIOS: []string{
 			vm.SMBIOS(0, "vendor=AmazonEC2"),

@@ -95,9 +95,6 @@ func procCPU(b *testing.B, pid int) time.Duration {
 func initHostBenchRoot(b *testing.B, n int) string {
 	root := b.TempDir()
 	dir := filepath.Join(root, "etc/systemd/system")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
 	files := map[string]string{
 		"bench-stamp.service": fmt.Sprintf(`[Unit]
 DefaultDependencies=no
@@ -121,9 +118,7 @@ After=bench.target bench-stamp.service
 	}
 	files["bench.target"] = target.String()
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			b.Fatal(err)
-		}
+		harness.WriteFile(b, filepath.Join(dir, name), data, 0o644)
 	}
 	return root
 }

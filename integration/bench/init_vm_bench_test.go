@@ -118,16 +118,15 @@ func initBenchBoot(t *testing.T, mgr initBenchManager, n int) (float64, int) {
 		t.Fatal(err)
 	}
 	var stamp float64
-	for { // the rest of the line may still be on its way
-		if mm := initBenchStamp.FindStringSubmatch(m.Console()); mm != nil {
+	deadline, _ := ctx.Deadline()
+	// The rest of the line may still be on its way.
+	harness.Eventually(t, "a complete stamp line on the console", time.Until(deadline), func() bool {
+		mm := initBenchStamp.FindStringSubmatch(m.Console())
+		if mm != nil {
 			stamp, _ = strconv.ParseFloat(mm[1], 64)
-			break
 		}
-		if ctx.Err() != nil {
-			t.Fatal("no complete stamp line on the console")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return mm != nil
+	})
 	out := m.MustRun(t, "sh", "-c", mgr.count)
 	active, err := strconv.Atoi(strings.TrimSpace(out))
 	if err != nil {

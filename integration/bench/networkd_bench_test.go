@@ -39,22 +39,29 @@ import (
 //
 //	STEAD_BENCH=1 go test -tags integration -run TestNetworkdBench -v ./integration/bench/
 
-type ndBenchTopo struct{ client, relay, server string }
+type ndBenchTopo struct{ client, relay, server *netns.NS }
 
-func newNDBenchTopo(t *testing.T) *ndBenchTopo {
-	// These measure rather than check, for seconds each: the test suite leaves them out.
+// ndBenchGate skips unless STEAD_BENCH is set: these measure rather than check, for seconds
+// each, and the test suite leaves them out.
+func ndBenchGate(t *testing.T) {
 	if os.Getenv("STEAD_BENCH") == "" {
 		t.Skip("a measurement: run with STEAD_BENCH=1")
 	}
-	r := netns.NewRelay(t, "ndb-")
-	r.AddrRelay(t)
-	return &ndBenchTopo{client: r.Client.Name, relay: r.Relay.Name, server: r.Server.Name}
 }
 
-// ndbInNS runs f in namespace ns (netns.NS.Do); sockets made there stay there.
-func ndbInNS(t *testing.T, ns string, f func() error) {
-	t.Helper()
-	netns.Existing(ns).DoT(t, f)
+func newNDBenchTopo(t *testing.T) *ndBenchTopo {
+	ndBenchGate(t)
+	r := netns.NewRelay(t, "ndb-")
+	r.AddrRelay(t)
+	return &ndBenchTopo{client: r.Client, relay: r.Relay, server: r.Server}
+}
+
+// ndbRelayRoot writes the configuration of our networkd as the relay (rd0 downstream, rs0
+// upstream, the server 10.2.0.2) under root.
+func ndbRelayRoot(t *testing.T, root string) {
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/networkd.conf"), "[DHCPRelay]\nServerAddress=10.2.0.2\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/network/10-down.network"), "[Match]\nName=rd0\n\n[Network]\nAddress=10.1.0.1/24\nDHCPRelay=downstream\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/network/20-up.network"), "[Match]\nName=rs0\n\n[Network]\nAddress=10.2.0.1/24\nDHCPRelay=upstream\n", 0o644)
 }
 
 func udpSocket(t *testing.T, ifname string, port int, bcast bool) int {
@@ -79,9 +86,9 @@ func udpSocket(t *testing.T, ifname string, port int, bcast bool) int {
 
 // startResponder answers every relayed DISCOVER with an OFFER sent back to giaddr:67,
 // echoing option 82 (RFC 3046) and the broadcast flag.
-func startResponder(t *testing.T, ns string) {
+func startResponder(t *testing.T, ns *netns.NS) {
 	var fd int
-	ndbInNS(t, ns, func() error { fd = udpSocket(t, "s0", 67, false); return nil })
+	ns.DoT(t, func() error { fd = udpSocket(t, "s0", 67, false); return nil })
 	t.Cleanup(func() { unix.Close(fd) })
 	go func() {
 		buf := make([]byte, 2048)
@@ -123,9 +130,9 @@ type loadResult struct {
 
 // runLoad keeps up to window DISCOVERs outstanding for d and counts the OFFERs coming back.
 // A window that sees no reply for 100 ms is considered lost and refilled.
-func runLoad(t *testing.T, ns string, d time.Duration, window int64) loadResult {
+func runLoad(t *testing.T, ns *netns.NS, d time.Duration, window int64) loadResult {
 	var fd int
-	ndbInNS(t, ns, func() error { fd = udpSocket(t, "c0", 68, true); return nil })
+	ns.DoT(t, func() error { fd = udpSocket(t, "c0", 68, true); return nil })
 	defer unix.Close(fd)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 50000})
 	mac := net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
@@ -197,37 +204,25 @@ func TestNetworkdBenchRelayThroughput(t *testing.T) {
 
 	networkd := harness.Binary(t, "cmd/networkd")
 	root := t.TempDir()
-	write := func(p, s string) {
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(root, "etc/systemd/networkd.conf"), "[DHCPRelay]\nServerAddress=10.2.0.2\n")
-	write(filepath.Join(root, "etc/systemd/network/10-down.network"), "[Match]\nName=rd0\n\n[Network]\nAddress=10.1.0.1/24\nDHCPRelay=downstream\n")
-	write(filepath.Join(root, "etc/systemd/network/20-up.network"), "[Match]\nName=rs0\n\n[Network]\nAddress=10.2.0.1/24\nDHCPRelay=upstream\n")
+	ndbRelayRoot(t, root)
 	dhcrelay, err := exec.LookPath("dhcrelay")
 	if err != nil {
 		t.Log("dhcrelay not installed (apt-get install isc-dhcp-relay): no comparison")
 	}
 	// The relays take turns, several rounds each, so neither profits from running first.
 	for round := 0; round < rounds; round++ {
-		d := harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, networkd, "--root="+root))
+		d := harness.StartDaemon(t, tp.relay.Command(networkd, "--root="+root))
 		out := d.Out
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(out.String(), "DHCP relay started") {
-			if time.Now().After(deadline) {
-				t.Fatalf("our relay did not start:\n%s", out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		harness.Eventually(t, "our relay to start", 10*time.Second, func() bool {
+			return strings.Contains(out.String(), "DHCP relay started")
+		}, harness.Output("networkd", out))
 		runLoad(t, tp.client, 300*time.Millisecond, window) // warm-up
 		results["stead networkd"] = append(results["stead networkd"], runLoad(t, tp.client, dur, window))
 		d.Stop()
 		if dhcrelay == "" {
 			continue
 		}
-		d = harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, dhcrelay, "-d", "-4", "-q",
+		d = harness.StartDaemon(t, tp.relay.Command(dhcrelay, "-d", "-4", "-q",
 			"-pf", filepath.Join(root, "dhcrelay.pid"), "-id", "rd0", "-iu", "rs0", "10.2.0.2"))
 		time.Sleep(500 * time.Millisecond)
 		if r := runLoad(t, tp.client, 300*time.Millisecond, window); r.got == 0 {
@@ -265,35 +260,28 @@ func TestNetworkdBenchRelayThroughput(t *testing.T) {
 // TestNetworkdBenchTimeToLease times our DHCPv4 client and busybox udhcpc, from process
 // start to the leased address on c0, against dnsmasq behind our relay.
 func TestNetworkdBenchTimeToLease(t *testing.T) {
-	dnsmasq, err := exec.LookPath("dnsmasq")
-	if err != nil {
-		t.Skip("dnsmasq not installed")
-	}
+	ndBenchGate(t)
+	dnsmasq := harness.NeedCommand(t, "dnsmasq", "dnsmasq-base")
 	tp := newNDBenchTopo(t)
 	tmp := t.TempDir()
-	harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.server, dnsmasq, "--no-daemon", "--conf-file=/dev/null",
+	harness.StartDaemon(t, tp.server.Command(dnsmasq, "--no-daemon", "--conf-file=/dev/null",
 		"--port=0", "--interface=s0", "--bind-interfaces", "--no-ping", "--dhcp-authoritative",
 		"--dhcp-range=10.1.0.100,10.1.0.200,255.255.255.0,1h", "--dhcp-leasefile="+filepath.Join(tmp, "leases"), "--pid-file="))
 	networkd := harness.Binary(t, "cmd/networkd")
 	root := filepath.Join(tmp, "relay")
-	os.MkdirAll(filepath.Join(root, "etc/systemd/network"), 0o755)
-	os.WriteFile(filepath.Join(root, "etc/systemd/networkd.conf"), []byte("[DHCPRelay]\nServerAddress=10.2.0.2\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc/systemd/network/10-down.network"), []byte("[Match]\nName=rd0\n\n[Network]\nAddress=10.1.0.1/24\nDHCPRelay=downstream\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc/systemd/network/20-up.network"), []byte("[Match]\nName=rs0\n\n[Network]\nAddress=10.2.0.1/24\nDHCPRelay=upstream\n"), 0o644)
-	rout := harness.StartDaemon(t, exec.Command("ip", "netns", "exec", tp.relay, networkd, "--root="+root)).Out
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(rout.String(), "DHCP relay started"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("relay did not start:\n%s", rout.String())
-		}
-	}
+	ndbRelayRoot(t, root)
+	rout := harness.StartDaemon(t, tp.relay.Command(networkd, "--root="+root)).Out
+	harness.Eventually(t, "the relay to start", 10*time.Second, func() bool {
+		return strings.Contains(rout.String(), "DHCP relay started")
+	}, harness.Output("networkd", rout))
 	hasAddr := func() bool {
-		out, _ := exec.Command("ip", "-n", tp.client, "-4", "-o", "addr", "show", "dev", "c0").Output()
+		out, _ := exec.Command("ip", "-n", tp.client.Name, "-4", "-o", "addr", "show", "dev", "c0").Output()
 		return strings.Contains(string(out), "inet 10.1.0.")
 	}
 	timeIt := func(name string, cmd func(i int) *exec.Cmd) []time.Duration {
 		var ds []time.Duration
 		for i := 0; i < 5; i++ {
-			exec.Command("ip", "-n", tp.client, "addr", "flush", "dev", "c0").Run()
+			exec.Command("ip", "-n", tp.client.Name, "addr", "flush", "dev", "c0").Run()
 			start := time.Now()
 			d := harness.StartDaemon(t, cmd(i))
 			for !hasAddr() {
@@ -310,16 +298,15 @@ func TestNetworkdBenchTimeToLease(t *testing.T) {
 	}
 	ours := timeIt("networkd", func(i int) *exec.Cmd {
 		croot := filepath.Join(tmp, fmt.Sprint("client-", i)) // fresh root: no saved lease
-		os.MkdirAll(filepath.Join(croot, "etc/systemd/network"), 0o755)
-		os.WriteFile(filepath.Join(croot, "etc/systemd/network/50-c0.network"), []byte("[Match]\nName=c0\n\n[Network]\nDHCP=yes\n"), 0o644)
-		return exec.Command("ip", "netns", "exec", tp.client, networkd, "--root="+croot)
+		harness.WriteFile(t, filepath.Join(croot, "etc/systemd/network/50-c0.network"), "[Match]\nName=c0\n\n[Network]\nDHCP=yes\n", 0o644)
+		return tp.client.Command(networkd, "--root="+croot)
 	})
 	var theirs []time.Duration
 	if busybox, err := exec.LookPath("busybox"); err == nil {
 		script := filepath.Join(tmp, "udhcpc.sh")
-		os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = bound ] && ip addr add \"$ip/${mask:-24}\" dev \"$interface\"\nexit 0\n"), 0o755)
+		harness.WriteFile(t, script, "#!/bin/sh\n[ \"$1\" = bound ] && ip addr add \"$ip/${mask:-24}\" dev \"$interface\"\nexit 0\n", 0o755)
 		theirs = timeIt("udhcpc", func(int) *exec.Cmd {
-			return exec.Command("ip", "netns", "exec", tp.client, busybox, "udhcpc", "-f", "-n", "-i", "c0", "-t", "5", "-T", "1", "-s", script)
+			return tp.client.Command(busybox, "udhcpc", "-f", "-n", "-i", "c0", "-t", "5", "-T", "1", "-s", script)
 		})
 	}
 	var b bytes.Buffer

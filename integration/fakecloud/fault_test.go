@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stead-os/stead/integration/harness"
 )
 
 // hetzner needs no headers, which keeps the fault tests short.
@@ -154,7 +156,7 @@ func TestFaultHang(t *testing.T) {
 		_, err := freshClient(0).Get(hostnameURL(ep))
 		done <- err
 	}()
-	waitFor(t, func() bool { return s.Requests("/hetzner/v1/metadata/hostname") >= 2 })
+	harness.Eventually(t, "the hanging request at the server", 10*time.Second, func() bool { return s.Requests("/hetzner/v1/metadata/hostname") >= 2 })
 	time.Sleep(20 * time.Millisecond)
 	s.Close()
 	select {
@@ -291,7 +293,7 @@ func TestServeAndClose(t *testing.T) {
 		_, err := freshClient(0).Get("http://" + l1.Addr().String() + "/")
 		hung <- err
 	}()
-	waitFor(t, func() bool { return s.TotalRequests() >= 3 })
+	harness.Eventually(t, "three requests at the server", 10*time.Second, func() bool { return s.TotalRequests() >= 3 })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -311,15 +313,6 @@ func TestServeAndClose(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", l1.Addr().String()); err == nil {
 		t.Error("listener still open after Close")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10 s")
-		}
 	}
 }
 

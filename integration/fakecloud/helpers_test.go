@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stead-os/stead/integration/harness"
 )
 
 // start serves a new fake cloud on a loopback httptest server for the test's duration and
@@ -65,7 +68,7 @@ func lowPortClient(t *testing.T) *http.Client {
 	}
 	probe, err := dial(context.Background(), "tcp", "127.0.0.1:1")
 	if err != nil && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
-		t.Skip("cannot bind source ports below 1024 here:", err)
+		harness.Require(t, fmt.Sprintf("binding source ports below 1024 (root or CAP_NET_BIND_SERVICE): %v", err))
 	}
 	if probe != nil {
 		probe.Close()

@@ -1,6 +1,9 @@
 // Package harness builds stead's real binaries, runs them as daemons and finds the upstream
 // systemd tools for the integration tests, which drive the binaries from outside through
-// their sockets.
+// their sockets. It also has what every such test needs around that: waiting for a condition
+// (Eventually, Poll) or for a daemon's READY=1 on a NOTIFY_SOCKET of its own (WaitReady,
+// Notifications), writing files (WriteFile), and stopping a test whose prerequisite is
+// missing — a skip, or a failure naming the Debian package under CI (Require).
 package harness
 
 import (

@@ -20,10 +20,12 @@ var (
 	upstreamOnce sync.Once
 	upstream     *Upstream
 	upstreamWhy  string
+	upstreamPkgs []string
 )
 
-// NeedUpstream returns the upstream root, preparing it on first use, or skips the test with
-// the reason when it cannot be had (no registry, not root).
+// NeedUpstream returns the upstream root, preparing it on first use, or stops the test with
+// the reason (harness.Require: a failure under CI, else a skip) when it cannot be had (no
+// registry, not root).
 func NeedUpstream(t testing.TB) *Upstream {
 	t.Helper()
 	upstreamOnce.Do(func() {
@@ -38,12 +40,13 @@ func NeedUpstream(t testing.TB) *Upstream {
 		if err != nil {
 			upstreamWhy = "upstream systemd 262 unavailable (integration/upstream-root: " +
 				strings.TrimSpace(stderr.String()) + ")"
+			upstreamPkgs = []string{"debootstrap"}
 			return
 		}
 		upstream = &Upstream{Dir: strings.TrimSpace(string(out))}
 	})
 	if upstream == nil {
-		t.Skip(upstreamWhy)
+		Require(t, upstreamWhy, upstreamPkgs...)
 	}
 	return upstream
 }

@@ -1,8 +1,10 @@
 //go:build integration
 
-// Package netns makes network namespaces and veth pairs for the integration tests, and runs
-// commands, listeners and dials inside them. Everything it creates is removed when the test
-// ends; names start with "stead-" and carry the test process's pid.
+// Package netns makes network namespaces and veth pairs for the integration tests and
+// benchmarks, runs commands, listeners and dials inside them, and builds their topologies: the
+// DHCP tests' client — relay — server (NewRelay) and the IMDS tests' cloud — instance with a
+// fake cloud serving (NewCloud). Everything it creates is removed when the test ends; names
+// start with "stead-" and carry the test process's pid.
 //
 // Network safety: the namespaces start with nothing but a down loopback. Addresses such as
 // 169.254.169.254 are only ever put on links inside them, so a test's traffic never leaves
@@ -10,6 +12,7 @@
 package netns
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -21,6 +24,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stead-os/stead/integration/harness"
 )
 
 var seq atomic.Int64
@@ -30,15 +35,12 @@ type NS struct {
 	Name string
 }
 
-// Need skips the test unless namespaces can be made (root, ip).
+// Need stops the test (harness.Require: a failure under CI, else a skip) unless namespaces
+// can be made (root, ip).
 func Need(t testing.TB) {
 	t.Helper()
-	if os.Getuid() != 0 {
-		t.Skip("network namespaces need root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("no ip command")
-	}
+	harness.NeedRoot(t, "network namespaces")
+	harness.NeedCommand(t, "ip", "iproute2")
 }
 
 // New creates the namespace stead-<pid>-<n>-<role> with its loopback up; it is deleted (with
@@ -51,7 +53,7 @@ func New(t testing.TB, role string) *NS {
 		name = name[:60]
 	}
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v %s", err, out)
+		harness.Require(t, fmt.Sprintf("cannot create a network namespace: %v %s", err, strings.TrimSpace(string(out))))
 	}
 	ns := &NS{Name: name}
 	t.Cleanup(func() {
@@ -62,18 +64,21 @@ func New(t testing.TB, role string) *NS {
 	return ns
 }
 
-// IP runs `ip -n NAME args…` and fails the test on error.
-func (ns *NS) IP(t testing.TB, args ...string) {
+// IP runs `ip -n NAME args…`, fails the test on error and returns the output (stdout and
+// stderr).
+func (ns *NS) IP(t testing.TB, args ...string) string {
 	t.Helper()
-	IP(t, append([]string{"-n", ns.Name}, args...)...)
+	return IP(t, append([]string{"-n", ns.Name}, args...)...)
 }
 
-// IP runs `ip args…` and fails the test on error.
-func IP(t testing.TB, args ...string) {
+// IP runs `ip args…`, fails the test on error and returns the output (stdout and stderr).
+func IP(t testing.TB, args ...string) string {
 	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
 		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return string(out)
 }
 
 // Veth joins a (link aName) and b (link bName) with a veth pair and sets both ends up.
@@ -84,10 +89,27 @@ func Veth(t testing.TB, a *NS, aName string, b *NS, bName string) {
 	b.IP(t, "link", "set", bName, "up")
 }
 
-// Command prepares `ip netns exec NAME argv…`. ip netns exec also bind-mounts the files in
-// /etc/netns/NAME/ over /etc (see SetHosts).
+// Command prepares `ip netns exec NAME argv…`: the program runs in the namespace, in a
+// private mount namespace of its own (ip netns exec remounts /sys, and bind-mounts the files in
+// /etc/netns/NAME/ over /etc, see SetHosts).
 func (ns *NS) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// CommandContext is Command killed when ctx ends (exec.CommandContext).
+func (ns *NS) CommandContext(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// Run runs argv in the namespace (Command), fails the test on error and returns the output
+// (stdout and stderr).
+func (ns *NS) Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := ns.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("in %s: %s %s: %v\n%s", ns.Name, name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // SetHosts gives processes started with Command an /etc/hosts of their own.

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/stead-os/stead/integration/harness"
 )
 
 // TestDynamicFilesResolveIn: a fake root with merged-usr style symlinks
@@ -73,7 +75,7 @@ func TestDynamicFilesUpstreamVarlinkctl(t *testing.T) {
 		root = "/var/cache/stead/upstream-root"
 	}
 	if _, err := os.Stat(filepath.Join(root, ".stead-upstream-ready")); err != nil {
-		t.Skipf("no upstream root prepared at %s", root)
+		harness.Require(t, "no upstream root prepared at "+root+" (integration/upstream-root)", "debootstrap")
 	}
 	files, err := DynamicFiles(root, "/usr/bin/varlinkctl", "/usr/lib/systemd/systemd")
 	if err != nil {

@@ -7,19 +7,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stead-os/stead/integration/harness"
 )
 
 func TestImage(t *testing.T) {
 	k, err := FindKernel()
 	if err != nil {
-		t.Skip(err)
+		harness.Require(t, err.Error(), prereqPackages["kernel"])
 	}
 	if err := checkStatic(BusyboxPath); err != nil {
-		t.Skip(err)
+		harness.Require(t, "a static busybox: "+err.Error(), prereqPackages["busybox"])
 	}
-	if os.Getuid() != 0 {
-		t.Skip("extracting device nodes needs root")
-	}
+	harness.NeedRoot(t, "extracting device nodes")
 	dir := t.TempDir()
 	host := filepath.Join(dir, "hostfile")
 	os.WriteFile(host, []byte("from the host"), 0o640)

@@ -4,12 +4,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stead-os/stead/integration/harness"
 )
 
 func TestResolveModules(t *testing.T) {
 	k, err := FindKernel()
 	if err != nil {
-		t.Skip(err)
+		harness.Require(t, err.Error(), prereqPackages["kernel"])
 	}
 	mods, err := ResolveModules(k.Modules, DefaultModules)
 	if err != nil {

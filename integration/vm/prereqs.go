@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stead-os/stead/integration/harness"
 )
 
 // DefaultCacheDir is where prereqs.sh extracts the kernel unless STEAD_VM_CACHE says otherwise.
@@ -72,6 +74,33 @@ func FindKernel() (Kernel, error) {
 	return k, nil
 }
 
+// Debian packages of what missingTools and FindKernel look for (prereqs.sh installs them).
+var prereqPackages = map[string]string{
+	"qemu-system-x86_64": "qemu-system-x86",
+	"socat":              "socat",
+	"swtpm":              "swtpm",
+	"swtpm_setup":        "swtpm-tools",
+	"busybox":            "busybox-static",
+	"kernel":             "linux-image-cloud-amd64",
+}
+
+// missingPackages names the Debian packages of what is missing now.
+func missingPackages() []string {
+	var pkgs []string
+	for _, bin := range []string{QEMU, "socat", "swtpm", "swtpm_setup"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			pkgs = append(pkgs, prereqPackages[filepath.Base(bin)])
+		}
+	}
+	if checkStatic(BusyboxPath) != nil {
+		pkgs = append(pkgs, prereqPackages["busybox"])
+	}
+	if _, err := FindKernel(); err != nil {
+		pkgs = append(pkgs, prereqPackages["kernel"])
+	}
+	return pkgs
+}
+
 // missingTools lists what prereqs.sh would install.
 func missingTools() []string {
 	var miss []string
@@ -130,13 +159,14 @@ var (
 	prereqErr    error
 )
 
-// Prereqs is EnsurePrereqs for tests, done once per process: it skips the test, with the
-// reason, when the prerequisites are missing and cannot be installed.
+// Prereqs is EnsurePrereqs for tests, done once per process: when the prerequisites are
+// missing and cannot be installed it stops the test with the reason and the Debian packages
+// (harness.Require: a failure under CI, else a skip).
 func Prereqs(t testing.TB) Kernel {
 	t.Helper()
 	prereqOnce.Do(func() { prereqKernel, prereqErr = EnsurePrereqs() })
 	if prereqErr != nil {
-		t.Skipf("VM harness prerequisites unavailable: %v", prereqErr)
+		harness.Require(t, fmt.Sprintf("VM harness prerequisites unavailable: %v", prereqErr), missingPackages()...)
 	}
 	return prereqKernel
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stead-os/stead/integration/harness"
 	"github.com/stead-os/stead/integration/vm/internal/agentproto"
 )
 
@@ -63,15 +64,12 @@ func TestServe(t *testing.T) {
 		t.Fatalf("serve: %v", err)
 	}
 	var lines []string
-	for range 500 { // the bad request is answered asynchronously
+	harness.Poll(5*time.Second, func() bool { // the bad request is answered asynchronously
 		a.wmu.Lock()
 		lines = strings.Split(strings.TrimSpace(out.String()), "\n")
 		a.wmu.Unlock()
-		if len(lines) == 2 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(lines) == 2
+	})
 	if len(lines) != 2 {
 		t.Fatalf("responses: %q", lines)
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/stead-os/stead/integration/harness"
 )
 
 type entry struct {
@@ -124,10 +126,7 @@ func TestErrors(t *testing.T) {
 
 // TestBusyboxExtracts checks the archive against an independent implementation.
 func TestBusyboxExtracts(t *testing.T) {
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("busybox not installed")
-	}
+	bb := harness.NeedCommand(t, "busybox", "busybox")
 	dir := t.TempDir()
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
