@@ -10,12 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/stead-os/stead/lib/cli"
 	"github.com/stead-os/stead/lib/conf"
+	"github.com/stead-os/stead/lib/daemon"
 	steadlog "github.com/stead-os/stead/lib/log"
 	"github.com/stead-os/stead/services/imdsclient"
 )
@@ -136,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case o.WellKnown != "" || o.Key != "":
 		o.Action = imdsclient.Lookup
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := daemon.StopContext(context.Background())
 	defer stop()
 	err := imdsclient.Run(ctx, o)
 	var ee *imdsclient.ExitError

@@ -1,17 +1,18 @@
 // Command imdsd brokers access to the cloud's instance metadata service: it serves
 // io.systemd.InstanceMetadata on /run/systemd/io.systemd.InstanceMetadata, prints one value
 // when given a key, or writes the early network configuration with --setup-network. See
-// docs/imdsd.md. This file only maps flags to services/imds.Options.
+// docs/imdsd.md. This file only maps flags (lib/cli) to services/imds.Options.
 package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/stead-os/stead/lib/cli"
 	"github.com/stead-os/stead/lib/conf"
 	"github.com/stead-os/stead/services/imds"
 )
@@ -64,53 +65,55 @@ See docs/imdsd.md.
 `
 
 func main() {
-	o := imds.Options{Version: version, DefaultNetworkMode: defaultIMDSNetwork, IdleExit: imds.DefaultIdleExit}
-	fs := flag.NewFlagSet("imdsd", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprintln(os.Stderr, "See 'imdsd --help'.") }
-	var showVersion, help bool
-	fs.BoolVar(&help, "help", false, "")
-	fs.BoolVar(&help, "h", false, "")
-	fs.BoolVar(&showVersion, "version", false, "")
-	fs.StringVar(&o.Root, "root", "/", "")
-
-	str := func(name string) {
-		fs.Func(name, "", func(v string) error { return o.Endpoint.Set(name, v) })
+	o := imds.Options{Root: "/", Version: version, DefaultNetworkMode: defaultIMDSNetwork, IdleExit: imds.DefaultIdleExit}
+	c := command(&o)
+	switch args := c.ParseOrExit(os.Args[1:]); len(args) {
+	case 0:
+	case 1:
+		o.Key = args[0]
+	default:
+		c.Fail(errors.New("at most one KEY expected"))
 	}
+	os.Exit(imds.Main(context.Background(), o))
+}
+
+// command defines imdsd's options, upstream's and ours, on o.
+func command(o *imds.Options) *cli.Command {
+	c := cli.New("imdsd", usage, version)
+	c.String(&o.Root, "root", 0)
 	for _, n := range []string{"vendor", "token-url", "refresh-header-name", "data-url", "data-url-suffix",
 		"token-header-name", "extra-header", "address-ipv4", "address-ipv6"} {
-		str(n)
+		c.Func(n, 0, func(v string) error { return o.Endpoint.Set(n, v) })
 	}
-	fs.Func("well-known-key", "", o.Endpoint.SetWellKnownKey)
+	c.Func("well-known-key", 0, o.Endpoint.SetWellKnownKey)
 
-	fs.StringVar(&o.Interface, "interface", "", "")
-	fs.StringVar(&o.Interface, "i", "", "")
-	fs.StringVar(&o.WellKnown, "well-known", "", "")
-	fs.StringVar(&o.WellKnown, "K", "", "")
-	fs.BoolVar(&o.SetupNetwork, "setup-network", false, "")
-	fs.Func("refresh", "", timespan(&o.Refresh))
-	fs.Func("fwmark", "", func(v string) error {
+	c.String(&o.Interface, "interface", 'i')
+	c.String(&o.WellKnown, "well-known", 'K')
+	c.Bool(&o.SetupNetwork, "setup-network", 0)
+	c.Func("refresh", 0, timespan(&o.Refresh))
+	c.Func("fwmark", 0, func(v string) error {
 		m, err := imds.ParseFirewallMark(v)
 		o.FirewallMark = &m
 		return err
 	})
-	fs.Func("cache", "", func(v string) error {
+	c.Func("cache", 0, func(v string) error {
 		b, err := conf.ParseBool(v)
 		o.NoCache = !b
 		return err
 	})
-	fs.Func("wait", "", func(v string) error {
+	c.Func("wait", 0, func(v string) error {
 		b, err := conf.ParseBool(v)
 		o.Wait = b
 		return err
 	})
-	fs.BoolFunc("w", "", func(string) error { o.Wait = true; return nil })
+	c.Var(waitYes{&o.Wait}, "w", 'w') // upstream has -w alone; lib/cli names every option
 
-	fs.Func("exit-idle", "", timespan(&o.IdleExit))
-	fs.Func("request-timeout", "", timespan(&o.Timing.Timeout))
-	fs.Func("scan-timeout", "", timespan(&o.Timing.TimeoutScan))
-	fs.Func("retry-initial", "", timespan(&o.Timing.RetryInitial))
-	fs.Func("retry-max", "", timespan(&o.Timing.RetryMax))
-	fs.Func("retries", "", func(v string) error {
+	c.Func("exit-idle", 0, timespan(&o.IdleExit))
+	c.Func("request-timeout", 0, timespan(&o.Timing.Timeout))
+	c.Func("scan-timeout", 0, timespan(&o.Timing.TimeoutScan))
+	c.Func("retry-initial", 0, timespan(&o.Timing.RetryInitial))
+	c.Func("retry-max", 0, timespan(&o.Timing.RetryMax))
+	c.Func("retries", 0, func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err == nil && n < 1 {
 			err = fmt.Errorf("want at least 1")
@@ -119,35 +122,7 @@ func main() {
 		return err
 	})
 
-	// Options may follow the key, as with getopt.
-	var args []string
-	rest := os.Args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			os.Exit(imds.ExitFailure)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		args = append(args, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	if help {
-		fmt.Print(usage)
-		return
-	}
-	if showVersion {
-		fmt.Printf("stead imdsd %s\n", version)
-		return
-	}
-	if len(args) > 1 {
-		fmt.Fprintln(os.Stderr, "imdsd: at most one KEY expected")
-		os.Exit(imds.ExitFailure)
-	}
-	if len(args) == 1 {
-		o.Key = args[0]
-	}
-	os.Exit(imds.Main(context.Background(), o))
+	return c
 }
 
 // timespan parses a systemd time span ("20ms", "1min 30s", a bare number of seconds) into d.
@@ -157,4 +132,17 @@ func timespan(d *time.Duration) func(string) error {
 		*d = t
 		return err
 	}
+}
+
+// waitYes is -w, "same as --wait=yes": a boolean option that only ever turns waiting on.
+type waitYes struct{ p *bool }
+
+func (w waitYes) IsBoolFlag() bool { return true }
+func (w waitYes) String() string   { return "" }
+func (w waitYes) Set(v string) error {
+	b, err := conf.ParseBool(v)
+	if b {
+		*w.p = true
+	}
+	return err
 }

@@ -43,7 +43,7 @@ func TestFlags(t *testing.T) {
 	if out, _, code := run(t, nil, "--help"); code != 0 || !strings.Contains(out, "--well-known-key=NAME:KEY") {
 		t.Errorf("--help: %d %q", code, out)
 	}
-	if out, _, code := run(t, nil, "--version"); code != 0 || !strings.HasPrefix(out, "stead imdsd ") {
+	if out, _, code := run(t, nil, "--version"); code != 0 || !strings.HasPrefix(out, "imdsd (stead) ") {
 		t.Errorf("--version: %d %q", code, out)
 	}
 	for _, bad := range [][]string{

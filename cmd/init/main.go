@@ -1,19 +1,19 @@
 // Command init is stead's service manager. `init --host --root=DIR` runs as
 // an ordinary process, loads units from DIR and serves io.systemd.Manager on
 // DIR/run/systemd/io.systemd.Manager; started by the kernel as PID 1 it is
-// the system's init (pid1.go). See docs/init.md. This file only maps flags to
-// services/pid1.Config.
+// the system's init (pid1.go). See docs/init.md. This file only maps flags
+// (lib/cli) to services/pid1.Config and runs host mode on lib/daemon.
 package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/stead-os/stead/lib/cli"
+	"github.com/stead-os/stead/lib/daemon"
+	steadlog "github.com/stead-os/stead/lib/log"
 	"github.com/stead-os/stead/services/pid1"
 )
 
@@ -31,7 +31,8 @@ Options:
      --version      Show the version and exit
      --host         Run as an ordinary process: no mounts, units from --root
      --root=DIR     Load units from and resolve every path under DIR (default /)
-     --log-level=L  debug, info, warn or error (default info)
+     --log-level=L  A systemd log level: debug, info, warning, err, … or 0–7
+                    (default: $SYSTEMD_LOG_LEVEL, else info)
 
 Debugging:
      --call METHOD [JSON]  Call a Varlink method of the running manager and print
@@ -55,55 +56,42 @@ func main() {
 		runPID1()
 		return
 	}
-	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	// -h/--help are flags of their own, so that the asked-for help goes to standard output.
-	var help bool
-	fs.BoolVar(&help, "help", false, "")
-	fs.BoolVar(&help, "h", false, "")
-	root := fs.String("root", "/", "")
-	host := fs.Bool("host", false, "")
-	showVersion := fs.Bool("version", false, "")
-	level := fs.String("log-level", "info", "")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(2)
+	root, level := "/", ""
+	var host bool
+	c := cli.New("init", usage, version)
+	c.String(&root, "root", 0)
+	c.Bool(&host, "host", 0)
+	c.Func("log-level", 0, func(v string) error {
+		_, err := steadlog.ParseLevel(v)
+		level = v
+		return err
+	})
+	if args := c.ParseOrExit(os.Args[1:]); len(args) > 0 {
+		c.Fail(errors.New("unexpected arguments"))
 	}
-	if help {
-		fmt.Print(usage)
-		return
+	if !host || os.Getpid() == 1 {
+		c.Fail(errors.New("without --host only as PID 1; --host only as an ordinary process"))
 	}
-	if *showVersion {
-		fmt.Println("stead init", version)
-		return
+	os.Exit(runHost(root, level))
+}
+
+// runHost is host mode: the manager over root, run by lib/daemon (logging, signals, the
+// Varlink sockets, READY=1/RELOADING=1/STOPPING=1 to a service manager above, exit code).
+// level, if set, overrides $SYSTEMD_LOG_LEVEL.
+func runHost(root, level string) int {
+	d := daemon.New(daemon.Spec{Name: "init", Version: version, Root: root})
+	if level != "" {
+		steadlog.SetLevel(level) // checked when parsed
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
-	var lv slog.LevelVar
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintln(os.Stderr, "init: invalid --log-level:", err)
-		os.Exit(2)
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &lv}))
-	if !*host || os.Getpid() == 1 {
-		fmt.Fprintln(os.Stderr, "init: without --host only as PID 1; --host only as an ordinary process")
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	// PowerOff, Reboot and Halt over Varlink stop every unit and end host mode.
-	m, err := pid1.New(pid1.Config{Root: *root, Host: true, Logger: logger, Version: version,
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	m, err := pid1.New(pid1.Config{Root: root, Host: true, Logger: d.Log(), Version: version, Daemon: d,
 		Shutdown: func(string) { stop() }})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "init:", err)
-		os.Exit(1)
+		return d.ExitCode(err)
 	}
 	stopProfiles := startProfiles()
-	err = m.Run(ctx, nil)
-	stopProfiles()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "init:", err)
-		os.Exit(1)
-	}
+	defer stopProfiles()
+	return d.ExitCode(d.Run(ctx, m, m.VarlinkSockets()...))
 }

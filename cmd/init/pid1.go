@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	steadlog "github.com/stead-os/stead/lib/log"
 	"github.com/stead-os/stead/lib/varlinkd"
 	"github.com/stead-os/stead/services/pid1"
 	"golang.org/x/sys/unix"
@@ -40,13 +41,16 @@ func runPID1() {
 	}
 	mountErr := pid1.MountAPI()
 	cmdline := pid1.KernelCmdline()
-	var lv slog.LevelVar
 	for _, k := range []string{"systemd.log_level", "stead.log_level"} {
 		if v, ok := cmdline[k]; ok {
-			_ = lv.UnmarshalText([]byte(v))
+			_ = steadlog.SetLevel(v)
 		}
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &lv}))
+	// The console keeps slog's text format (msg="…" key=value, which the VM tests read), at
+	// lib/log's live level, so that io.systemd.service.SetLogLevel works; as the default
+	// logger it is lib/varlinkd's too.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: steadlog.LevelVar()}))
+	slog.SetDefault(logger)
 	logger.Info("stead init starting as PID 1", "version", version, "uptime", pid1.Uptime().Round(time.Millisecond).String())
 	if mountErr != nil {
 		logger.Warn("mounting API filesystems", "err", mountErr)
@@ -95,13 +99,13 @@ func call(args []string) int {
 	}
 	if len(pos) < 1 || len(pos) > 2 {
 		fmt.Fprint(os.Stderr, usage)
-		return 2
+		return 1
 	}
 	in := json.RawMessage("{}")
 	if len(pos) == 2 {
 		if !json.Valid([]byte(pos[1])) {
 			fmt.Fprintln(os.Stderr, "init --call: parameters are not valid JSON")
-			return 2
+			return 1
 		}
 		in = json.RawMessage(pos[1])
 	}

@@ -10,13 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
 	"github.com/stead-os/stead/lib/cli"
 	"github.com/stead-os/stead/lib/conf"
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/services/waitonline"
 )
 
@@ -46,7 +45,7 @@ See docs/networkd-wait-online.md.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := daemon.StopContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

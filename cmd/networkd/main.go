@@ -1,15 +1,13 @@
 // Command networkd is stead's network daemon (systemd-networkd). For now it
 // applies .network files, runs DHCPv4 clients and the DHCPv4 relay agent.
-// See docs/networkd.md. This file only maps flags to services/networkd.
+// See docs/networkd.md. This file only maps flags (lib/cli) to services/networkd.
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
+	"errors"
 	"os"
 
-	steadlog "github.com/stead-os/stead/lib/log"
+	"github.com/stead-os/stead/lib/cli"
 	"github.com/stead-os/stead/services/networkd"
 )
 
@@ -28,31 +26,11 @@ See docs/networkd.md.
 `
 
 func main() {
-	o := networkd.Options{Version: version}
-	fs := flag.NewFlagSet("networkd", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	var help, showVersion bool
-	fs.BoolVar(&help, "help", false, "")
-	fs.BoolVar(&help, "h", false, "")
-	fs.BoolVar(&showVersion, "version", false, "")
-	fs.StringVar(&o.Root, "root", "/", "")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(2)
+	o := networkd.Options{Root: "/", Version: version}
+	c := cli.New("networkd", usage, version)
+	c.String(&o.Root, "root", 0)
+	if args := c.ParseOrExit(os.Args[1:]); len(args) > 0 {
+		c.Fail(errors.New("unexpected arguments"))
 	}
-	switch {
-	case help:
-		fmt.Print(usage)
-		return
-	case showVersion:
-		fmt.Println("networkd (stead)", version)
-		return
-	case fs.NArg() > 0:
-		fmt.Fprintln(os.Stderr, "networkd: unexpected arguments")
-		os.Exit(2)
-	}
-	log := steadlog.Setup("networkd")
-	if err := networkd.Run(context.Background(), o, log); err != nil {
-		log.Error(err.Error())
-		os.Exit(1)
-	}
+	os.Exit(networkd.Main(o))
 }

@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/stead-os/stead/lib/cli"
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/services/steadctl"
 )
 
@@ -60,7 +59,7 @@ Unit names without a type suffix get ".service". See docs/steadctl.md.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := daemon.StopContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

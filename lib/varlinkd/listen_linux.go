@@ -7,11 +7,9 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stead-os/stead/lib/notify"
@@ -34,19 +32,19 @@ type Options struct {
 	// came from socket activation (the manager keeps listening and restarts us on demand).
 	IdleExit time.Duration
 	// Ready, if set, is called once the socket accepts connections, after READY=1 was sent
-	// to the service manager.
+	// to the service manager (unless NoNotify).
 	Ready func()
+	// NoNotify leaves READY=1 to the caller: lib/daemon sends it once all of a daemon's
+	// sockets are served and the daemon itself has started.
+	NoNotify bool
 }
 
-// Run serves until ctx is done (SIGTERM/SIGINT also end it) and removes what it created.
-// SIGHUP runs the reload hook. With an activation fd named "varlink" (or a single fd) Run
-// serves it: a listening socket is accepted on; a connected socket, as upstream's exec:
-// addresses pass, is served alone and Run returns when its peer hangs up.
+// Run serves until ctx is done and removes what it created. It handles no signals: the
+// caller (lib/daemon) turns them into a cancelled ctx or a Reload. With an activation fd
+// named "varlink" (or a single fd) Run serves it: a listening socket is accepted on; a
+// connected socket, as upstream's exec: addresses pass, is served alone and Run returns when
+// its peer hangs up.
 func (s *Server) Run(ctx context.Context, o Options) error {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	go s.reloadOnHangup(ctx)
-
 	f, err := activationFile()
 	if err != nil {
 		return err
@@ -79,29 +77,16 @@ func (s *Server) Run(ctx context.Context, o Options) error {
 	return s.Serve(ctx, l, 0)
 }
 
-// ready tells the service manager (READY=1; a no-op without NOTIFY_SOCKET) and the caller.
+// ready tells the service manager (READY=1, unless NoNotify; a no-op without NOTIFY_SOCKET)
+// and the caller.
 func (s *Server) ready(o Options) {
-	if _, err := notify.Ready(); err != nil {
-		s.log.Warn("sd_notify READY=1", "err", err)
+	if !o.NoNotify {
+		if _, err := notify.Ready(); err != nil {
+			s.log.Warn("sd_notify READY=1", "err", err)
+		}
 	}
 	if o.Ready != nil {
 		o.Ready()
-	}
-}
-
-func (s *Server) reloadOnHangup(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			if err := s.Reload(ctx); err != nil {
-				s.log.Warn("reload failed", "err", err)
-			}
-		}
 	}
 }
 

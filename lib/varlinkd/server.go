@@ -127,7 +127,7 @@ func (s *Server) SetLimits(l Limits) error {
 	return nil
 }
 
-// Reload runs the reload hook, as io.systemd.service.Reload and SIGHUP do.
+// Reload runs the reload hook, as io.systemd.service.Reload does.
 func (s *Server) Reload(ctx context.Context) error { return s.control.reload(ctx) }
 
 // Serve accepts connections on l until ctx is done or l fails, then waits for open

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	steadlog "github.com/stead-os/stead/lib/log"
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/lib/varlinkd"
 )
 
@@ -23,27 +23,34 @@ const (
 // Main runs imdsd in the mode the options select and returns the exit code:
 //   - --setup-network: write the early network configuration (SetupNetwork);
 //   - a key or -K, without socket activation: print one value (Query);
-//   - otherwise serve io.systemd.InstanceMetadata (Run).
+//   - otherwise serve io.systemd.InstanceMetadata through lib/daemon: on the socket passed
+//     by the service manager (exiting after opts.IdleExit without clients), or on SocketPath
+//     under the root.
+//
+// Logging is lib/daemon's (opts.Log, if set, replaces it) in every mode.
 func Main(ctx context.Context, opts Options) int {
-	if opts.Log == nil {
-		opts.Log = steadlog.Setup("imdsd")
-	}
-	log := opts.Log
+	d := daemon.New(daemon.Spec{Name: "imdsd", Version: opts.Version, Root: opts.Root, Log: opts.Log})
+	opts.Log = d.Log()
 	switch {
 	case opts.SetupNetwork:
 		if opts.Key != "" || opts.WellKnown != "" {
-			log.Error("--setup-network takes no key")
+			opts.Log.Error("--setup-network takes no key")
 			return ExitFailure
 		}
 		return SetupNetwork(opts)
 	case (opts.Key != "" || opts.WellKnown != "") && !activated():
 		return Query(ctx, opts)
 	}
-	if err := Run(ctx, opts); err != nil {
-		log.Error(err.Error())
-		return ExitFailure
+	s, err := New(opts, true)
+	if err != nil {
+		return d.ExitCode(err)
 	}
-	return ExitSuccess
+	// The process's memory policy (see memory.go), which the service alone leaves to its
+	// caller.
+	if m := newMemoryLimit(); m != nil {
+		s.cache.onResize(m.cacheResized)
+	}
+	return d.ExitCode(s.run(ctx, d))
 }
 
 // activated reports whether the service manager passed us sockets.
@@ -51,23 +58,32 @@ func activated() bool {
 	return os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) && os.Getenv("LISTEN_FDS") != ""
 }
 
-// Run serves io.systemd.InstanceMetadata until ctx is done: on the socket passed by the
-// service manager (exiting after opts.IdleExit without clients), or on SocketPath under the
-// root. It sets the process's memory policy (see memory.go), which Serve alone leaves to
-// its caller.
-func Run(ctx context.Context, opts Options) error {
-	s, err := New(opts, true)
-	if err != nil {
-		return err
+// Serve runs s as a daemon (lib/daemon, with s's logger) until ctx is done; ready, if set, is
+// called once it serves.
+func (s *Service) Serve(ctx context.Context, ready func()) error {
+	d := daemon.New(daemon.Spec{Name: "imdsd", Version: s.opts.Version, Root: s.opts.Root, Log: s.log})
+	if ready != nil {
+		go func() {
+			select {
+			case <-d.Ready():
+				ready()
+			case <-ctx.Done():
+			}
+		}()
 	}
-	if m := newMemoryLimit(); m != nil {
-		s.cache.onResize(m.cacheResized)
-	}
-	return s.Serve(ctx, nil)
+	return s.run(ctx, d)
 }
 
-// Serve runs the Varlink server for s; ready, if set, is called once it accepts connections.
-func (s *Service) Serve(ctx context.Context, ready func()) error {
+// run serves io.systemd.InstanceMetadata through d. imdsd does all its work in Varlink calls:
+// it is ready as soon as it serves.
+func (s *Service) run(ctx context.Context, d *daemon.Daemon) error {
+	s.logEndpoint()
+	return d.Run(ctx, daemon.Passive{OnReload: s.Reload},
+		daemon.Socket{Path: SocketPath, IdleExit: s.opts.IdleExit, Interfaces: []varlinkd.Dispatcher{s.Dispatcher()}})
+}
+
+// logEndpoint says where requests will go.
+func (s *Service) logEndpoint() {
 	ep, source := s.Endpoint()
 	switch {
 	case source == "":
@@ -77,19 +93,6 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	default:
 		s.log.Info("IMDS endpoint", "source", source, "vendor", ep.Vendor, "dataUrl", ep.DataURL)
 	}
-	srv, err := varlinkd.New(varlinkd.Info{
-		Vendor:  "stead",
-		Product: "imdsd",
-		Version: s.opts.Version,
-		URL:     "https://github.com/stead-os/stead",
-	}, varlinkd.Hooks{Reload: s.Reload, Level: steadlog.LevelVar()})
-	if err != nil {
-		return err
-	}
-	if err := srv.Register(s.Dispatcher()); err != nil {
-		return err
-	}
-	return srv.Run(ctx, varlinkd.Options{Root: s.opts.Root, Socket: SocketPath, IdleExit: s.opts.IdleExit, Ready: ready})
 }
 
 // Query fetches one value (opts.Key, under the well-known key opts.WellKnown if set) and

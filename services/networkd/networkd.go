@@ -3,9 +3,9 @@
 // away those a reload drops (links.go, apply_linux.go), runs the DHCPv4
 // relay agent (package relay) on the links that ask for it and the DHCPv4
 // client (package dhcpclient) on links with DHCP=yes or ipv4, and serves
-// io.systemd.Network (varlink.go) with link and online states (online.go).
-// It also holds the logic of its clients, networkctl (networkctl.go) and
-// networkd-wait-online (waitonline.go). See docs/networkd.md.
+// io.systemd.Network (varlink*.go, serve.go) with link and online states
+// (online.go). It runs on lib/daemon's skeleton (networkd.go). See
+// docs/networkd.md.
 package networkd
 
 import (
@@ -15,16 +15,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 
 	"github.com/stead-os/stead/lib/atomicfile"
-	"github.com/stead-os/stead/lib/notify"
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/services/networkd/dhcpclient"
 	"github.com/stead-os/stead/services/networkd/netconf"
 	"github.com/stead-os/stead/services/networkd/relay"
@@ -146,168 +145,159 @@ func (c *Config) RelayConfig(links []net.Interface, root string, log *slog.Logge
 	return rc, true, nil
 }
 
-// Run is the daemon: it loads the configuration, starts the relay, tells
-// the service manager it is ready and reloads on SIGHUP until ctx ends or
-// SIGTERM/SIGINT arrives. SIGUSR2 also stops it, as a restart: upstream's
-// unit sets RestartKillSignal=SIGUSR2, and dynamic configuration (DHCPv4
-// addresses, lease files) is then kept for the next process whatever
+// Main runs networkd through lib/daemon until it is stopped and returns the exit code.
+// SIGUSR2 stops it as a restart: upstream's unit sets RestartKillSignal=SIGUSR2, and dynamic
+// configuration (DHCPv4 addresses, lease files) is then kept for the next process whatever
 // KeepConfiguration= says.
-func Run(ctx context.Context, o Options, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	var restarting atomic.Bool
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, syscall.SIGUSR2)
-	defer signal.Stop(usr2)
-	// The cause reaches the DHCPv4 clients, whose contexts derive from ctx.
-	ctx, stopForRestart := context.WithCancelCause(ctx)
-	defer stopForRestart(nil)
-	go func() {
-		select {
-		case <-usr2:
-			log.Info("restart requested (SIGUSR2): keeping dynamic configuration")
-			restarting.Store(true)
-			stopForRestart(dhcpclient.ErrRestart)
-		case <-ctx.Done():
-		}
-	}()
-	// SIGHUP reaches the Varlink server, whose reload hook, like io.systemd.Network.Reload,
-	// hands a request to the loop below. This never-read channel only keeps an early SIGHUP,
-	// before the server runs, from killing the process.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	type reloadReq struct {
-		reconfigure bool
-		done        chan error
-	}
-	reloads := make(chan reloadReq)
-	removeStaleTemps(o.Root, log)
-	lm := newLinkManager(o.Root, log)
-	svc := &service{root: o.Root, links: lm}
-	svc.reload = func(rctx context.Context, reconfigure bool) error {
-		r := reloadReq{reconfigure, make(chan error, 1)}
-		select {
-		case reloads <- r:
-		case <-rctx.Done():
-			return rctx.Err()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		return <-r.done
-	}
+func Main(o Options) int {
+	d := daemon.New(daemon.Spec{Name: "networkd", Version: o.Version, Root: o.Root,
+		RestartSignal: syscall.SIGUSR2, RestartCause: dhcpclient.ErrRestart})
+	nd := newNetworkd(o.Root, d.Log(), d.Reload)
+	return d.Main(nd, nd.svc.socket())
+}
 
-	n, err := notify.FromEnv()
+// networkd is the daemon (a daemon.Service): it applies the configuration to the links (static
+// settings, DHCPv4 clients) and runs the relay, from Run's start to its end and again on each
+// reload.
+type networkd struct {
+	root  string
+	log   *slog.Logger
+	links *linkManager
+	svc   *service // io.systemd.Network
+
+	mu        sync.Mutex      // held while the configuration is applied or taken down
+	ctx       context.Context // Run's: the DHCPv4 clients and the relay live in it
+	stopRelay func()          // nil when no relay runs
+}
+
+// newNetworkd makes the daemon; reload is lib/daemon's (RELOADING=1, Reload, READY=1), which
+// io.systemd.Network's Reload and Reconfigure go through as SIGHUP does.
+func newNetworkd(root string, log *slog.Logger, reload func(context.Context) error) *networkd {
+	lm := newLinkManager(root, log)
+	nd := &networkd{root: root, log: log, links: lm, svc: &service{root: root, links: lm}}
+	nd.svc.reload = func(ctx context.Context, reconfigure bool) error {
+		if reconfigure {
+			return reload(ctx)
+		}
+		return nd.reread()
+	}
+	return nd
+}
+
+// Run applies the configuration, reports ready, keeps the link state files current and, once
+// ctx is done, takes down the relay and the DHCPv4 clients.
+func (nd *networkd) Run(ctx context.Context, ready func()) error {
+	removeStaleTemps(nd.root, nd.log)
+	nd.mu.Lock()
+	nd.ctx = ctx
+	err := nd.apply()
+	nd.mu.Unlock()
 	if err != nil {
-		log.Warn("ignoring NOTIFY_SOCKET", "err", err)
-	}
-	var (
-		stopRelay = func() {}
-		relayDone = make(chan struct{})
-	)
-	close(relayDone)
-	// start applies the configuration: links (static settings, DHCPv4
-	// clients) are brought in line with it, the relay is restarted.
-	start := func() error {
-		cfg, err := Load(o.Root, log)
-		if err != nil {
-			return fmt.Errorf("loading configuration: %w", err)
-		}
-		svc.setConfig(cfg)
-		links, err := net.Interfaces()
-		if err != nil {
-			return err
-		}
-		lm.apply(ctx, cfg, links)
-		stopRelay()
-		<-relayDone
-		stopRelay = func() {}
-		rc, on, err := cfg.RelayConfig(links, o.Root, log)
-		if err != nil {
-			log.Warn(err.Error())
-			return nil
-		}
-		if !on {
-			return nil
-		}
-		names := make([]string, len(rc.Downstreams))
-		for i, d := range rc.Downstreams {
-			names[i] = d.Ifname + "=" + d.Gateway.String()
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		stopRelay = cancel
-		opened := make(chan struct{})
-		done := make(chan struct{})
-		relayDone = done
-		go func() {
-			defer close(done)
-			err := rc.Run(rctx, log, nil, func() {
-				log.Info("DHCP relay started", "server", rc.Server, "upstream", rc.Upstream, "downstream", strings.Join(names, ","))
-				close(opened)
-			})
-			if err != nil {
-				log.Error("DHCP relay failed", "err", err)
-				close(opened)
-			}
-		}()
-		<-opened
-		return nil
-	}
-	shutdown := func() {
-		stopRelay()
-		<-relayDone
-		cause := dhcpclient.ErrShutdown
-		if restarting.Load() {
-			cause = dhcpclient.ErrRestart
-		}
-		lm.stopAll(cause)
-	}
-	if err := start(); err != nil {
-		shutdown()
+		nd.shutdown()
 		return err
 	}
-	vctx, vstop := context.WithCancel(ctx)
-	vdone := make(chan struct{})
-	vready := make(chan struct{})
+	pctx, stopPublishing := context.WithCancel(ctx)
+	published := make(chan struct{})
+	go func() { defer close(published); nd.svc.publishStates(pctx, nd.log) }()
+	ready()
+	<-ctx.Done()
+	nd.shutdown()
+	stopPublishing()
+	<-published
+	return nil
+}
+
+// Reload applies the configuration again (lib/daemon runs one reload at a time, only after
+// Run reported ready).
+func (nd *networkd) Reload(context.Context) error {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if err := nd.apply(); err != nil {
+		nd.log.Error("reload failed", "err", err)
+		return err
+	}
+	nd.log.Info("configuration reloaded")
+	return nil
+}
+
+// reread only re-reads the files, as io.systemd.Network.Reload with Reconfigure=false asks.
+func (nd *networkd) reread() error {
+	cfg, err := Load(nd.root, nd.log)
+	if err == nil {
+		nd.svc.setConfig(cfg)
+	}
+	return err
+}
+
+// apply brings the links in line with the configuration and restarts the relay; nd.mu is
+// held.
+func (nd *networkd) apply() error {
+	cfg, err := Load(nd.root, nd.log)
+	if err != nil {
+		return fmt.Errorf("loading configuration: %w", err)
+	}
+	nd.svc.setConfig(cfg)
+	links, err := net.Interfaces()
+	if err != nil {
+		return err
+	}
+	nd.links.apply(nd.ctx, cfg, links)
+	nd.endRelay()
+	rc, on, err := cfg.RelayConfig(links, nd.root, nd.log)
+	switch {
+	case err != nil:
+		nd.log.Warn(err.Error())
+	case on:
+		nd.startRelay(rc)
+	}
+	return nil
+}
+
+// startRelay runs the relay agent and returns once it has opened its sockets (or failed);
+// nd.mu is held.
+func (nd *networkd) startRelay(rc *relay.Config) {
+	names := make([]string, len(rc.Downstreams))
+	for i, d := range rc.Downstreams {
+		names[i] = d.Ifname + "=" + d.Gateway.String()
+	}
+	rctx, cancel := context.WithCancel(nd.ctx)
+	done := make(chan struct{})
+	nd.stopRelay = func() { cancel(); <-done }
+	opened := make(chan struct{})
+	var once sync.Once
 	go func() {
-		defer close(vdone)
-		if err := serveVarlink(vctx, o, svc, func() { close(vready) }); err != nil {
-			log.Error("io.systemd.Network not served", "err", err)
+		defer close(done)
+		err := rc.Run(rctx, nd.log, nil, func() {
+			nd.log.Info("DHCP relay started", "server", rc.Server, "upstream", rc.Upstream, "downstream", strings.Join(names, ","))
+			once.Do(func() { close(opened) })
+		})
+		if err != nil {
+			nd.log.Error("DHCP relay failed", "err", err)
 		}
+		once.Do(func() { close(opened) })
 	}()
-	select {
-	case <-vready:
-	case <-vdone:
+	<-opened
+}
+
+// endRelay stops the relay, if one runs, and waits for it; nd.mu is held.
+func (nd *networkd) endRelay() {
+	if nd.stopRelay != nil {
+		nd.stopRelay()
+		nd.stopRelay = nil
 	}
-	pdone := make(chan struct{})
-	go func() { defer close(pdone); svc.publishStates(vctx, log) }()
-	defer func() { vstop(); <-vdone; <-pdone }()
-	n.Send("READY=1\nSTATUS=Processing requests...")
-	for {
-		select {
-		case <-ctx.Done():
-			shutdown()
-			return nil
-		case r := <-reloads:
-			if !r.reconfigure {
-				cfg, err := Load(o.Root, log)
-				if err == nil {
-					svc.setConfig(cfg)
-				}
-				r.done <- err
-				continue
-			}
-			n.Send("RELOADING=1")
-			err := start()
-			if err != nil {
-				log.Error("reload failed", "err", err)
-			} else {
-				log.Info("configuration reloaded")
-			}
-			n.Send("READY=1")
-			r.done <- err
-		}
+}
+
+// shutdown stops the relay and the DHCPv4 clients: as a restart (they keep their leases) when
+// Run's context ended with dhcpclient.ErrRestart, else as a stop.
+func (nd *networkd) shutdown() {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	nd.endRelay()
+	cause := dhcpclient.ErrShutdown
+	if errors.Is(context.Cause(nd.ctx), dhcpclient.ErrRestart) {
+		cause = dhcpclient.ErrRestart
 	}
+	nd.links.stopAll(cause)
 }
 
 // removeStaleTemps deletes the temporary files of state, lease and record writes that an

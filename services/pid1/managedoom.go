@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stead-os/stead/lib/api/iosystemdmanagedoom"
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/lib/unit"
 	"github.com/stead-os/stead/lib/varlinkd"
 	"github.com/varlink/go/varlink"
@@ -242,22 +243,10 @@ func sameOOM(a, b unit.ManagedOOM) bool {
 		a.MemoryPressureDuration == b.MemoryPressureDuration && strings.Join(a.Rules, " ") == strings.Join(b.Rules, " ")
 }
 
-// serveManagedOOM serves io.systemd.ManagedOOM on its own socket until ctx
-// is done.
-func (m *Manager) serveManagedOOM(ctx context.Context) error {
-	srv, err := varlinkd.New(varlinkd.Info{Vendor: "stead", Product: "init", Version: m.cfg.Version,
-		URL: "https://github.com/stead-os/stead"}, varlinkd.Hooks{})
-	if err != nil {
-		return err
-	}
-	if err := srv.Register(iosystemdmanagedoom.VarlinkNew(varlinkManagedOOM{m})); err != nil {
-		return err
-	}
-	err = srv.Run(ctx, varlinkd.Options{Root: m.cfg.Root, Socket: ManagedOOMSocket, Mode: 0o666})
-	if err != nil {
-		m.log.Error("varlink server", "socket", ManagedOOMSocket, "err", err)
-	}
-	return err
+// managedOOMSocket is io.systemd.ManagedOOM on its own socket (VarlinkSockets).
+func (m *Manager) managedOOMSocket() daemon.Socket {
+	return daemon.Socket{Path: ManagedOOMSocket, Mode: 0o666,
+		Interfaces: []varlinkd.Dispatcher{iosystemdmanagedoom.VarlinkNew(varlinkManagedOOM{m})}}
 }
 
 type varlinkManagedOOM struct{ m *Manager }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/stead-os/stead/lib/conf"
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/lib/unit"
 )
 
@@ -66,6 +67,10 @@ type Config struct {
 	// (ActionPoweroff, …); nil refuses them.
 	Shutdown func(action string)
 	Version  string
+	// Daemon, in host mode, is the lib/daemon skeleton running the manager: it serves
+	// VarlinkSockets and announces reloads (io.systemd.Manager.Reload goes through it); Run
+	// then serves no socket itself. nil: Run serves them (PID 1, tests).
+	Daemon *daemon.Daemon
 }
 
 // Manager is the service manager.

@@ -11,6 +11,7 @@ import (
 	"github.com/stead-os/stead/lib/api/iosystemdjob"
 	"github.com/stead-os/stead/lib/api/iosystemdmanager"
 	"github.com/stead-os/stead/lib/api/iosystemdunit"
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/lib/varlinkd"
 	"github.com/varlink/go/varlink"
 )
@@ -20,34 +21,60 @@ const SocketPath = "/run/systemd/io.systemd.Manager"
 
 type varlinkManager struct{ m *Manager }
 
+// VarlinkSockets are the manager's Varlink sockets: io.systemd.Manager, io.systemd.Unit,
+// io.systemd.Job and io.stead.Manager on SocketPath, io.systemd.ManagedOOM on
+// ManagedOOMSocket. With Config.Daemon (host mode) lib/daemon serves them; otherwise Run does.
+func (m *Manager) VarlinkSockets() []daemon.Socket {
+	return []daemon.Socket{
+		{Path: SocketPath, Mode: 0o666, Interfaces: []varlinkd.Dispatcher{
+			iosystemdmanager.VarlinkNew(varlinkManager{m}), iosystemdunit.VarlinkNew(varlinkUnit{m}),
+			iosteadmanager.VarlinkNew(varlinkJobs{m}), iosystemdjob.VarlinkNew(varlinkJobList{m})}},
+		m.managedOOMSocket(),
+	}
+}
+
+// Reload re-reads the loaded units and their ManagedOOM settings: what
+// io.systemd.service.Reload (and, in host mode, SIGHUP) runs.
+func (m *Manager) Reload(context.Context) error { return m.reloadUnitsAndOOM() }
+
+// reload is io.systemd.Manager.Reload: through lib/daemon when it runs the manager, so that
+// the service manager above hears RELOADING=1 and READY=1.
+func (m *Manager) reload(ctx context.Context) error {
+	if m.cfg.Daemon != nil {
+		return m.cfg.Daemon.Reload(ctx)
+	}
+	return m.Reload(ctx)
+}
+
+// serveVarlink serves VarlinkSockets until ctx is done, unless lib/daemon does.
 func (m *Manager) serveVarlink(ctx context.Context) error {
-	srv, err := varlinkd.New(varlinkd.Info{Vendor: "stead", Product: "init", Version: m.cfg.Version,
-		URL: "https://github.com/stead-os/stead"}, varlinkd.Hooks{Reload: func(context.Context) error { return m.reloadUnitsAndOOM() }})
+	if m.cfg.Daemon != nil {
+		return nil
+	}
+	socks := m.VarlinkSockets()
+	errs := make(chan error, len(socks))
+	for _, s := range socks {
+		go func() { errs <- m.serveSocket(ctx, s) }()
+	}
+	var first error
+	for range socks {
+		if err := <-errs; first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// serveSocket serves one socket with lib/daemon's server (the shared Info, Reload, the live
+// log level). READY=1 is lib/daemon's to send: as PID 1 there is no one to tell.
+func (m *Manager) serveSocket(ctx context.Context, s daemon.Socket) error {
+	srv, err := daemon.NewServer("init", m.cfg.Version, m.Reload, s.Interfaces...)
+	if err == nil {
+		err = srv.Run(ctx, varlinkd.Options{Root: m.cfg.Root, Socket: s.Path, Mode: s.Mode, NoNotify: true})
+	}
 	if err != nil {
-		return err
+		m.log.Error("varlink server", "socket", s.Path, "err", err)
 	}
-	if err := srv.Register(iosystemdmanager.VarlinkNew(varlinkManager{m})); err != nil {
-		return err
-	}
-	if err := srv.Register(iosystemdunit.VarlinkNew(varlinkUnit{m})); err != nil {
-		return err
-	}
-	if err := srv.Register(iosteadmanager.VarlinkNew(varlinkJobs{m})); err != nil {
-		return err
-	}
-	if err := srv.Register(iosystemdjob.VarlinkNew(varlinkJobList{m})); err != nil {
-		return err
-	}
-	oomDone := make(chan struct{})
-	go func() {
-		defer close(oomDone)
-		_ = m.serveManagedOOM(ctx)
-	}()
-	err = srv.Run(ctx, varlinkd.Options{Root: m.cfg.Root, Socket: SocketPath, Mode: 0o666})
-	if err != nil {
-		m.log.Error("varlink server", "err", err)
-	}
-	<-oomDone
 	return err
 }
 
@@ -163,7 +190,7 @@ func (v varlinkManager) Reload(ctx context.Context, c *varlink.Call) error {
 	if ok, err := varlinkd.RequirePrivileged(ctx, *c); !ok {
 		return err
 	}
-	if err := v.m.reloadUnitsAndOOM(); err != nil {
+	if err := v.m.reload(ctx); err != nil {
 		v.m.log.Warn("reload", "err", err)
 		return varlinkd.ReplyErrno(ctx, *c, err)
 	}
