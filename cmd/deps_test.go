@@ -18,7 +18,7 @@ const module = "github.com/stead-os/stead/"
 var daemonOnly = map[string]string{
 	module + "services/networkd":      "networkd itself (netconf, dhcpclient, relay below it)",
 	module + "services/pid1":          "the service manager",
-	module + "services/imds":          "imdsd, the metadata daemon",
+	module + "services/imdsd":         "imdsd, the metadata daemon",
 	"github.com/vishvananda/netlink":  "netlink (networkd's link, address and route handling)",
 	"github.com/vishvananda/netns":    "netlink's namespaces",
 	"github.com/jsimonetti/rtnetlink": "netlink",

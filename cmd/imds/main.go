@@ -1,7 +1,7 @@
 // Command imds is stead's systemd-imds: it prints a summary of the cloud instance metadata,
 // single values and the user data, and imports them into credentials (--import), asking
 // imdsd over io.systemd.InstanceMetadata. See docs/imds.md. This file only maps flags to
-// services/imdsclient.Options.
+// services/imds.Options.
 package main
 
 import (
@@ -16,13 +16,13 @@ import (
 	"github.com/stead-os/stead/lib/conf"
 	"github.com/stead-os/stead/lib/daemon"
 	steadlog "github.com/stead-os/stead/lib/log"
-	"github.com/stead-os/stead/services/imdsclient"
+	"github.com/stead-os/stead/services/imds"
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.imdsdPath=…".
 var (
 	version   = "dev"
-	imdsdPath = imdsclient.DefaultImdsdPath
+	imdsdPath = imds.DefaultImdsdPath
 )
 
 const usage = `Usage: imds [OPTION…] [KEY]
@@ -78,8 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if s := os.Getenv(steadlog.EnvLogLevel); s != "" {
 		_ = steadlog.SetLevel(s)
 	}
-	o := imdsclient.Options{Root: "/", Stdout: stdout, Stderr: stderr, Log: log, ImdsdPath: imdsdPath}
-	if p := os.Getenv(imdsclient.EnvImdsdPath); p != "" {
+	o := imds.Options{Root: "/", Stdout: stdout, Stderr: stderr, Log: log, ImdsdPath: imdsdPath}
+	if p := os.Getenv(imds.EnvImdsdPath); p != "" {
 		o.ImdsdPath = p
 	}
 	c := cli.New("imds", usage, version)
@@ -107,7 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if o.WellKnown == "help" {
-		fmt.Fprintln(stdout, strings.Join(imdsclient.WellKnown, "\n"))
+		fmt.Fprintln(stdout, strings.Join(imds.WellKnown, "\n"))
 		return 0
 	}
 	if len(pos) > 1 {
@@ -129,16 +129,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case userdataFlag:
-		o.Action = imdsclient.Userdata
+		o.Action = imds.Userdata
 	case importFlag:
-		o.Action = imdsclient.Import
+		o.Action = imds.Import
 	case o.WellKnown != "" || o.Key != "":
-		o.Action = imdsclient.Lookup
+		o.Action = imds.Lookup
 	}
 	ctx, stop := daemon.StopContext(context.Background())
 	defer stop()
-	err := imdsclient.Run(ctx, o)
-	var ee *imdsclient.ExitError
+	err := imds.Run(ctx, o)
+	var ee *imds.ExitError
 	switch {
 	case err == nil:
 		return 0

@@ -1,7 +1,7 @@
 // Command imdsd brokers access to the cloud's instance metadata service: it serves
 // io.systemd.InstanceMetadata on /run/systemd/io.systemd.InstanceMetadata, prints one value
 // when given a key, or writes the early network configuration with --setup-network. See
-// docs/imdsd.md. This file only maps flags (lib/cli) to services/imds.Options.
+// docs/imdsd.md. This file only maps flags (lib/cli) to services/imdsd.Options.
 package main
 
 import (
@@ -14,7 +14,7 @@ import (
 
 	"github.com/stead-os/stead/lib/cli"
 	"github.com/stead-os/stead/lib/conf"
-	"github.com/stead-os/stead/services/imds"
+	"github.com/stead-os/stead/services/imdsd"
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.defaultIMDSNetwork=locked".
@@ -65,7 +65,7 @@ See docs/imdsd.md.
 `
 
 func main() {
-	o := imds.Options{Root: "/", Version: version, DefaultNetworkMode: defaultIMDSNetwork, IdleExit: imds.DefaultIdleExit}
+	o := imdsd.Options{Root: "/", Version: version, DefaultNetworkMode: defaultIMDSNetwork, IdleExit: imdsd.DefaultIdleExit}
 	c := command(&o)
 	switch args := c.ParseOrExit(os.Args[1:]); len(args) {
 	case 0:
@@ -74,11 +74,11 @@ func main() {
 	default:
 		c.Fail(errors.New("at most one KEY expected"))
 	}
-	os.Exit(imds.Main(context.Background(), o))
+	os.Exit(imdsd.Main(context.Background(), o))
 }
 
 // command defines imdsd's options, upstream's and ours, on o.
-func command(o *imds.Options) *cli.Command {
+func command(o *imdsd.Options) *cli.Command {
 	c := cli.New("imdsd", usage, version)
 	c.String(&o.Root, "root", 0)
 	for _, n := range []string{"vendor", "token-url", "refresh-header-name", "data-url", "data-url-suffix",
@@ -92,7 +92,7 @@ func command(o *imds.Options) *cli.Command {
 	c.Bool(&o.SetupNetwork, "setup-network", 0)
 	c.Func("refresh", 0, timespan(&o.Refresh))
 	c.Func("fwmark", 0, func(v string) error {
-		m, err := imds.ParseFirewallMark(v)
+		m, err := imdsd.ParseFirewallMark(v)
 		o.FirewallMark = &m
 		return err
 	})

@@ -1,144 +1,133 @@
 package imds
 
 import (
+	"bytes"
 	"context"
-	"io"
-	"log/slog"
+	"encoding/base64"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/stead-os/stead/lib/api/iosystemdinstancemetadata"
+	"github.com/stead-os/stead/lib/api/iosystemdpcrextend"
+	"github.com/stead-os/stead/lib/varlinkd"
 )
 
-// fastTiming keeps every timer short so that retries and timeouts take milliseconds.
-var fastTiming = Timing{
-	Timeout:      2 * time.Second,
-	TimeoutScan:  2 * time.Second,
-	RetryInitial: time.Millisecond,
-	RetryMax:     4 * time.Millisecond,
-	Retries:      10,
-}
-
-// testLogger discards unless IMDS_TEST_LOG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("IMDS_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// noEnv isolates a test from the process environment.
-func noEnv(string) (string, bool) { return "", false }
-
-// loopback is the host's loopback interface, the only one host-side tests send through.
-func loopback(t testing.TB) Link {
-	t.Helper()
-	ifc, err := net.InterfaceByName("lo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Link{Index: ifc.Index, Name: ifc.Name}
-}
-
-// newTestService builds a service for the metadata server at dataURL (an httptest server on
-// 127.0.0.1), sending through loopback only: bound to it and marked when running as root,
-// unbound otherwise. setup may adjust the options first.
-func newTestService(t testing.TB, dataURL string, setup func(*Options)) *Service {
-	t.Helper()
-	o := Options{
-		Root:       t.TempDir(),
-		Version:    "test",
-		Timing:     fastTiming,
-		RuntimeDir: t.TempDir(),
-		Getenv:     noEnv,
-		Log:        testLogger(),
-	}
-	if dataURL != "" {
-		if err := o.Endpoint.Set("data_url", dataURL); err != nil {
-			t.Fatal(err)
-		}
-		o.Endpoint.Set("vendor", "test")
-	}
-	if os.Getuid() != 0 {
-		var none uint32
-		o.FirewallMark = &none
-	}
-	if setup != nil {
-		setup(&o)
-	}
-	t.Setenv("SYSTEMD_PROC_CMDLINE", "")
-	t.Setenv("CREDENTIALS_DIRECTORY", "")
-	s, err := New(o, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adoptLoopback(t, s)
-	return s
-}
-
-// adoptLoopback points the interface hooks at loopback.
-func adoptLoopback(t testing.TB, s *Service) {
-	lo := loopback(t)
-	s.links = func() ([]Link, error) { return []Link{lo}, nil }
-	s.watch = func(context.Context) (<-chan struct{}, error) { return make(chan struct{}), nil }
-	s.bind = os.Getuid() == 0
-}
-
-// fakeIMDS is a scriptable metadata server on 127.0.0.1.
+// fakeIMDS serves io.systemd.InstanceMetadata from a map: well-known wire name (+ key) →
+// value; "NS" in notSupported answers NotSupported.
 type fakeIMDS struct {
-	*httptest.Server
-	mu       sync.Mutex
-	values   map[string]string
-	puts     atomic.Int64
-	gets     atomic.Int64
-	token    string
-	ttls     []string
-	tokens   []string                                          // token header of each GET
-	handler  func(w http.ResponseWriter, r *http.Request) bool // true: handled
-	tokenHdr string
+	mu           sync.Mutex
+	vendor       string
+	values       map[string]string
+	notSupported bool
+	calls        []string
+	lastRefresh  *int64
+	lastCache    *bool
 }
 
-func newFakeIMDS(t testing.TB) *fakeIMDS {
-	f := &fakeIMDS{values: map[string]string{"/hostname": "piff"}, token: "tok-1", tokenHdr: "X-Tok"}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeIMDS) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPut && r.URL.Path == "/token" {
-		f.puts.Add(1)
-		f.mu.Lock()
-		f.ttls = append(f.ttls, r.Header.Get("X-Ttl"))
-		tok := f.token
-		f.mu.Unlock()
-		io.WriteString(w, tok)
-		return
-	}
-	f.gets.Add(1)
-	f.mu.Lock()
-	f.tokens = append(f.tokens, r.Header.Get(f.tokenHdr))
-	h := f.handler
-	v, ok := f.values[r.URL.Path]
-	f.mu.Unlock()
-	if h != nil && h(w, r) {
-		return
-	}
-	if !ok {
-		http.Error(w, "not here", http.StatusNotFound)
-		return
-	}
-	io.WriteString(w, v)
-}
-
-func (f *fakeIMDS) set(fn func(f *fakeIMDS)) {
+func (f *fakeIMDS) Get(ctx context.Context, c iosystemdinstancemetadata.VarlinkCall, key *string,
+	wk *iosystemdinstancemetadata.WellKnown, _ *int64, refresh *int64, cache *bool, _ *int64, _ *bool, _ *bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fn(f)
+	if f.notSupported {
+		return c.ReplyNotSupported(ctx)
+	}
+	name := "base"
+	if wk != nil {
+		name = string(*wk)
+	}
+	if key != nil {
+		name += *key
+	}
+	f.calls = append(f.calls, name)
+	f.lastRefresh, f.lastCache = refresh, cache
+	v, ok := f.values[name]
+	if !ok {
+		if key == nil && name != "base" {
+			return c.ReplyWellKnownKeyUnset(ctx)
+		}
+		return c.ReplyKeyNotFound(ctx)
+	}
+	return c.ReplyGet(ctx, base64.StdEncoding.EncodeToString([]byte(v)), nil)
 }
 
-func ptr[T any](v T) *T { return &v }
+func (f *fakeIMDS) GetVendorInfo(ctx context.Context, c iosystemdinstancemetadata.VarlinkCall) error {
+	var v *string
+	if f.vendor != "" {
+		v = &f.vendor
+	}
+	return c.ReplyGetVendorInfo(ctx, v, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+}
+
+// fakePCR records Extend calls.
+type fakePCR struct {
+	mu    sync.Mutex
+	calls []pcrCall
+}
+
+type pcrCall struct {
+	PCR       int64
+	Text      string
+	EventType string
+}
+
+func (p *fakePCR) Extend(ctx context.Context, c iosystemdpcrextend.VarlinkCall, pcr *int64, _ *string,
+	text *string, _ *string, _ *string, et *iosystemdpcrextend.EventType) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pc pcrCall
+	if pcr != nil {
+		pc.PCR = *pcr
+	}
+	if text != nil {
+		pc.Text = *text
+	}
+	if et != nil {
+		pc.EventType = string(*et)
+	}
+	p.calls = append(p.calls, pc)
+	return c.ReplyExtend(ctx)
+}
+
+// serve runs a lib/varlinkd server with d on root/sock until the test ends.
+func serve(t *testing.T, root, sock string, d varlinkd.Dispatcher) {
+	t.Helper()
+	srv, err := varlinkd.New(varlinkd.Info{Vendor: "test", Product: "fake", Version: "1"}, varlinkd.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Register(d); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, sock)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, l, 0); close(done) }()
+	t.Cleanup(func() { cancel(); l.Close(); <-done })
+}
+
+func startFake(t *testing.T, f *fakeIMDS) string {
+	root := t.TempDir()
+	serve(t, root, SocketPath, iosystemdinstancemetadata.VarlinkNew(f))
+	return root
+}
+
+func runOpts(t *testing.T, o Options) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	o.Stdout = &out
+	if o.ImdsdPath == "" {
+		o.ImdsdPath = "/nonexistent/imdsd"
+	}
+	err := Run(context.Background(), o)
+	return out.String(), err
+}
