@@ -30,18 +30,13 @@ func main() {
 
 // run is the generator with a command line and its output streams; it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	log := steadlog.New(stderr, "imds-generator")
-	if s := os.Getenv(steadlog.EnvLogLevel); s != "" {
-		_ = steadlog.SetLevel(s)
-	}
+	log := steadlog.NewTool(stderr, "imds-generator")
 	o := imdsgen.Options{Root: "/", Log: log}
 	c := cli.New("imds-generator", usage, version)
-	c.Stdout, c.Stderr = stdout, stderr
-	code := -1
-	c.Exit = func(n int) { code = n }
+	c.SetOutput(stdout, stderr)
 	c.String(&o.Root, "root", 0)
-	dirs := c.ParseOrExit(args) // --help, --version, a usage error: done
-	if code >= 0 {
+	dirs, code, ok := c.Args(args)
+	if !ok {
 		return code
 	}
 	switch len(dirs) {

@@ -1,28 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"strings"
+	"context"
+	"io"
 	"testing"
+
+	"github.com/stead-os/stead/lib/cli/clitest"
 )
 
 func TestRunCommandLine(t *testing.T) {
-	for _, c := range []struct {
-		args           []string
-		code           int
-		stdout, stderr string
-	}{
-		{[]string{"--help"}, 0, "Usage: imds-generator", ""},
-		{[]string{"--version"}, 0, "imds-generator (stead) dev\n", ""},
-		{[]string{"--bogus", "/d"}, 1, "", "imds-generator: unrecognized option '--bogus'"},
-		{[]string{"/a", "/b"}, 1, "", "Usage: imds-generator"},
-		{nil, 1, "", "Usage: imds-generator"},
-	} {
-		var out, errOut bytes.Buffer
-		code := run(c.args, &out, &errOut)
-		if code != c.code || !strings.HasPrefix(out.String(), c.stdout) || !strings.HasPrefix(errOut.String(), c.stderr) ||
-			(c.stdout == "" && out.Len() > 0) || (c.stderr == "" && errOut.Len() > 0) {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q", c.args, code, out.String(), errOut.String())
-		}
-	}
+	clitest.Run(t, func(_ context.Context, args []string, stdout, stderr io.Writer) int { return run(args, stdout, stderr) }, []clitest.Case{
+		{Args: []string{"--help"}, Stdout: "Usage: imds-generator"},
+		{Args: []string{"--version"}, Stdout: "imds-generator (stead) dev\n"},
+		{Args: []string{"--bogus", "/d"}, Code: 1, Stderr: "imds-generator: unrecognized option '--bogus'"},
+		{Args: []string{"/a", "/b"}, Code: 1, Stderr: "Usage: imds-generator"},
+		{Args: nil, Code: 1, Stderr: "Usage: imds-generator"},
+	})
 }

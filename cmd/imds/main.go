@@ -69,23 +69,17 @@ func (j jsonFlag) Set(v string) error {
 	return nil
 }
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { daemon.RunTool(run) }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	log := steadlog.New(stderr, "imds")
-	if s := os.Getenv(steadlog.EnvLogLevel); s != "" {
-		_ = steadlog.SetLevel(s)
-	}
+// run is imds with a command line and its output streams; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	log := steadlog.NewTool(stderr, "imds")
 	o := imds.Options{Root: "/", Stdout: stdout, Stderr: stderr, Log: log, ImdsdPath: imdsdPath}
 	if p := os.Getenv(imds.EnvImdsdPath); p != "" {
 		o.ImdsdPath = p
 	}
 	c := cli.New("imds", usage, version)
-	c.Stdout, c.Stderr = stdout, stderr
-	code := -1
-	c.Exit = func(n int) { code = n }
+	c.SetOutput(stdout, stderr)
 	var userdataFlag, importFlag bool
 	c.Bool(&userdataFlag, "userdata", 'u')
 	c.Bool(&importFlag, "import", 0)
@@ -102,8 +96,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o.Cache = &b
 		return err
 	})
-	pos := c.ParseOrExit(args) // --help, --version, a usage error: done
-	if code >= 0 {
+	pos, code, ok := c.Args(args)
+	if !ok {
 		return code
 	}
 	if o.WellKnown == "help" {
@@ -111,8 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if len(pos) > 1 {
-		c.Fail(errors.New("at most one KEY may be given"))
-		return code
+		return c.Report(errors.New("at most one KEY may be given"))
 	}
 	if len(pos) == 1 {
 		o.Key = pos[0]
@@ -124,8 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if n > 1 {
-		c.Fail(errors.New("--userdata, --import and -K/KEY exclude each other"))
-		return code
+		return c.Report(errors.New("--userdata, --import and -K/KEY exclude each other"))
 	}
 	switch {
 	case userdataFlag:
@@ -135,8 +127,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case o.WellKnown != "" || o.Key != "":
 		o.Action = imds.Lookup
 	}
-	ctx, stop := daemon.StopContext(context.Background())
-	defer stop()
 	err := imds.Run(ctx, o)
 	var ee *imds.ExitError
 	switch {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 )
@@ -24,7 +25,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--nope"}, 1, ""},
 	} {
 		var out, errb bytes.Buffer
-		code := run(tc.args, &out, &errb)
+		code := run(context.Background(), tc.args, &out, &errb)
 		if code != tc.code || !strings.Contains(out.String(), tc.out) {
 			t.Errorf("%q: %d %q %q", tc.args, code, out.String(), errb.String())
 		}

@@ -7,10 +7,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/stead-os/stead/lib/cli"
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/services/networkctl"
 )
 
@@ -42,17 +42,13 @@ Options:
 See docs/networkctl.md.
 `
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { daemon.RunTool(run) }
 
 // run is networkctl with a command line and its output streams; it returns the exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o := networkctl.Options{Root: "/", Stdout: stdout}
 	c := cli.New("networkctl", usage, version)
-	c.Stdout, c.Stderr = stdout, stderr
-	code := -1
-	c.Exit = func(n int) { code = n }
+	c.SetOutput(stdout, stderr)
 	c.String(&o.Root, "root", 0)
 	c.Func("json", 0, func(v string) error {
 		switch v {
@@ -62,15 +58,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return fmt.Errorf("unknown --json= mode %q", v)
 	})
-	words := c.ParseOrExit(args) // --help, --version, a usage error: done
-	if code >= 0 {
+	words, code, ok := c.Args(args)
+	if !ok {
 		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := networkctl.Run(ctx, o, words); err != nil {
-		c.Fail(err)
-		return code
+		return c.Report(err)
 	}
 	return cli.ExitSuccess
 }

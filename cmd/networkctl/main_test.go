@@ -1,34 +1,23 @@
 package main
 
 import (
-	"bytes"
-	"strings"
 	"testing"
+
+	"github.com/stead-os/stead/lib/cli/clitest"
 )
 
 // TestRunCommandLine: --help and --version print to standard output and exit 0, usage errors
 // exit 1 with "networkctl: …" on standard error, before networkd is asked.
 func TestRunCommandLine(t *testing.T) {
-	for _, c := range []struct {
-		args           []string
-		code           int
-		stdout, stderr string
-	}{
-		{[]string{"--help"}, 0, "Usage: networkctl", ""},
-		{[]string{"status", "-h"}, 0, "Usage: networkctl", ""},
-		{[]string{"--version"}, 0, "networkctl (stead) dev\n", ""},
-		{[]string{"--bogus"}, 1, "", "networkctl: unrecognized option '--bogus'"},
-		{[]string{"--json=yaml", "list"}, 1, "", "networkctl: "},
-		{[]string{"--json"}, 1, "", "networkctl: option '--json' requires an argument"},
-		{[]string{"frobnicate"}, 1, "", `networkctl: unknown command "frobnicate"`},
-		{[]string{"renew"}, 1, "", "networkctl: renew needs an interface name"},
-		{[]string{"--root=" + t.TempDir(), "list"}, 1, "", "networkctl: connecting to networkd (is it running?): "},
-	} {
-		var out, errOut bytes.Buffer
-		code := run(c.args, &out, &errOut)
-		if code != c.code || !strings.HasPrefix(out.String(), c.stdout) || !strings.HasPrefix(errOut.String(), c.stderr) ||
-			(c.stdout == "" && out.Len() > 0) || (c.stderr == "" && errOut.Len() > 0) {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q", c.args, code, out.String(), errOut.String())
-		}
-	}
+	clitest.Run(t, run, []clitest.Case{
+		{Args: []string{"--help"}, Stdout: "Usage: networkctl"},
+		{Args: []string{"status", "-h"}, Stdout: "Usage: networkctl"},
+		{Args: []string{"--version"}, Stdout: "networkctl (stead) dev\n"},
+		{Args: []string{"--bogus"}, Code: 1, Stderr: "networkctl: unrecognized option '--bogus'"},
+		{Args: []string{"--json=yaml", "list"}, Code: 1, Stderr: "networkctl: "},
+		{Args: []string{"--json"}, Code: 1, Stderr: "networkctl: option '--json' requires an argument"},
+		{Args: []string{"frobnicate"}, Code: 1, Stderr: `networkctl: unknown command "frobnicate"`},
+		{Args: []string{"renew"}, Code: 1, Stderr: "networkctl: renew needs an interface name"},
+		{Args: []string{"--root=" + t.TempDir(), "list"}, Code: 1, Stderr: "networkctl: connecting to networkd (is it running?): "},
+	})
 }

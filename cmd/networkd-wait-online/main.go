@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
@@ -44,12 +43,7 @@ Options:
 See docs/networkd-wait-online.md.
 `
 
-func main() {
-	ctx, stop := daemon.StopContext(context.Background())
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { daemon.RunTool(run) }
 
 // run is networkd-wait-online with a command line and its output streams; it returns the
 // exit code.
@@ -62,8 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		o.Progress = func(s string) { fmt.Fprintln(stderr, "networkd-wait-online:", s) }
 	}
 	if err := waitonline.Run(ctx, o); err != nil {
-		c.Fail(err)
-		return cli.ExitFailure
+		return c.Report(err)
 	}
 	return cli.ExitSuccess
 }
@@ -73,13 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func parse(args []string, stdout, stderr io.Writer) (o waitonline.Options, quiet bool, c *cli.Command, code int) {
 	o = waitonline.Options{Root: "/", Interfaces: map[string]api.OperRange{}, Ignore: map[string]bool{}}
 	c = cli.New("networkd-wait-online", usage, version)
-	c.Stdout, c.Stderr = stdout, stderr
-	code = -1
-	c.Exit = func(n int) {
-		if code < 0 {
-			code = n
-		}
-	}
+	c.SetOutput(stdout, stderr)
 	timeout := "120"
 	c.Bool(&quiet, "quiet", 'q')
 	c.Func("interface", 'i', func(v string) error {
@@ -104,22 +91,22 @@ func parse(args []string, stdout, stderr io.Writer) (o waitonline.Options, quiet
 	c.Bool(&o.Any, "any", 0)
 	c.String(&timeout, "timeout", 0)
 	c.String(&o.Root, "root", 0)
-	if rest := c.ParseOrExit(args); code < 0 && len(rest) > 0 {
-		c.Fail(errors.New("unexpected arguments"))
-	}
-	if code >= 0 {
+	rest, code, ok := c.Args(args)
+	switch {
+	case !ok:
 		return o, quiet, c, code
+	case len(rest) > 0:
+		return o, quiet, c, c.Report(errors.New("unexpected arguments"))
 	}
 	// A time span as upstream takes it: "30", "5s", "1min 30s", "infinity"; 0 or infinity
 	// waits for ever.
 	d, err := conf.ParseTimespan(timeout)
 	if err != nil {
-		c.Fail(fmt.Errorf("invalid --timeout=%q: %w", timeout, err))
-		return o, quiet, c, code
+		return o, quiet, c, c.Report(fmt.Errorf("invalid --timeout=%q: %w", timeout, err))
 	}
 	if d == conf.Infinity {
 		d = 0
 	}
 	o.Timeout = d
-	return o, quiet, c, code
+	return o, quiet, c, -1
 }

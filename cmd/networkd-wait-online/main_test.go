@@ -2,40 +2,27 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
+	"github.com/stead-os/stead/lib/cli/clitest"
 )
 
 // TestRunCommandLine: --help and --version print to standard output and exit 0, usage errors
 // exit 1 with "networkd-wait-online: …" on standard error; without networkd it times out.
 func TestRunCommandLine(t *testing.T) {
-	for _, c := range []struct {
-		args           []string
-		code           int
-		stdout, stderr string
-	}{
-		{[]string{"--help"}, 0, "Usage: networkd-wait-online", ""},
-		{[]string{"--version"}, 0, "networkd-wait-online (stead) dev\n", ""},
-		{[]string{"--bogus"}, 1, "", "networkd-wait-online: unrecognized option '--bogus'"},
-		{[]string{"extra"}, 1, "", "networkd-wait-online: unexpected arguments"},
-		{[]string{"--timeout=soon"}, 1, "", `networkd-wait-online: invalid --timeout="soon"`},
-		{[]string{"-o", "routable:off"}, 1, "", "networkd-wait-online: "},
-		{[]string{"-i", "c0:bogus"}, 1, "", "networkd-wait-online: "},
-		{[]string{"-q", "--root=" + t.TempDir(), "--timeout=300ms"}, 1, "",
-			"networkd-wait-online: timeout waiting for the network to come online (waiting for networkd: "},
-	} {
-		var out, errOut bytes.Buffer
-		code := run(context.Background(), c.args, &out, &errOut)
-		if code != c.code || !strings.HasPrefix(out.String(), c.stdout) || !strings.HasPrefix(errOut.String(), c.stderr) ||
-			(c.stdout == "" && out.Len() > 0) || (c.stderr == "" && errOut.Len() > 0) {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q", c.args, code, out.String(), errOut.String())
-		}
-	}
+	clitest.Run(t, run, []clitest.Case{
+		{Args: []string{"--help"}, Stdout: "Usage: networkd-wait-online"},
+		{Args: []string{"--version"}, Stdout: "networkd-wait-online (stead) dev\n"},
+		{Args: []string{"--bogus"}, Code: 1, Stderr: "networkd-wait-online: unrecognized option '--bogus'"},
+		{Args: []string{"extra"}, Code: 1, Stderr: "networkd-wait-online: unexpected arguments"},
+		{Args: []string{"--timeout=soon"}, Code: 1, Stderr: `networkd-wait-online: invalid --timeout="soon"`},
+		{Args: []string{"-o", "routable:off"}, Code: 1, Stderr: "networkd-wait-online: "},
+		{Args: []string{"-i", "c0:bogus"}, Code: 1, Stderr: "networkd-wait-online: "},
+		{Args: []string{"-q", "--root=" + t.TempDir(), "--timeout=300ms"}, Code: 1, Stderr: "networkd-wait-online: timeout waiting for the network to come online (waiting for networkd: "},
+	})
 }
 
 func TestParse(t *testing.T) {

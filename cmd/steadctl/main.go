@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/stead-os/stead/lib/cli"
@@ -58,22 +57,15 @@ Options:
 Unit names without a type suffix get ".service". See docs/steadctl.md.
 `
 
-func main() {
-	ctx, stop := daemon.StopContext(context.Background())
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { daemon.RunTool(run) }
 
 // run is steadctl with a command line and its output streams; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o steadctl.Options
 	c := command(&o)
-	c.Stdout, c.Stderr = stdout, stderr
-	code := -1
-	c.Exit = func(n int) { code = n }
-	words := c.ParseOrExit(args) // --help, --version, a usage error: done
-	if code >= 0 {
+	c.SetOutput(stdout, stderr)
+	words, code, ok := c.Args(args)
+	if !ok {
 		return code
 	}
 	verb, rest := split(words)

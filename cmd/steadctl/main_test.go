@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/stead-os/stead/lib/cli/clitest"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -35,24 +34,13 @@ func TestParseArgs(t *testing.T) {
 // TestRunCommandLine: --help and --version print to standard output and exit 0, usage errors
 // exit 1 with "steadctl: …" on standard error, before any manager is asked.
 func TestRunCommandLine(t *testing.T) {
-	for _, c := range []struct {
-		args           []string
-		code           int
-		stdout, stderr string
-	}{
-		{[]string{"--help"}, 0, "Usage: steadctl", ""},
-		{[]string{"status", "-h"}, 0, "Usage: steadctl", ""},
-		{[]string{"--version"}, 0, "steadctl (stead) dev\n", ""},
-		{[]string{"--bogus"}, 1, "", "steadctl: unrecognized option '--bogus'"},
-		{[]string{"list-units", "--all=yes"}, 1, "", "steadctl: "},
-		{[]string{"show", "x", "-p"}, 1, "", "steadctl: option requires an argument -- 'p'"},
-		{[]string{"--root=" + t.TempDir(), "is-active", "x"}, 1, "", "Failed to get unit state: "},
-	} {
-		var out, errOut bytes.Buffer
-		code := run(context.Background(), c.args, &out, &errOut)
-		if code != c.code || !strings.HasPrefix(out.String(), c.stdout) || !strings.HasPrefix(errOut.String(), c.stderr) ||
-			(c.stdout == "" && out.Len() > 0) || (c.stderr == "" && errOut.Len() > 0) {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q", c.args, code, out.String(), errOut.String())
-		}
-	}
+	clitest.Run(t, run, []clitest.Case{
+		{Args: []string{"--help"}, Stdout: "Usage: steadctl"},
+		{Args: []string{"status", "-h"}, Stdout: "Usage: steadctl"},
+		{Args: []string{"--version"}, Stdout: "steadctl (stead) dev\n"},
+		{Args: []string{"--bogus"}, Code: 1, Stderr: "steadctl: unrecognized option '--bogus'"},
+		{Args: []string{"list-units", "--all=yes"}, Code: 1, Stderr: "steadctl: "},
+		{Args: []string{"show", "x", "-p"}, Code: 1, Stderr: "steadctl: option requires an argument -- 'p'"},
+		{Args: []string{"--root=" + t.TempDir(), "is-active", "x"}, Code: 1, Stderr: "Failed to get unit state: "},
+	})
 }

@@ -196,23 +196,43 @@ func (c *Command) cleanError(err error) error {
 	return err
 }
 
-// ParseOrExit is Parse for main: it prints the usage or the version and exits 0 when asked
-// for, and reports a usage error and exits 1.
-func (c *Command) ParseOrExit(args []string) []string {
+// SetOutput directs the usage, version and error messages (a tool's run function passes
+// its own streams).
+func (c *Command) SetOutput(stdout, stderr io.Writer) { c.Stdout, c.Stderr = stdout, stderr }
+
+// Args is Parse for a run function that returns its exit code: when the program is done
+// (--help or --version printed, a usage error reported) ok is false and code is what to
+// return.
+func (c *Command) Args(args []string) (rest []string, code int, ok bool) {
 	rest, err := c.Parse(args)
 	switch {
 	case err == nil:
-		return rest
+		return rest, ExitSuccess, true
 	case errors.Is(err, ErrHelp):
 		fmt.Fprint(c.Stdout, c.Usage)
-		c.Exit(ExitSuccess)
+		return nil, ExitSuccess, false
 	case errors.Is(err, ErrVersion):
 		fmt.Fprintf(c.Stdout, "%s (stead) %s\n", c.Name, c.Version)
-		c.Exit(ExitSuccess)
-	default:
-		c.Fail(err)
+		return nil, ExitSuccess, false
 	}
-	return nil
+	fmt.Fprintf(c.Stderr, "%s: %v\n", c.Name, err)
+	return nil, ExitFailure, false
+}
+
+// ParseOrExit is Args for main: it exits when the program is done.
+func (c *Command) ParseOrExit(args []string) []string {
+	rest, code, ok := c.Args(args)
+	if !ok {
+		c.Exit(code)
+	}
+	return rest
+}
+
+// Report prints err as "NAME: err" on standard error and returns ExitFailure, for a run
+// function to return.
+func (c *Command) Report(err error) int {
+	fmt.Fprintf(c.Stderr, "%s: %v\n", c.Name, err)
+	return ExitFailure
 }
 
 // Fail reports err as "NAME: err" on standard error and exits 1.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -133,4 +134,14 @@ func (d *Daemon) watchdog(ctx context.Context) {
 // in this package (and PID 1's).
 func StopContext(parent context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
+}
+
+// RunTool is the main of a stead tool written as run(ctx, args, stdout, stderr) exit code:
+// it runs it with the process's arguments and streams under StopContext and exits with its
+// code.
+func RunTool(run func(ctx context.Context, args []string, stdout, stderr io.Writer) int) {
+	ctx, stop := StopContext(context.Background())
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

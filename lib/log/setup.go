@@ -53,6 +53,16 @@ func New(w io.Writer, name string) *slog.Logger {
 	return slog.New(NewHandler(w, opts))
 }
 
+// NewTool is New for a tool (not a daemon): its level also comes from $SYSTEMD_LOG_LEVEL (an
+// invalid value is ignored), but it becomes no default logger, so that tests can run the tool
+// in-process.
+func NewTool(w io.Writer, name string) *slog.Logger {
+	if s := os.Getenv(EnvLogLevel); s != "" {
+		_ = SetLevel(s)
+	}
+	return New(w, name)
+}
+
 // Setup prepares logging for the daemon called name: it sets the shared
 // level from $SYSTEMD_LOG_LEVEL (an invalid value is reported and
 // ignored), builds New(os.Stderr, name), installs it as slog's default
