@@ -24,31 +24,9 @@ func linkOnline(it *api.Interface, nw *netconf.Network) string {
 	if nw == nil || !nw.Online.Required {
 		return ""
 	}
-	r := netconf.OperRank(it.OperationalState)
-	if r < netconf.OperRank(nw.Online.MinOper) || r > netconf.OperRank(nw.Online.MaxOper) {
+	if !api.LinkOnline(it.OperationalState, it.IPv4AddressState, it.IPv6AddressState,
+		api.OperRange{Min: nw.Online.MinOper, Max: nw.Online.MaxOper}, nw.Online.Family) {
 		return Offline
-	}
-	// The family requirement applies to the address states at the level
-	// the range's minimum asks for (upstream: degraded or routable).
-	need := "degraded"
-	if nw.Online.MinOper == "routable" {
-		need = "routable"
-	}
-	ok4 := addrRank[it.IPv4AddressState] >= addrRank[need]
-	ok6 := addrRank[it.IPv6AddressState] >= addrRank[need]
-	switch nw.Online.Family {
-	case "ipv4":
-		if !ok4 {
-			return Offline
-		}
-	case "ipv6":
-		if !ok6 {
-			return Offline
-		}
-	case "both":
-		if !ok4 || !ok6 {
-			return Offline
-		}
 	}
 	return Online
 }

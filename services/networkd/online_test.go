@@ -62,7 +62,7 @@ func TestOnlineState(t *testing.T) {
 			t.Errorf("managerOnline(%v) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	if _, _, err := netconf.ParseOperRange("routable:degraded"); err == nil {
+	if _, _, err := api.ParseOperRange("routable:degraded"); err == nil {
 		t.Error("inverted range accepted")
 	}
 }

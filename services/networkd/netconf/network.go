@@ -2,7 +2,6 @@ package netconf
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -73,35 +72,6 @@ type Online struct {
 	MinOper  string // lowest operational state deemed online (default degraded)
 	MaxOper  string // highest (default routable)
 	Family   string // any (default), ipv4, ipv6, both
-}
-
-// OperStates are the operational states in upstream's order, lowest first.
-var OperStates = []string{"missing", "off", "no-carrier", "dormant", "degraded-carrier", "carrier", "degraded", "enslaved", "routable"}
-
-// OperRank is the position of an operational state in OperStates, -1 if unknown.
-func OperRank(s string) int {
-	for i, v := range OperStates {
-		if v == s {
-			return i
-		}
-	}
-	return -1
-}
-
-// ParseOperRange reads "MIN" or "MIN:MAX" of operational states; max
-// defaults to routable.
-func ParseOperRange(s string) (min, max string, err error) {
-	min, max, ok := strings.Cut(s, ":")
-	if !ok || max == "" {
-		max = "routable"
-	}
-	if min == "" {
-		min = "off"
-	}
-	if OperRank(min) < 0 || OperRank(max) < 0 || OperRank(min) > OperRank(max) {
-		return "", "", fmt.Errorf("invalid operational state range %q", s)
-	}
-	return min, max, nil
 }
 
 // RelayLink is the per-link [DHCPRelay] section.

@@ -183,19 +183,3 @@ func FuzzParseNetwork(f *testing.F) {
 		n.Matches(LinkInfo{Name: "eth0"})
 	})
 }
-
-// FuzzParseOperRange: accepted ranges are ordered and made of known states.
-func FuzzParseOperRange(f *testing.F) {
-	for _, s := range []string{"degraded", "carrier:routable", "routable:off", ":", "no-carrier:"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		min, max, err := ParseOperRange(s)
-		if err != nil {
-			return
-		}
-		if OperRank(min) < 0 || OperRank(max) < OperRank(min) {
-			t.Fatalf("%q → %q:%q", s, min, max)
-		}
-	})
-}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
 	"github.com/stead-os/stead/lib/conf"
 )
 
@@ -151,7 +152,7 @@ func parseLink(f *conf.File, o *Online, warn func(error)) {
 	if e := last(f, "Link", "RequiredForOnline"); e.Value != "" {
 		if b, err := conf.ParseBool(e.Value); err == nil {
 			o.Required = b
-		} else if min, max, err := ParseOperRange(e.Value); err == nil {
+		} else if min, max, err := api.ParseOperRange(e.Value); err == nil {
 			o.Required, o.MinOper, o.MaxOper = true, min, max
 		} else {
 			warn(e.Wrap(fmt.Errorf("invalid RequiredForOnline= value %q", e.Value)))
