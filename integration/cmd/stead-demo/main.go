@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	steaddaemon "github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/lib/varlinkd"
 )
 
@@ -115,9 +115,9 @@ func run(bin, repo string, hold bool) error {
 		return nil
 	}
 	fmt.Println("\nThe suite keeps running; press Ctrl-C to stop it.")
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
+	ctx, stop := steaddaemon.StopContext(context.Background())
+	defer stop()
+	<-ctx.Done()
 	return nil
 }
 

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,13 +15,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/stead-os/stead/integration/fakecloud"
+	"github.com/stead-os/stead/lib/daemon"
 	steadlog "github.com/stead-os/stead/lib/log"
 )
 
@@ -154,11 +154,11 @@ Fault modes: %s.
 		go func() { errs <- ctl.Serve(l) }()
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := daemon.StopContext(context.Background())
+	defer stop()
 	select {
-	case s := <-sig:
-		logger.Info("stopping", "signal", s.String())
+	case <-ctx.Done():
+		logger.Info("stopping")
 	case err := <-errs:
 		if !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("serving failed", "err", err)

@@ -10,13 +10,13 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/stead-os/stead/lib/daemon"
 	"github.com/stead-os/stead/lib/notify"
 )
 
@@ -30,8 +30,8 @@ func main() {
 	pings := fs.Int("pings", -1, "WATCHDOG=1 pings to send (-1: forever)")
 	trigger := fs.Bool("trigger", false, "send WATCHDOG=trigger after the pings")
 	_ = fs.Parse(os.Args[2:])
-	term := make(chan os.Signal, 1)
-	signal.Notify(term, syscall.SIGTERM)
+	ctx, stop := daemon.StopContext(context.Background())
+	defer stop()
 
 	wd, err := notify.WatchdogEnabled()
 	line := fmt.Sprintf("pid=%d watchdog=%s err=%v\n", os.Getpid(), wd, err)
@@ -50,7 +50,7 @@ func main() {
 	}
 	for i := 0; *pings < 0 || i < *pings; i++ {
 		select {
-		case <-term:
+		case <-ctx.Done():
 			os.Exit(0)
 		case <-time.After(every):
 		}
@@ -62,6 +62,6 @@ func main() {
 	} else {
 		fmt.Println("no more pings")
 	}
-	<-term
+	<-ctx.Done()
 	os.Exit(0)
 }
