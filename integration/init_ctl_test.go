@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/lib/api/iosystemdmanager"
 	"github.com/stead-os/stead/lib/varlinkd"
 	"github.com/varlink/go/varlink"
 )
@@ -272,12 +273,8 @@ func describeReloadCount(t *testing.T, root string) int {
 	t.Helper()
 	ctx, vc, closeVC := initDial(t, root, "io.systemd.Manager")
 	defer closeVC()
-	var desc struct {
-		Runtime struct {
-			ReloadCount int `json:"ReloadCount"`
-		} `json:"runtime"`
-	}
-	if err := vc.Call(ctx, "io.systemd.Manager.Describe", nil, &desc); err != nil {
+	desc, err := iosystemdmanager.NewClient(vc).Describe(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return desc.Runtime.ReloadCount

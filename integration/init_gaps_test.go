@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/lib/api/iosystemdmanager"
 	"github.com/stead-os/stead/lib/varlinkd"
 )
 
@@ -215,13 +216,8 @@ func TestInitGapsDescribeVirtualization(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vc.Close()
-	var d struct {
-		Runtime struct {
-			Virtualization             string `json:"Virtualization"`
-			ConfidentialVirtualization string `json:"ConfidentialVirtualization"`
-		} `json:"runtime"`
-	}
-	if err := vc.Call(ctx, "io.systemd.Manager.Describe", nil, &d); err != nil {
+	d, err := iosystemdmanager.NewClient(vc).Describe(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Runtime.Virtualization != "qemu" || d.Runtime.ConfidentialVirtualization != "sev-es" {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/lib/api/iosystemdunit"
 	"github.com/stead-os/stead/lib/varlinkd"
 )
 
@@ -261,37 +262,15 @@ func initUsers(t *testing.T, root string) {
 	}
 }
 
-// initUnit is the part of an io.systemd.Unit.List reply the tests look at.
-type initUnit struct {
-	Runtime struct {
-		ActiveState  string `json:"ActiveState"`
-		SubState     string `json:"SubState"`
-		InvocationID string `json:"InvocationID"`
-		CGroup       *struct {
-			Path string `json:"Path"`
-		} `json:"CGroup"`
-		Service *struct {
-			MainPID   json.RawMessage `json:"MainPID"` // upstream's ProcessId {"pid": N}, or a plain number
-			Result    string          `json:"Result"`
-			NRestarts int             `json:"NRestarts"`
-		} `json:"Service"`
-	} `json:"runtime"`
-}
+// initUnit is an io.systemd.Unit.List reply.
+type initUnit = iosystemdunit.Unit
 
-// mainPID returns the unit's main process id, 0 if none.
-func (u initUnit) mainPID() int {
-	if u.Runtime.Service == nil {
+// initMainPID returns a unit's main process id, 0 if none.
+func initMainPID(u initUnit) int {
+	if u.Runtime.Service == nil || u.Runtime.Service.MainPID == nil {
 		return 0
 	}
-	var n int
-	if json.Unmarshal(u.Runtime.Service.MainPID, &n) == nil {
-		return n
-	}
-	var p struct {
-		PID int `json:"pid"`
-	}
-	_ = json.Unmarshal(u.Runtime.Service.MainPID, &p)
-	return p.PID
+	return int(u.Runtime.Service.MainPID.PID)
 }
 
 // initQuery asks the manager over its socket for one unit; ok is false for NoSuchUnit (or
@@ -305,10 +284,8 @@ func initQuery(t *testing.T, root, name string) (u initUnit, ok bool) {
 		return u, false
 	}
 	defer c.Close()
-	if err := c.Call(ctx, "io.systemd.Unit.List", map[string]string{"name": name}, &u); err != nil {
-		return u, false
-	}
-	return u, true
+	u, err = iosystemdunit.NewClient(c).Get(ctx, name)
+	return u, err == nil
 }
 
 // initWaitUnit polls a unit until cond holds; it fails the test after 20 s.
@@ -821,7 +798,7 @@ func TestInitCgroups(t *testing.T) {
 	if u.Runtime.CGroup == nil || u.Runtime.CGroup.Path != rel+"/system.slice/cg.service" {
 		t.Errorf("io.systemd.Unit reports cgroup %+v, want %s/system.slice/cg.service", u.Runtime.CGroup, rel)
 	}
-	if pid := u.mainPID(); pid == 0 {
+	if pid := initMainPID(u); pid == 0 {
 		t.Errorf("no main pid reported: %+v", u.Runtime.Service)
 	} else {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))

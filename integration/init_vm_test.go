@@ -17,6 +17,7 @@ import (
 	"github.com/stead-os/stead/integration/harness"
 	"github.com/stead-os/stead/integration/vm"
 	"github.com/stead-os/stead/integration/vm/suite"
+	"github.com/stead-os/stead/lib/api/iosystemdunit"
 )
 
 const imdsSocketPath = "/run/systemd/io.systemd.InstanceMetadata"
@@ -71,11 +72,7 @@ ExecStart=/bin/sh -c 'echo bad started anyway; exec sleep 100000'
 `,
 }
 
-type initVMUnitReply struct {
-	Runtime struct {
-		LoadState, ActiveState, SubState string
-	} `json:"runtime"`
-}
+type initVMUnitReply = iosystemdunit.Unit
 
 // initVMUnit asks our init (through `/init --call` in the guest) for a unit's state.
 func initVMUnit(t *testing.T, m *vm.VM, name string) initVMUnitReply {

@@ -23,6 +23,19 @@ type Client struct{ conn *varlinkd.Client }
 // NewClient calls io.systemd.Manager over c.
 func NewClient(c *varlinkd.Client) *Client { return &Client{conn: c} }
 
+// Description is Describe's reply.
+type Description struct {
+	Context ManagerContext `json:"context"`
+	Runtime ManagerRuntime `json:"runtime"`
+}
+
+// Describe returns the manager's settings and state.
+func (c *Client) Describe(ctx context.Context) (Description, error) {
+	var d Description
+	err := c.conn.Call(ctx, Name+".Describe", nil, &d)
+	return d, err
+}
+
 // Reload makes the manager re-read its unit files.
 func (c *Client) Reload(ctx context.Context) error { return c.call(ctx, "Reload") }
 
