@@ -3,6 +3,7 @@ module github.com/stead-os/stead
 go 1.26.0
 
 require (
+	github.com/google/go-tpm v0.9.8
 	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae
 	github.com/varlink/go v0.4.1-0.20261015173642-c935be0c53f7
 	github.com/vishvananda/netlink v1.3.1
@@ -10,6 +11,7 @@ require (
 )
 
 require (
+	github.com/google/go-tpm-tools v0.4.11 // indirect
 	github.com/josharian/native v1.1.0 // indirect
 	github.com/mdlayher/packet v1.1.2 // indirect
 	github.com/mdlayher/socket v0.4.1 // indirect
