@@ -19,6 +19,8 @@ var daemonOnly = map[string]string{
 	module + "services/networkd":      "networkd itself (netconf, dhcpclient, relay below it)",
 	module + "services/pid1":          "the service manager",
 	module + "services/imdsd":         "imdsd, the metadata daemon",
+	module + "services/pcrextend":     "pcrextend, the measuring service",
+	"github.com/google/go-tpm":        "TPM commands (pcrextend's, through lib/tpm)",
 	"github.com/vishvananda/netlink":  "netlink (networkd's link, address and route handling)",
 	"github.com/vishvananda/netns":    "netlink's namespaces",
 	"github.com/jsimonetti/rtnetlink": "netlink",
@@ -29,6 +31,7 @@ var daemonOnly = map[string]string{
 // clients are the binaries that only call daemons, and extra packages each must not link.
 var clients = map[string]map[string]string{
 	"networkctl":           nil,
+	"oomctl":               nil,
 	"networkd-wait-online": nil,
 	"steadctl":             nil,
 	"imds":                 nil,
