@@ -718,7 +718,7 @@ func TestInitWatchdog(t *testing.T) {
 
 // TestInitConditions checks ConditionVirtualization=, ConditionSecurity= and
 // ConditionKernelCommandLine= against a fake root: QEMU DMI strings, a kernel command line
-// with systemd.tpm2_measured_os=1, no SELinux.
+// with systemd.tpm2_measured_os=1 and a TPM, no SELinux.
 func TestInitConditions(t *testing.T) {
 	bin := harness.Binary(t, "cmd/init")
 	root := initRoot(t)
@@ -729,6 +729,7 @@ func TestInitConditions(t *testing.T) {
 	harness.WriteFile(t, filepath.Join(root, "sys/class/dmi/id/sys_vendor"), "QEMU\n", 0o644)
 	harness.WriteFile(t, filepath.Join(root, "sys/class/dmi/id/product_name"), "Standard PC (Q35 + ICH9, 2009)\n", 0o644)
 	harness.WriteFile(t, filepath.Join(root, "proc/cmdline"), "console=ttyS0 systemd.tpm2_measured_os=1 quiet\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "sys/class/tpmrm/tpmrm0/dev"), "253:65536\n", 0o644) // measured-os needs a TPM
 	conds := map[string]string{
 		"qemu":       "ConditionVirtualization=qemu",
 		"vm":         "ConditionVirtualization=vm",

@@ -329,8 +329,9 @@ func TestTPMPCRExtendCommandLine(t *testing.T) {
 	if out, code := run(nil, "--tpm2-device="+sw.Socket, "foo"); code != 0 || !bytes.Equal(pcrValues(t, sw.Socket, 11)[tpm.SHA256], now[tpm.SHA256]) {
 		t.Errorf("unmeasured boot: exit %d, PCR changed? %s", code, out)
 	}
-	// stead's marker counts as measured.
+	// stead's marker counts as measured, with a TPM in use (lib/tpm.MeasuredOS).
 	harness.WriteFile(t, filepath.Join(root, pcrextend.MeasuredMarker), "", 0o644)
+	harness.WriteFile(t, filepath.Join(root, tpm.KernelTPMClass, "tpmrm0/dev"), "253:65536\n", 0o644)
 	if out, code := run(nil, "--tpm2-device="+sw.Socket, "foo"); code != 0 || bytes.Equal(pcrValues(t, sw.Socket, 11)[tpm.SHA256], now[tpm.SHA256]) {
 		t.Errorf("marker: exit %d, PCR unchanged? %s", code, out)
 	}

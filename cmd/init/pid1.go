@@ -55,6 +55,11 @@ func runPID1() {
 	if mountErr != nil {
 		logger.Warn("mounting API filesystems", "err", mountErr)
 	}
+	if ok, err := pid1.ProvideBootSecret("/"); err != nil {
+		logger.Warn("providing the boot secret", "err", err)
+	} else if ok {
+		logger.Info("boot secret provided", "path", pid1.BootSecret)
+	}
 	if _, ok := cmdline["stead.debug_panic"]; ok { // tests the emergency path
 		panic("stead.debug_panic on the kernel command line")
 	}

@@ -8,18 +8,13 @@ package pcrextend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/stead-os/stead/lib/api/iosystemdpcrextend"
-	"github.com/stead-os/stead/lib/conf"
 	"github.com/stead-os/stead/lib/daemon"
-	"github.com/stead-os/stead/lib/kcmdline"
 	"github.com/stead-os/stead/lib/tpm"
 	"github.com/stead-os/stead/lib/varlinkd"
 )
@@ -36,12 +31,8 @@ const DefaultPCR = 11
 // DefaultIdleExit is how long a process activated on a listening socket waits for clients.
 const DefaultIdleExit = 60 * time.Second
 
-// MeasuredMarker is stead's marker of a measured boot (see Measured).
-const MeasuredMarker = "/run/stead/measured-os"
-
-// stubPCRVariable is the EFI variable upstream's systemd-stub sets when it measured the
-// kernel image (vendor GUID of the boot loader interface).
-const stubPCRVariable = "/sys/firmware/efi/efivars/StubPcrKernelImage-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+// MeasuredMarker is stead's marker of a measured boot (lib/tpm.MeasuredOS).
+const MeasuredMarker = tpm.MeasuredMarker
 
 // EventTypes are the names --event-type= takes (the log's names; the Varlink enum has "_"
 // where these have "-").
@@ -132,39 +123,7 @@ func measureWord(o Options, x *Extender, log *slog.Logger) int {
 	return ExitSuccess
 }
 
-// Measured reports whether the command line measures at all, and why not. As upstream's
-// "measured-os" (init's ConditionSecurity=measured-os follows the same rule, but for the
-// marker): $SYSTEMD_FORCE_MEASURE (a boolean) decides when set; else
-// systemd.tpm2_measured_os= on the kernel command line when given; else the boot counts as
-// measured when upstream's systemd-stub says it measured the kernel (its StubPcrKernelImage
-// EFI variable exists) or, since stead ships no EFI stub, when MeasuredMarker exists
-// (written by whatever set up measured boot on the machine). Without a TPM the measurement
-// itself fails (or, with --graceful, is skipped).
-func Measured(root string) (bool, string) {
-	if v, ok := os.LookupEnv("SYSTEMD_FORCE_MEASURE"); ok {
-		b, err := conf.ParseBool(v)
-		if err == nil {
-			if !b {
-				return false, "SYSTEMD_FORCE_MEASURE is off"
-			}
-			return true, ""
-		}
-		slog.Warn("SYSTEMD_FORCE_MEASURE is not a boolean, ignoring it", "value", strconv.Quote(v))
-	}
-	if params, err := kcmdline.Load(root); err == nil {
-		if v, found, err := kcmdline.LookupBool(params, "systemd.tpm2_measured_os"); found && err == nil {
-			if !v {
-				return false, "systemd.tpm2_measured_os=0 on the kernel command line"
-			}
-			return true, ""
-		}
-	}
-	for _, p := range []string{stubPCRVariable, MeasuredMarker} {
-		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
-			return true, ""
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return false, err.Error()
-		}
-	}
-	return false, "no measured boot: neither the stub's StubPcrKernelImage EFI variable nor " + MeasuredMarker + " exists"
-}
+// Measured reports whether the command line measures at all, and why not: lib/tpm's
+// MeasuredOS, the rule init's ConditionSecurity=measured-os follows too. Without a TPM the
+// measurement itself fails (or, with --graceful, is skipped).
+func Measured(root string) (bool, string) { return tpm.MeasuredOS(root) }

@@ -14,6 +14,7 @@ import (
 	"github.com/stead-os/stead/lib/conf"
 	"github.com/stead-os/stead/lib/dmi"
 	"github.com/stead-os/stead/lib/kcmdline"
+	"github.com/stead-os/stead/lib/tpm"
 	"github.com/stead-os/stead/lib/unit"
 )
 
@@ -275,22 +276,14 @@ func (m *Manager) securityEnabled(tech string) bool {
 	case "measured-uki":
 		return m.measuredUKI()
 	case "measured-os":
-		params, err := kcmdline.Load(m.cfg.Root)
-		if err == nil {
-			if v, found, err := kcmdline.LookupBool(params, "systemd.tpm2_measured_os"); found && err == nil {
-				return v
-			}
-		}
-		return m.measuredUKI()
+		ok, _ := tpm.MeasuredOS(m.cfg.Root)
+		return ok
 	}
 	return false
 }
 
 // hasTPM2 reports a TPM 2.0 the kernel drives (a resource-manager device).
-func (m *Manager) hasTPM2() bool {
-	ents, err := os.ReadDir(m.hostPath("/sys/class/tpmrm"))
-	return err == nil && len(ents) > 0
-}
+func (m *Manager) hasTPM2() bool { return tpm.KernelHasTPM(m.cfg.Root) }
 
 // measuredUKI is upstream's "measured-uki": $SYSTEMD_FORCE_MEASURE if set,
 // else a TPM 2.0 and systemd-stub's StubPcrKernelImage EFI variable (the
