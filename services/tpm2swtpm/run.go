@@ -99,8 +99,12 @@ func (s *service) Run(ctx context.Context, ready func()) error {
 			return err
 		}
 	}
-	// A reboot resets a TPM: the RAM saved at the last stop is not resumed.
-	if err := os.Remove(filepath.Join(state, volatileState)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// A reboot resets a TPM: the RAM saved at the last stop is not resumed. It is only set
+	// aside until swtpm has shown the key fits, so that a wrong boot secret leaves the state
+	// exactly as it was.
+	volatile := filepath.Join(state, volatileState)
+	aside := volatile + ".previous"
+	if err := os.Rename(volatile, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	keyFile := filepath.Join(rt, "secret")
@@ -108,8 +112,19 @@ func (s *service) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer os.Remove(keyFile) // swtpm removes it once read (remove=true)
-	return s.serve(ctx, ready, swtpm, rt, state, keyFile)
+	err = s.serve(ctx, ready, swtpm, rt, state, keyFile)
+	if errors.Is(err, errWrongKey) {
+		if rerr := os.Rename(aside, volatile); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			s.log.Warn("cannot put the TPM's volatile state back", "err", rerr)
+		}
+		return err
+	}
+	os.Remove(aside)
+	return err
 }
+
+// errWrongKey is serve's failure when the state does not decrypt with the key.
+var errWrongKey = errors.New("the TPM state does not decrypt with the key derived from the boot secret")
 
 // manufacture creates a new TPM in state with swtpm_setup, its state encrypted with key,
 // and then writes the marker. What an interrupted attempt left is removed first.
@@ -229,8 +244,7 @@ func (s *service) serve(ctx context.Context, ready func(), swtpm, rt, state, key
 			mu.Unlock()
 			switch {
 			case err != nil && keyMismatch(msgs):
-				return fmt.Errorf("the TPM state in %s does not decrypt with the key derived from the boot secret "+
-					"(a different boot secret?); leaving it untouched: %w", state, err)
+				return fmt.Errorf("%w (a different boot secret?) in %s; leaving it untouched: %v", errWrongKey, state, err)
 			case notUp != nil:
 				return fmt.Errorf("the software TPM did not come up: %w", notUp)
 			case err != nil:

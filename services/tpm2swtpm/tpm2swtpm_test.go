@@ -154,6 +154,7 @@ func TestKeyMismatchReported(t *testing.T) {
 	state := filepath.Join(root, DefaultStateDir)
 	write(t, filepath.Join(state, ManufacturedMarker), "", 0o600)
 	write(t, filepath.Join(state, "tpm2-00.permall"), "precious", 0o600)
+	write(t, filepath.Join(state, volatileState), "ram", 0o600)
 	fakeSwtpm(t, "echo 'swtpm: Verification of HMAC failed. Data integrity is compromised' >&2\necho 'swtpm: Error: Could not initialize libtpms.' >&2\nexit 1\n")
 	var logs bytes.Buffer
 	o := Options{Root: root, RuntimeDir: "/rt", Log: slog.New(slog.NewTextHandler(&logs, nil)), ReadyTimeout: 5 * time.Second}
@@ -162,6 +163,12 @@ func TestKeyMismatchReported(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "does not decrypt with the key derived from the boot secret") {
 		t.Errorf("logs:\n%s", logs.String())
+	}
+	if p, _ := os.ReadFile(filepath.Join(state, volatileState)); string(p) != "ram" {
+		t.Errorf("volatile state changed: %q", p)
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 3 {
+		t.Errorf("state directory holds %d entries, want the 3 it had", len(ents))
 	}
 	if p, _ := os.ReadFile(filepath.Join(state, "tpm2-00.permall")); string(p) != "precious" {
 		t.Errorf("state changed: %q", p)
