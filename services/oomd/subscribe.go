@@ -25,6 +25,7 @@ const (
 func (m *Manager) subscribe(ctx context.Context) {
 	addr := "unix:" + filepath.Join(m.root, ManagedOOMSocket)
 	wait := subscribeRetryFirst
+	refused := "" // the error the service manager last answered with, warned about once
 	for ctx.Err() == nil {
 		got, err := m.subscribeOnce(ctx, addr)
 		if ctx.Err() != nil {
@@ -33,7 +34,17 @@ func (m *Manager) subscribe(ctx context.Context) {
 		if got {
 			wait = subscribeRetryFirst
 		}
-		m.log.Debug("ManagedOOM subscription ended, retrying", "address", addr, "err", err, "in", wait)
+		// An error reply (e.g. PermissionDenied when oomd runs as a user the manager does
+		// not accept, SubscriptionTaken) would otherwise be retried in silence forever.
+		if name := varlinkd.ErrorName(err); name != "" && name != refused {
+			m.log.Warn("the service manager refused the ManagedOOM subscription, retrying", "address", addr, "error", name, "in", wait)
+			refused = name
+		} else {
+			m.log.Debug("ManagedOOM subscription ended, retrying", "address", addr, "err", err, "in", wait)
+		}
+		if got {
+			refused = ""
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -51,8 +62,15 @@ func (m *Manager) subscribeOnce(ctx context.Context, addr string) (got bool, err
 	if err != nil {
 		return false, err
 	}
-	defer c.Close()
-	go func() { <-ctx.Done(); c.Close() }()
+	// ctx's end unblocks the stream by closing the connection; otherwise it is closed here,
+	// exactly once (a goroutine waiting for ctx per attempt would pile up over the retries
+	// and close each connection a second time).
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer func() {
+		if stop() {
+			c.Close()
+		}
+	}()
 	first := true
 	err = c.Stream(ctx, "io.systemd.ManagedOOM.SubscribeManagedOOMCGroups", nil, func(raw json.RawMessage) error {
 		var r struct {

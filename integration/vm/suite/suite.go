@@ -27,6 +27,8 @@ var Binaries = []Binary{
 	{Pkg: "cmd/networkd", Guest: "/usr/lib/stead/networkd"},
 	{Pkg: "cmd/networkctl", Guest: "/usr/bin/networkctl"},
 	{Pkg: "cmd/steadctl", Guest: "/usr/bin/steadctl", Optional: true},
+	{Pkg: "cmd/oomd", Guest: "/usr/lib/stead/oomd"},
+	{Pkg: "cmd/oomctl", Guest: "/usr/bin/oomctl"},
 }
 
 // UnitDir is where the image puts units/ (the distribution's unit directory); test units
