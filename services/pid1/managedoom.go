@@ -251,13 +251,36 @@ func (m *Manager) managedOOMSocket() daemon.Socket {
 
 type varlinkManagedOOM struct{ m *Manager }
 
+// OOMDaemonUnit is the unit whose processes may subscribe to ManagedOOM besides privileged
+// peers: oomd runs as its own user (User=systemd-oom), as upstream's unit has it.
+const OOMDaemonUnit = "systemd-oomd.service"
+
+// isOOMDaemon reports whether c's peer is a process of OOMDaemonUnit that this manager
+// started.
+func (m *Manager) isOOMDaemon(c varlink.Call) bool {
+	peer, ok := varlinkd.PeerOf(c)
+	if !ok {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.oomDaemonPID(int(peer.PID))
+}
+
+// oomDaemonPID reports whether pid is a process this manager runs for OOMDaemonUnit. m.mu
+// held.
+func (m *Manager) oomDaemonPID(pid int) bool {
+	p := m.pids[pid]
+	return p != nil && p.us != nil && p.us.u.Name == OOMDaemonUnit
+}
+
 // SubscribeManagedOOMCGroups answers with the current settings and, with
 // 'more', keeps the call open to stream updates until the client hangs up.
 func (v varlinkManagedOOM) SubscribeManagedOOMCGroups(ctx context.Context, c iosystemdmanagedoom.VarlinkCall) error {
-	if ok, err := varlinkd.RequirePrivileged(ctx, c.Call); !ok {
-		return err
-	}
 	m := v.m
+	if !varlinkd.Privileged(c.Call) && !m.isOOMDaemon(c.Call) {
+		return varlinkd.ReplyPermissionDenied(ctx, c.Call)
+	}
 	m.mu.Lock()
 	if !c.WantsMore() {
 		saved := m.oom.reported
