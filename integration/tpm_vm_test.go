@@ -18,9 +18,9 @@ import (
 
 // tpmVMUnits: the state disk mounted before the software TPM (the agent, which loads the
 // modules, starts at the same time: the unit loads what it needs itself), and a unit that only runs on a
-// measured OS and measures a word into PCR 15. (init runs no generators yet: default.target
-// wants the software TPM when the test boots with the fallback on; with it off, the generator
-// is run in the guest and must not pull it in.)
+// measured OS and measures a word into PCR 15. Nothing names the software TPM: init runs the
+// real systemd-tpm2-generator, which links it into sysinit.target.wants/ when the fallback is
+// on, and default.target wants sysinit.target.
 var tpmVMUnits = map[string]string{
 	"stead-tpm-state.service": `[Unit]
 DefaultDependencies=no
@@ -78,27 +78,26 @@ func TestTPMVMSoftwareFallback(t *testing.T) {
 	for name, content := range tpmVMUnits {
 		files["/etc/systemd/system/"+name] = vm.File{Data: []byte(content)}
 	}
+	files["/usr/lib/systemd/system/sysinit.target"] = vm.File{Data: []byte("[Unit]\nDescription=System Initialization\n")}
+	files["/etc/systemd/system/default.target"] = vm.File{Data: []byte(suite.DefaultTarget("sysinit.target", "measured.service"))}
+	const generated = "/run/systemd/generator/sysinit.target.wants/systemd-tpm2-swtpm.service"
 
 	boot := func(t *testing.T, fallback bool) *vm.VM {
-		f := make(map[string]vm.File, len(files)+1)
-		for k, v := range files {
-			f[k] = v
-		}
 		cmdline := "systemd.tpm2_measured_os=1"
-		extra := []string{"measured.service"}
 		if fallback {
 			cmdline += " systemd.tpm2_software_fallback=1"
-			extra = append([]string{"systemd-tpm2-swtpm.service"}, extra...)
 		}
-		f["/etc/systemd/system/default.target"] = vm.File{Data: []byte(suite.DefaultTarget(extra...))}
 		m := vm.Boot(t, vm.Options{
-			Init: harness.Binary(t, "cmd/init"), Agent: vm.AgentByInit, Files: f,
+			Init: harness.Binary(t, "cmd/init"), Agent: vm.AgentByInit, Files: files,
 			Modules: []string{"tpm_vtpm_proxy", "ext4"}, Disk: disk, KernelCmdline: cmdline,
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		if err := m.WaitConsole(ctx, `msg="reached default.target"`); err != nil {
 			t.Fatal(err)
+		}
+		if r, _ := m.Run(ctx, "test", "-L", generated); (r.ExitCode == 0) != fallback {
+			t.Errorf("init's generator run: %s exists %v, want %v", generated, r.ExitCode == 0, fallback)
 		}
 		if !fallback { // with the software TPM up the generator sees a TPM and declines
 			m.MustRun(t, "/usr/lib/systemd/system-generators/systemd-tpm2-generator", "/tmp/gen")

@@ -21,8 +21,25 @@ import (
 	"github.com/stead-os/stead/lib/conf"
 )
 
-// DefaultDirs is the system unit search path, most important first.
-var DefaultDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system"}
+// The three directories generators write to (systemd.generator(7)): the
+// early one ranks above /etc, the normal one between /run/systemd/system and
+// /usr, the late one below everything.
+const (
+	GeneratorEarlyDir  = "/run/systemd/generator.early"
+	GeneratorNormalDir = "/run/systemd/generator"
+	GeneratorLateDir   = "/run/systemd/generator.late"
+)
+
+// DefaultDirs is the system unit search path, most important first: the
+// subset of systemd.unit(5)'s order that stead has.
+var DefaultDirs = []string{
+	GeneratorEarlyDir,
+	"/etc/systemd/system",
+	"/run/systemd/system",
+	GeneratorNormalDir,
+	"/usr/lib/systemd/system",
+	GeneratorLateDir,
+}
 
 // Load states, as systemd names them.
 const (

@@ -725,8 +725,10 @@ func (m *Manager) Changed() <-chan struct{} {
 	return m.changed
 }
 
-// ReloadUnits re-reads every loaded unit's files, keeping runtime state.
+// ReloadUnits runs the generators again (generators_linux.go) and re-reads
+// every loaded unit's files, keeping runtime state.
 func (m *Manager) ReloadUnits() error {
+	m.runGenerators()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error

@@ -63,6 +63,7 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	go func() { varlinkDone <- m.serveVarlink(vctx) }()
 
 	m.importSystemCredentials() // syscreds_linux.go
+	m.runGenerators()           // generators_linux.go: before any unit is loaded for the boot
 	m.started = time.Now()
 	if j, err := m.Enqueue(DefaultTarget, JobStart); err != nil {
 		m.log.Error("cannot start default target", "err", err)

@@ -17,6 +17,7 @@ type proc struct {
 	us   *unitState
 	main bool
 	cmd  unit.ExecCommand
+	gen  *genExit // a generator (generators_linux.go), not a unit's process
 }
 
 // startService runs ExecStartPre=, then the main command. m.mu held.
@@ -533,7 +534,10 @@ func (m *Manager) reapSome(max int) bool {
 		}
 		p := m.pids[pid]
 		delete(m.pids, pid)
-		if p != nil && (ws.Exited() || ws.Signaled()) {
+		if p != nil && p.gen != nil {
+			p.gen.exited = true
+			p.gen.ch <- ws
+		} else if p != nil && (ws.Exited() || ws.Signaled()) {
 			m.childExited(p, ws)
 		}
 	}

@@ -154,7 +154,7 @@ func (v varlinkUnit) List(ctx context.Context, c *varlink.Call, name *string, pi
 				p = int(peer.PID)
 			}
 		}
-		if pr := m.pids[p]; pr != nil {
+		if pr := m.pids[p]; pr != nil && pr.us != nil { // a generator belongs to no unit
 			uc, ur := m.unitInfo(pr.us)
 			items = append(items, item{uc, ur})
 		}
