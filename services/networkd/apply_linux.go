@@ -24,6 +24,20 @@ func ipnet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
+// linkKind is the kind of link index as netlink reports it (IFLA_INFO_KIND:
+// "veth", "bridge", "vlan", …), which [Match] Kind= matches; "" for a plain
+// device (a physical NIC, the loopback) or a link that cannot be read.
+func linkKind(index int) string {
+	l, err := netlink.LinkByIndex(index)
+	if err != nil {
+		return ""
+	}
+	if _, plain := l.(*netlink.Device); plain {
+		return ""
+	}
+	return l.Type()
+}
+
 // Static lists what ApplyStatic put on a link, keyed by identity, so that a
 // reload can take away what the files no longer ask for.
 type Static struct {
@@ -72,7 +86,8 @@ func ApplyStatic(ifname string, n *netconf.Network) (Static, error) {
 		done.Routes["gateway "+gw.String()] = r
 	}
 	for _, rt := range n.Routes {
-		r := &netlink.Route{Protocol: unix.RTPROT_STATIC, Type: routeTypes[rt.Type], Table: int(rt.Table)}
+		r := &netlink.Route{Protocol: unix.RTPROT_STATIC, Type: routeTypes[rt.Type], Table: int(rt.DefaultTable()),
+			Scope: netlink.Scope(rt.DefaultScope())}
 		if rt.Destination.IsValid() {
 			r.Dst = ipnet(rt.Destination)
 		}
@@ -92,29 +107,41 @@ func ApplyStatic(ifname string, n *netconf.Network) (Static, error) {
 			errs = append(errs, fmt.Errorf("route %s: %w", rt.Destination, err))
 			continue
 		}
-		done.Routes[fmt.Sprintf("route %s via %s type %s table %d", rt.Destination, rt.Gateway, rt.Type, rt.Table)] = r
+		done.Routes[fmt.Sprintf("route %s via %s type %s table %d scope %d", rt.Destination, rt.Gateway, rt.Type, r.Table, r.Scope)] = r
 	}
 	for _, ru := range n.Rules {
-		r := netlink.NewRule()
-		r.Table = int(ru.Table)
-		if r.Table == 0 {
-			r.Table = unix.RT_TABLE_MAIN
+		fams := []int{unix.AF_INET}
+		switch ru.Family {
+		case "ipv6":
+			fams = []int{unix.AF_INET6}
+		case "both":
+			fams = []int{unix.AF_INET, unix.AF_INET6}
 		}
-		if ru.FirewallMark != 0 {
-			r.Mark = ru.FirewallMark
-			if ru.FirewallMask != 0 {
-				m := ru.FirewallMask
-				r.Mask = &m
+		for _, fam := range fams {
+			r := netlink.NewRule()
+			r.Family = fam
+			r.Protocol = unix.RTPROT_STATIC
+			r.Invert = ru.Invert
+			r.Table = int(ru.Table)
+			if r.Table == 0 {
+				r.Table = unix.RT_TABLE_MAIN
 			}
+			if ru.FirewallMark != 0 {
+				r.Mark = ru.FirewallMark
+				if ru.FirewallMask != 0 {
+					m := ru.FirewallMask
+					r.Mask = &m
+				}
+			}
+			if ru.HasPriority {
+				r.Priority = int(ru.Priority)
+			}
+			if err := netlink.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+				errs = append(errs, fmt.Errorf("routing policy rule (family %d, table %d): %w", fam, r.Table, err))
+				continue
+			}
+			done.Rules[fmt.Sprintf("family %d fwmark %#x/%#x table %d priority %d/%v invert %v", fam, ru.FirewallMark, ru.FirewallMask, r.Table, ru.Priority, ru.HasPriority, ru.Invert)] = r
 		}
-		if ru.HasPriority {
-			r.Priority = int(ru.Priority)
-		}
-		if err := netlink.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
-			errs = append(errs, fmt.Errorf("routing policy rule (table %d): %w", ru.Table, err))
-			continue
-		}
-		done.Rules[fmt.Sprintf("fwmark %#x/%#x table %d priority %d/%v", ru.FirewallMark, ru.FirewallMask, r.Table, ru.Priority, ru.HasPriority)] = r
 	}
 	return done, errors.Join(errs...)
 }

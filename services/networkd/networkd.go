@@ -48,7 +48,7 @@ func Load(root string, log *slog.Logger) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	nets, err := netconf.Load(root, warn)
+	nets, err := netconf.LoadTables(root, g.RouteTables, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func Load(root string, log *slog.Logger) (*Config, error) {
 }
 
 // LinkInfo describes the kernel link ifi for [Match]: the type comes from
-// sysfs under root when available, else from the link's flags.
+// sysfs under root when available, else from the link's flags; the kind from netlink.
 func LinkInfo(root string, ifi net.Interface) netconf.LinkInfo {
 	l := netconf.LinkInfo{Name: ifi.Name, MAC: ifi.HardwareAddr}
 	dir := filepath.Join(root, "sys/class/net", ifi.Name)
@@ -76,14 +76,12 @@ func LinkInfo(root string, ifi net.Interface) netconf.LinkInfo {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "uevent")); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "DEVTYPE="); ok {
-				l.Kind = v
-				if l.Type == "ether" && v == "wlan" {
-					l.Type = "wlan"
-				}
+			if v, ok := strings.CutPrefix(line, "DEVTYPE="); ok && l.Type == "ether" && v == "wlan" {
+				l.Type = "wlan"
 			}
 		}
 	}
+	l.Kind = linkKind(ifi.Index)
 	return l
 }
 

@@ -50,6 +50,7 @@ type routeRecord struct {
 	Table    int          `json:"table,omitempty"`
 	Protocol int          `json:"protocol,omitempty"`
 	Device   bool         `json:"device,omitempty"` // on the link (else a blackhole-like route)
+	Scope    int          `json:"scope,omitempty"`  // the kernel deletes an IPv4 route only with its scope
 }
 
 type ruleRecord struct {
@@ -59,6 +60,7 @@ type ruleRecord struct {
 	Mark     uint32  `json:"mark,omitempty"`
 	Mask     *uint32 `json:"mask,omitempty"`
 	Priority int     `json:"priority"`
+	Invert   bool    `json:"invert,omitempty"`
 }
 
 func prefixOf(n *net.IPNet) netip.Prefix {
@@ -84,10 +86,10 @@ func toRecord(link string, s Static) record {
 			gw = netip.Addr{}
 		}
 		r.Routes = append(r.Routes, routeRecord{Key: k, Family: rt.Family, Dst: prefixOf(rt.Dst), Gateway: gw.Unmap(),
-			Type: rt.Type, Table: rt.Table, Protocol: int(rt.Protocol), Device: rt.LinkIndex != 0})
+			Type: rt.Type, Table: rt.Table, Protocol: int(rt.Protocol), Device: rt.LinkIndex != 0, Scope: int(rt.Scope)})
 	}
 	for k, ru := range s.Rules {
-		r.Rules = append(r.Rules, ruleRecord{Key: k, Family: ru.Family, Table: ru.Table, Mark: ru.Mark, Mask: ru.Mask, Priority: ru.Priority})
+		r.Rules = append(r.Rules, ruleRecord{Key: k, Family: ru.Family, Table: ru.Table, Mark: ru.Mark, Mask: ru.Mask, Priority: ru.Priority, Invert: ru.Invert})
 	}
 	return r
 }
@@ -106,7 +108,8 @@ func fromRecord(r record, ifindex int) Static {
 		if rt.Key == "" {
 			continue
 		}
-		nr := &netlink.Route{Family: rt.Family, Type: rt.Type, Table: rt.Table, Protocol: netlink.RouteProtocol(rt.Protocol)}
+		nr := &netlink.Route{Family: rt.Family, Type: rt.Type, Table: rt.Table, Protocol: netlink.RouteProtocol(rt.Protocol),
+			Scope: netlink.Scope(rt.Scope)}
 		if rt.Dst.IsValid() {
 			nr.Dst = ipnet(rt.Dst)
 		}
@@ -123,7 +126,7 @@ func fromRecord(r record, ifindex int) Static {
 			continue
 		}
 		nr := netlink.NewRule()
-		nr.Family, nr.Table, nr.Mark, nr.Mask, nr.Priority = ru.Family, ru.Table, ru.Mark, ru.Mask, ru.Priority
+		nr.Family, nr.Table, nr.Mark, nr.Mask, nr.Priority, nr.Invert = ru.Family, ru.Table, ru.Mark, ru.Mask, ru.Priority, ru.Invert
 		s.Rules[ru.Key] = nr
 	}
 	return s

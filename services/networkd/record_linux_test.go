@@ -18,11 +18,11 @@ func TestRecordRoundTrip(t *testing.T) {
 	s := newStatic()
 	s.Addrs["192.0.2.10/24"] = &netlink.Addr{IPNet: ipnet(netip.MustParsePrefix("192.0.2.10/24"))}
 	s.Routes["r1"] = &netlink.Route{LinkIndex: 7, Dst: ipnet(netip.MustParsePrefix("203.0.113.0/24")),
-		Gw: netip.MustParseAddr("192.0.2.254").AsSlice(), Table: 100, Protocol: unix.RTPROT_STATIC}
+		Gw: netip.MustParseAddr("192.0.2.254").AsSlice(), Table: 100, Protocol: unix.RTPROT_STATIC, Scope: netlink.SCOPE_LINK}
 	s.Routes["r2"] = &netlink.Route{Dst: ipnet(netip.MustParsePrefix("198.18.0.0/15")), Type: unix.RTN_PROHIBIT, Protocol: unix.RTPROT_STATIC}
 	mask := uint32(0xff)
 	rule := netlink.NewRule()
-	rule.Table, rule.Mark, rule.Mask, rule.Priority = 100, 0x10, &mask, 1000
+	rule.Table, rule.Mark, rule.Mask, rule.Priority, rule.Invert = 100, 0x10, &mask, 1000, true
 	s.Rules["fw"] = rule
 	if err := saveRecord(root, 7, "c0", s); err != nil {
 		t.Fatal(err)
@@ -35,13 +35,13 @@ func TestRecordRoundTrip(t *testing.T) {
 	if a := got.Addrs["192.0.2.10/24"]; a == nil || a.IPNet.String() != "192.0.2.10/24" {
 		t.Errorf("address %v", a)
 	}
-	if r := got.Routes["r1"]; r.Dst.String() != "203.0.113.0/24" || r.Gw.String() != "192.0.2.254" || r.Table != 100 || r.LinkIndex != 7 || r.Protocol != unix.RTPROT_STATIC {
+	if r := got.Routes["r1"]; r.Dst.String() != "203.0.113.0/24" || r.Gw.String() != "192.0.2.254" || r.Table != 100 || r.LinkIndex != 7 || r.Protocol != unix.RTPROT_STATIC || r.Scope != netlink.SCOPE_LINK {
 		t.Errorf("route %+v", r)
 	}
 	if r := got.Routes["r2"]; r.Gw != nil || r.LinkIndex != 0 || r.Type != unix.RTN_PROHIBIT {
 		t.Errorf("prohibit route %+v", r)
 	}
-	if r := got.Rules["fw"]; r.Table != 100 || r.Mark != 0x10 || r.Mask == nil || *r.Mask != 0xff || r.Priority != 1000 {
+	if r := got.Rules["fw"]; r.Table != 100 || r.Mark != 0x10 || r.Mask == nil || *r.Mask != 0xff || r.Priority != 1000 || !r.Invert {
 		t.Errorf("rule %+v", r)
 	}
 	if err := saveRecord(root, 7, "c0", newStatic()); err != nil {

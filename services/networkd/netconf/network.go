@@ -44,7 +44,45 @@ type Route struct {
 	Destination netip.Prefix // zero: default route
 	Gateway     netip.Addr
 	Type        string // unicast (default), blackhole, unreachable, prohibit, local, …
-	Table       uint32 // 0: main
+	Table       uint32 // 0: main (local for the types local, broadcast, anycast, nat)
+	Scope       uint8  // RT_SCOPE_*; when !HasScope, see DefaultScope
+	HasScope    bool
+}
+
+// DefaultScope is the scope of the route: Scope= when given, else (IPv4)
+// host for local and nat routes, link for broadcast, anycast, multicast and
+// for unicast routes without a gateway, global otherwise.
+func (r *Route) DefaultScope() uint8 {
+	if r.HasScope {
+		return r.Scope
+	}
+	if r.Destination.IsValid() && r.Destination.Addr().Is6() || r.Gateway.Is6() {
+		return 0
+	}
+	switch r.Type {
+	case "local", "nat":
+		return 254
+	case "broadcast", "anycast", "multicast":
+		return 253
+	case "unicast":
+		if !r.Gateway.IsValid() {
+			return 253
+		}
+	}
+	return 0
+}
+
+// DefaultTable is the table of the route: Table= when given, else local
+// for the types local, broadcast, anycast and nat, main otherwise.
+func (r *Route) DefaultTable() uint32 {
+	if r.Table != 0 {
+		return r.Table
+	}
+	switch r.Type {
+	case "local", "broadcast", "anycast", "nat":
+		return 255
+	}
+	return 254
 }
 
 // Rule is one [RoutingPolicyRule] section.
@@ -54,6 +92,8 @@ type Rule struct {
 	Table        uint32
 	Priority     uint32
 	HasPriority  bool
+	Family       string // ipv4 (default), ipv6, both
+	Invert       bool   // "not": the rule applies to what does not match
 }
 
 // DHCPv4 is the [DHCPv4] section (client side).
@@ -63,6 +103,7 @@ type DHCPv4 struct {
 	UseDNS      bool
 	RouteTable  uint32
 	SendRelease bool // DHCPRELEASE when the client stops (default yes)
+	UseTimezone bool // read; the time zone is never set (reported when yes)
 }
 
 // Online is what the [Link] section says about the link's part in the
@@ -123,7 +164,7 @@ func (n *Network) KeepDynamicOnStop() bool {
 type LinkInfo struct {
 	Name string
 	Type string // "ether", "loopback", …
-	Kind string // "veth", "bridge", … ("" for plain devices)
+	Kind string // netlink's kind: "veth", "bridge", … ("" for plain devices)
 	MAC  net.HardwareAddr
 }
 
@@ -154,24 +195,31 @@ func (n *Network) Matches(l LinkInfo) bool {
 	return true
 }
 
-// globList matches s against a list of globs; a "!" before the first
-// pattern inverts the whole list, as upstream does.
+// globList matches s against a list of globs, as upstream does: a word
+// with "!" in front excludes what it matches, the others include. A value
+// one "!" word matches fails the list; otherwise it passes when it matches
+// an including word or when there are none. An empty s (a link without a
+// kind) matches no word, so "!*" selects exactly the links without one.
 func globList(pats []string, s string) bool {
-	invert := false
-	if strings.HasPrefix(pats[0], "!") {
-		invert = true
-	}
-	hit := false
-	for i, p := range pats {
-		if i == 0 && invert {
+	hit, positive := false, false
+	for _, p := range pats {
+		neg := strings.HasPrefix(p, "!")
+		if neg {
 			p = p[1:]
+		} else {
+			positive = true
+		}
+		if s == "" {
+			continue
 		}
 		if ok, err := path.Match(p, s); err == nil && ok {
+			if neg {
+				return false
+			}
 			hit = true
-			break
 		}
 	}
-	return hit != invert
+	return hit || !positive
 }
 
 // Find returns the first network (in load order) that matches l, or nil.
@@ -191,6 +239,12 @@ func Find(nets []*Network, l LinkInfo) *Network {
 // drop-ins. Problems go to warn (FILE:LINE: …); the error is for I/O
 // failures only.
 func Load(root string, warn func(error)) ([]*Network, error) {
+	return LoadTables(root, nil, warn)
+}
+
+// LoadTables is Load with the route table names of networkd.conf's
+// RouteTable= (Global.RouteTables), which Table= and RouteTable= accept.
+func LoadTables(root string, tables map[string]uint32, warn func(error)) ([]*Network, error) {
 	names := map[string]bool{}
 	for _, d := range NetworkDirs {
 		ents, err := os.ReadDir(filepath.Join(root, d))
@@ -232,7 +286,7 @@ func Load(root string, warn func(error)) ([]*Network, error) {
 		if err != nil {
 			return nil, err
 		}
-		n := FromFile(f, warn)
+		n := FromFileTables(f, tables, warn)
 		n.Name, n.Path = name, main
 		out = append(out, n)
 	}

@@ -163,6 +163,8 @@ func FuzzParseNetwork(f *testing.F) {
 	f.Add(sample)
 	f.Add("[Route]\nTable=0\n[DHCPRelay]\nCircuitId=string:\\\n")
 	f.Add(badValues)
+	f.Add(imdsLocked)
+	f.Add("[Route]\nScope=site\nTable=0xFFFFFFFF\nType=local\n[RoutingPolicyRule]\nFamily=both\nInvert=1\n[DHCP]\nUseTimezone=no\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		n, err := ParseNetwork(strings.NewReader(s), "f.network", func(e error) {
 			if _, ok := e.(*conf.Error); !ok {
@@ -175,6 +177,11 @@ func FuzzParseNetwork(f *testing.F) {
 		for _, r := range n.Routes {
 			if r.Destination.IsValid() && r.Destination != r.Destination.Masked() {
 				t.Fatal("unmasked destination")
+			}
+		}
+		for _, r := range n.Rules {
+			if r.Family != "ipv4" && r.Family != "ipv6" && r.Family != "both" {
+				t.Fatalf("rule family %q", r.Family)
 			}
 		}
 		if len(n.Relay.CircuitID) > 255 || len(n.Relay.VirtualSubnetSelection) > 255 {

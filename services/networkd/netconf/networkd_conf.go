@@ -3,6 +3,7 @@ package netconf
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/stead-os/stead/lib/conf"
 )
@@ -10,6 +11,9 @@ import (
 // Global is networkd.conf (systemd/networkd.conf and its drop-ins).
 type Global struct {
 	Relay GlobalRelay
+	// RouteTables are the names of [Network] RouteTable=NAME:NUMBER, which
+	// Table= and RouteTable= of .network files accept besides numbers.
+	RouteTables map[string]uint32
 }
 
 // GlobalRelay is networkd.conf's [DHCPRelay] section.
@@ -35,7 +39,28 @@ func GlobalFromFile(f *conf.File, warn func(error)) *Global {
 	}
 	g := &Global{}
 	parseGlobalRelay(f, &g.Relay, warn)
+	g.RouteTables = parseRouteTables(f, warn)
 	return g
+}
+
+// parseRouteTables reads networkd.conf's [Network] RouteTable=: blank-separated
+// NAME:NUMBER pairs that accumulate; an empty assignment resets them.
+func parseRouteTables(f *conf.File, warn func(error)) map[string]uint32 {
+	var m map[string]uint32
+	for _, e := range f.Entries("Network", "RouteTable") {
+		for _, w := range strings.Fields(e.Value) {
+			name, num, err := routeTableEntry(w)
+			if err != nil {
+				warn(e.Wrap(err))
+				continue
+			}
+			if m == nil {
+				m = map[string]uint32{}
+			}
+			m[name] = num
+		}
+	}
+	return m
 }
 
 // parseGlobalRelay reads networkd.conf's [DHCPRelay].

@@ -5,7 +5,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"strconv"
+	"slices"
 	"strings"
 
 	api "github.com/stead-os/stead/lib/api/iosystemdnetwork"
@@ -19,11 +19,15 @@ var known = map[string]map[string]bool{
 	"Link":              set("RequiredForOnline", "RequiredFamilyForOnline"),
 	"Network":           set("DHCP", "Address", "Gateway", "DNS", "LinkLocalAddressing", "DHCPRelay", "KeepConfiguration"),
 	"Address":           set("Address"),
-	"Route":             set("Destination", "Gateway", "Type", "Table"),
-	"RoutingPolicyRule": set("FirewallMark", "Table", "Priority"),
-	"DHCPv4":            set("UseHostname", "UseMTU", "UseDNS", "RouteTable", "SendRelease"),
+	"Route":             set("Destination", "Gateway", "Type", "Table", "Scope"),
+	"RoutingPolicyRule": set("FirewallMark", "Table", "Priority", "Family", "Invert"),
+	"DHCPv4":            dhcpv4Keys,
+	"DHCP":              dhcpv4Keys, // the legacy name of [DHCPv4]
 	"DHCPRelay":         set("AgentAddress", "GatewayAddress", "CircuitId", "VirtualSubnetSelection", "InterfacePriority"),
 }
+
+// dhcpv4Keys are the settings of [DHCPv4] and of its legacy name [DHCP].
+var dhcpv4Keys = set("UseHostname", "UseMTU", "UseDNS", "RouteTable", "SendRelease", "UseTimezone")
 
 func set(keys ...string) map[string]bool {
 	m := make(map[string]bool, len(keys))
@@ -36,7 +40,10 @@ func set(keys ...string) map[string]bool {
 // FromFile interprets a parsed .network file. Each section has its parser;
 // a bad value is reported through warn (FILE:LINE: …) and leaves the
 // setting at its default.
-func FromFile(f *conf.File, warn func(error)) *Network {
+func FromFile(f *conf.File, warn func(error)) *Network { return FromFileTables(f, nil, warn) }
+
+// FromFileTables is FromFile with the route table names of networkd.conf.
+func FromFileTables(f *conf.File, tables map[string]uint32, warn func(error)) *Network {
 	if warn == nil {
 		warn = func(error) {}
 	}
@@ -46,9 +53,9 @@ func FromFile(f *conf.File, warn func(error)) *Network {
 	n.Match = parseMatch(f, warn)
 	parseNetwork(f, n, warn) // [Network] and the [Address] sections
 	parseLink(f, &n.Online, warn)
-	n.Routes = parseRoutes(f, warn)
-	n.Rules = parseRules(f, warn)
-	parseDHCPv4(f, &n.DHCPv4, warn)
+	n.Routes = parseRoutes(f, tables, warn)
+	n.Rules = parseRules(f, tables, warn)
+	parseDHCPv4(f, &n.DHCPv4, tables, warn)
 	parseRelayLink(f, &n.Relay, warn)
 	return n
 }
@@ -163,14 +170,17 @@ func parseLink(f *conf.File, o *Online, warn func(error)) {
 
 // parseRoutes reads the [Route] sections, one route each; a section with
 // a bad value is dropped whole.
-func parseRoutes(f *conf.File, warn func(error)) []Route {
+func parseRoutes(f *conf.File, tables map[string]uint32, warn func(error)) []Route {
 	var out []Route
 	for _, s := range f.SectionsNamed("Route") {
 		r := Route{Type: "unicast"}
 		ok := conf.Set(&r.Destination, lastIn(s, "Destination"), conf.Located(parseDestination), warn)
 		ok = conf.Set(&r.Gateway, lastIn(s, "Gateway"), conf.Located(parseAddr), warn) && ok
 		ok = conf.Set(&r.Type, lastIn(s, "Type"), conf.Located(routeType), warn) && ok
-		ok = conf.Set(&r.Table, lastIn(s, "Table"), conf.Located(ParseTable), warn) && ok
+		ok = conf.Set(&r.Table, lastIn(s, "Table"), tableReader(tables), warn) && ok
+		scope := lastIn(s, "Scope")
+		ok = conf.Set(&r.Scope, scope, conf.Located(routeScope), warn) && ok
+		r.HasScope = scope.Value != ""
 		if ok {
 			out = append(out, r)
 		}
@@ -180,12 +190,14 @@ func parseRoutes(f *conf.File, warn func(error)) []Route {
 
 // parseRules reads the [RoutingPolicyRule] sections, one rule each; a
 // section with a bad value is dropped whole.
-func parseRules(f *conf.File, warn func(error)) []Rule {
+func parseRules(f *conf.File, tables map[string]uint32, warn func(error)) []Rule {
 	var out []Rule
 	for _, s := range f.SectionsNamed("RoutingPolicyRule") {
-		var r Rule
+		r := Rule{Family: "ipv4"}
 		ok := firewallMark(lastIn(s, "FirewallMark"), &r, warn)
-		ok = conf.Set(&r.Table, lastIn(s, "Table"), conf.Located(ParseTable), warn) && ok
+		ok = conf.Set(&r.Table, lastIn(s, "Table"), tableReader(tables), warn) && ok
+		ok = conf.Set(&r.Family, lastIn(s, "Family"), conf.Located(ruleFamily), warn) && ok
+		ok = conf.Set(&r.Invert, lastIn(s, "Invert"), conf.Bool, warn) && ok
 		prio := lastIn(s, "Priority")
 		ok = conf.Set(&r.Priority, prio, conf.Int[uint32]("priority", 0, math.MaxUint32), warn) && ok
 		r.HasPriority = prio.Value != ""
@@ -204,7 +216,7 @@ func firewallMark(e conf.Entry, r *Rule, warn func(error)) bool {
 	}
 	ok := true
 	v, m, _ := strings.Cut(e.Value, "/")
-	if mark, err := strconv.ParseUint(v, 0, 32); err != nil {
+	if mark, err := parseUint32(v); err != nil {
 		warn(e.Wrap(fmt.Errorf("invalid firewall mark %q", e.Value)))
 		ok = false
 	} else {
@@ -213,7 +225,7 @@ func firewallMark(e conf.Entry, r *Rule, warn func(error)) bool {
 	if m == "" {
 		return ok
 	}
-	if mask, err := strconv.ParseUint(m, 0, 32); err != nil {
+	if mask, err := parseUint32(m); err != nil {
 		warn(e.Wrap(fmt.Errorf("invalid firewall mask %q", e.Value)))
 		ok = false
 	} else {
@@ -222,13 +234,33 @@ func firewallMark(e conf.Entry, r *Rule, warn func(error)) bool {
 	return ok
 }
 
-// parseDHCPv4 reads [DHCPv4], the client's settings.
-func parseDHCPv4(f *conf.File, d *DHCPv4, warn func(error)) {
-	conf.Set(&d.UseHostname, last(f, "DHCPv4", "UseHostname"), conf.Bool, warn)
-	conf.Set(&d.UseMTU, last(f, "DHCPv4", "UseMTU"), conf.Bool, warn)
-	conf.Set(&d.UseDNS, last(f, "DHCPv4", "UseDNS"), conf.Bool, warn)
-	conf.Set(&d.SendRelease, last(f, "DHCPv4", "SendRelease"), conf.Bool, warn)
-	conf.Set(&d.RouteTable, last(f, "DHCPv4", "RouteTable"), conf.Located(ParseTable), warn)
+// parseDHCPv4 reads [DHCPv4] and its legacy name [DHCP], the client's
+// settings; where both set a key, the later assignment wins.
+func parseDHCPv4(f *conf.File, d *DHCPv4, tables map[string]uint32, warn func(error)) {
+	get := func(key string) conf.Entry { return lastOf(f, key, "DHCP", "DHCPv4") }
+	conf.Set(&d.UseHostname, get("UseHostname"), conf.Bool, warn)
+	conf.Set(&d.UseMTU, get("UseMTU"), conf.Bool, warn)
+	conf.Set(&d.UseDNS, get("UseDNS"), conf.Bool, warn)
+	conf.Set(&d.SendRelease, get("SendRelease"), conf.Bool, warn)
+	conf.Set(&d.RouteTable, get("RouteTable"), tableReader(tables), warn)
+	tz := get("UseTimezone")
+	if conf.Set(&d.UseTimezone, tz, conf.Bool, warn) && d.UseTimezone {
+		warn(tz.Wrap(fmt.Errorf("setting the time zone from the lease is not supported (no timedated), ignoring")))
+	}
+}
+
+// lastOf is the last assignment of key in any section named one of secs,
+// in file order.
+func lastOf(f *conf.File, key string, secs ...string) conf.Entry {
+	ss := f.Sections()
+	for i := len(ss) - 1; i >= 0; i-- {
+		if slices.Contains(secs, ss[i].Name) {
+			if e, ok := ss[i].Lookup(key); ok {
+				return e
+			}
+		}
+	}
+	return conf.Entry{}
 }
 
 // parseRelayLink reads the per-link [DHCPRelay] section.

@@ -84,14 +84,87 @@ func parseAddr(s string) (netip.Addr, error) {
 // Well-known routing table names.
 var tableNames = map[string]uint32{"default": 253, "main": 254, "local": 255}
 
-// ParseTable accepts a table number (1…4294967295) or default/main/local.
-func ParseTable(s string) (uint32, error) {
+// ParseTable accepts a table number (1…4294967295, decimal or 0x hex) or
+// default/main/local.
+func ParseTable(s string) (uint32, error) { return parseTableNamed(s, nil) }
+
+// parseTableNamed is ParseTable that also knows the names of networkd.conf's
+// RouteTable=.
+func parseTableNamed(s string, names map[string]uint32) (uint32, error) {
 	if t, ok := tableNames[s]; ok {
 		return t, nil
 	}
-	v, err := strconv.ParseUint(s, 10, 32)
+	if t, ok := names[s]; ok {
+		return t, nil
+	}
+	v, err := parseUint32(s)
 	if err != nil || v == 0 {
 		return 0, fmt.Errorf("invalid route table %q", s)
 	}
-	return uint32(v), nil
+	return v, nil
+}
+
+// tableReader reads Table= and RouteTable= with the names of networkd.conf.
+func tableReader(names map[string]uint32) func(conf.Entry) (uint32, error) {
+	return conf.Located(func(s string) (uint32, error) { return parseTableNamed(s, names) })
+}
+
+// parseUint32 reads a decimal number or, after 0x, a hexadecimal one. A
+// leading zero does not mean octal.
+func parseUint32(s string) (uint32, error) {
+	base := 10
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		s, base = s[2:], 16
+	}
+	if s == "" || s[0] == '+' || s[0] == '-' || strings.Contains(s, "_") {
+		return 0, strconv.ErrSyntax
+	}
+	v, err := strconv.ParseUint(s, base, 32)
+	return uint32(v), err
+}
+
+// Route scopes by name ([Route] Scope=).
+var scopeNames = map[string]uint8{"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+
+// routeScope reads Scope=: a name or a number 0…255.
+func routeScope(s string) (uint8, error) {
+	if v, ok := scopeNames[s]; ok {
+		return v, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 8)
+	if err != nil {
+		return 0, fmt.Errorf("invalid route scope %q", s)
+	}
+	return uint8(v), nil
+}
+
+// ruleFamily reads [RoutingPolicyRule] Family=: ipv4, ipv6 or both.
+func ruleFamily(s string) (string, error) {
+	switch s {
+	case "ipv4", "ipv6", "both":
+		return s, nil
+	}
+	return "", fmt.Errorf("invalid rule family %q (ipv4, ipv6 or both)", s)
+}
+
+// routeTableEntry reads one NAME:NUMBER of networkd.conf's RouteTable=.
+func routeTableEntry(s string) (string, uint32, error) {
+	name, num, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return "", 0, fmt.Errorf("invalid route table definition %q (NAME:NUMBER)", s)
+	}
+	if _, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return "", 0, fmt.Errorf("invalid route table name %q: a number", name)
+	}
+	if _, ok := tableNames[name]; ok {
+		return "", 0, fmt.Errorf("route table name %q is predefined", name)
+	}
+	v, err := parseUint32(num)
+	if err != nil || v == 0 {
+		return "", 0, fmt.Errorf("invalid route table number %q", num)
+	}
+	if v == 253 || v == 254 || v == 255 {
+		return "", 0, fmt.Errorf("route table number %d is predefined", v)
+	}
+	return name, v, nil
 }
