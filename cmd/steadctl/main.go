@@ -33,6 +33,9 @@ Unit commands:
   restart UNIT…            Stop units if running, then start them
   reload UNIT…             Reload the configuration of running units
   list-jobs                List the manager's queued jobs
+  list-fdstore UNIT        List the fds a service keeps in its fd store
+  clean --what=fdstore UNIT…
+                           Close the fds in the fd store of stopped services
 
 Manager commands:
   daemon-reload            Re-read all unit files
@@ -50,7 +53,8 @@ Options:
      --job-mode=MODE       start & co: replace (default) or fail
      --no-block            start & co: return once the job is queued
   -q --quiet               is-active, is-failed: print nothing
-     --no-legend           list-units: no header, legend or count
+     --no-legend           list-units & co: no header, legend or count
+     --what=fdstore        clean: what to remove (only fdstore is supported)
      --no-pager            Accepted; steadctl never pages
      --root=DIR            Talk to the manager whose sockets are under DIR
 
@@ -118,6 +122,7 @@ func command(o *steadctl.Options) *cli.Command {
 	c.Func("P", 'P', func(v string) error { o.Value = true; return props(v) })
 	c.Var(jsonMode{&o.JSON}, "json", 0)
 	c.String(&o.Mode, "job-mode", 0)
+	c.Func("what", 0, func(v string) error { o.What = append(o.What, v); return nil })
 	c.String(&o.Root, "root", 0)
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,7 @@ type Service struct {
 	RemainAfterExit                                  bool
 	Watchdog                                         time.Duration
 	FileDescriptorStoreMax                           int
+	FileDescriptorStorePreserve                      string // no, yes, restart (default), on-success
 	PIDFile                                          string
 	// Standard streams: StandardInput= is "null" or "socket"; StandardOutput=
 	// and StandardError= are "inherit", "null", "socket" or "log" (journal,
@@ -340,12 +342,7 @@ func (u *Unit) parseService(report func(error)) bool {
 	s.PIDFile = u.str("Service", "PIDFile", report)
 	s.RuntimeDirectory = u.dirs("RuntimeDirectory", report)
 	s.StateDirectory = u.dirs("StateDirectory", report)
-	s.RuntimeDirectoryPreserve = u.enum("Service", "RuntimeDirectoryPreserve", "no", []string{"no", "yes", "restart"}, report)
-	if v, ok := u.File.Get("Service", "RuntimeDirectoryPreserve"); ok && v != "" && v != "restart" {
-		if b, err := conf.ParseBool(v); err == nil {
-			s.RuntimeDirectoryPreserve = map[bool]string{true: "yes", false: "no"}[b]
-		}
-	}
+	s.RuntimeDirectoryPreserve = u.preserveMode("RuntimeDirectoryPreserve", "no", report)
 	ts := u.timespan("Service", "TimeoutSec", defaultTimeout, report)
 	startDefault := ts
 	if _, set := u.File.Get("Service", "TimeoutSec"); !set && s.Type == "oneshot" {
@@ -367,7 +364,24 @@ func (u *Unit) parseService(report func(error)) bool {
 	u.parseStdio(s, report)
 	fdStoreMax, _ := u.File.Lookup("Service", "FileDescriptorStoreMax")
 	conf.Set(&s.FileDescriptorStoreMax, fdStoreMax, unsignedInt, report)
+	s.FileDescriptorStorePreserve = u.preserveMode("FileDescriptorStorePreserve", "restart", report)
 	return bad
+}
+
+// preserveMode reads a [Service] setting of the kind RuntimeDirectoryPreserve= and
+// FileDescriptorStorePreserve= are: a boolean (yes or no), "restart" or, for the fd store
+// only, "on-success". Empty or unset is def.
+func (u *Unit) preserveMode(key, def string, report func(error)) string {
+	modes := []string{"no", "yes", "restart"}
+	if key == "FileDescriptorStorePreserve" {
+		modes = append(modes, "on-success")
+	}
+	if v, ok := u.File.Get("Service", key); ok && v != "" && !slices.Contains(modes, v) {
+		if b, err := conf.ParseBool(v); err == nil {
+			return map[bool]string{true: "yes", false: "no"}[b]
+		}
+	}
+	return u.enum("Service", key, def, modes, report)
 }
 
 func (u *Unit) parseSocket(report func(error)) bool {

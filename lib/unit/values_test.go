@@ -53,3 +53,29 @@ w.socket:4: MaxConnections: invalid positive integer "0"
 		t.Errorf("socket %+v, warnings:\n%s", u.Socket, got)
 	}
 }
+
+// TestFileDescriptorStorePreserve: the default is restart; booleans, restart and on-success
+// are accepted; anything else is reported and the default kept.
+func TestFileDescriptorStorePreserve(t *testing.T) {
+	root := t.TempDir()
+	for _, c := range []struct{ in, want, warn string }{
+		{"", "restart", ""},
+		{"FileDescriptorStorePreserve=yes\n", "yes", ""},
+		{"FileDescriptorStorePreserve=false\n", "no", ""},
+		{"FileDescriptorStorePreserve=restart\n", "restart", ""},
+		{"FileDescriptorStorePreserve=on-success\n", "on-success", ""},
+		{"FileDescriptorStorePreserve=later\n", "restart", `unknown value "later"`},
+	} {
+		write(t, root, "etc/systemd/system/p.service", "[Service]\nExecStart=/bin/true\n"+c.in)
+		u, err := Load(root, "p.service", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.Service.FileDescriptorStorePreserve; got != c.want {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
+		if w := fmtErrs(u.Warnings); (c.warn == "") != (w == "") || !strings.Contains(w, c.warn) {
+			t.Errorf("%q: warnings %q, want %q", c.in, w, c.warn)
+		}
+	}
+}

@@ -413,8 +413,9 @@ func credential(id identity, c unit.ExecCommand) *syscall.Credential {
 func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, error) {
 	var extra []string
 	var fds []int
+	nSock := 0
 	if main {
-		fds, extra = m.socketFDs(us)
+		fds, extra, nSock = m.listenFDs(us)
 	}
 	env, envMap, err := m.environment(us, main, extra)
 	if err != nil {
@@ -461,7 +462,7 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 		return 0, err
 	}
 	r := os.NewFile(uintptr(pp[0]), "|"+us.u.Name)
-	std, err := stdio(us.u.Service, main, fds, m.devnull.Fd(), uintptr(pp[1]))
+	std, err := stdio(us.u.Service, main, fds[:nSock], m.devnull.Fd(), uintptr(pp[1]))
 	if err != nil {
 		r.Close()
 		return 0, err

@@ -102,7 +102,8 @@ type Manager struct {
 	started       time.Time
 	onState       func(name, active string) // test hook, called with m.mu held
 	finished      time.Time
-	oom           oomHub // io.systemd.ManagedOOM subscriber (managedoom.go)
+	oom           oomHub   // io.systemd.ManagedOOM subscriber (managedoom.go)
+	fdPoll        fdPoller // watches the stored fds for hang-ups (fdstore_linux.go)
 }
 
 type job struct {
@@ -491,6 +492,7 @@ func (m *Manager) setState(us *unitState, active string, sub subState) {
 	if old != active {
 		m.log.Info("unit state", "unit", us.u.Name, "from", old, "to", active, "sub", sub)
 	}
+	m.fdStoreOnState(us)
 	if j := us.job; j != nil && j.run {
 		switch j.typ {
 		case JobStart:

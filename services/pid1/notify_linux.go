@@ -66,7 +66,8 @@ const (
 
 // readNotify receives notification datagrams, each with at most maxFDs
 // fds (notifyMaxFDs; tests use fewer), until the socket is closed. Every
-// fd received is closed or handed to storeFDs, whatever the datagram.
+// fd received is closed or handed to storeFDs (fdstore_linux.go), whatever
+// the datagram.
 func (m *Manager) readNotify(c *net.UnixConn, maxFDs int) {
 	buf := make([]byte, notifyMaxSize)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*maxFDs))
@@ -126,17 +127,6 @@ func closeFDs(fds []int) {
 	}
 }
 
-// storeFDs takes the fds a notification of us's main process carried. There
-// is no fd store yet (issue 13): they are closed. The store will keep those
-// of a FDSTORE=1 message, counting them per service and closing any beyond
-// fdStoreLimit(us), and close the others. m.mu held.
-func (m *Manager) storeFDs(us *unitState, fds []int) {
-	if len(fds) > 0 {
-		m.log.Debug("fds received, closed: no fd store", "unit", us.u.Name, "fds", len(fds), "limit", fdStoreLimit(us))
-	}
-	closeFDs(fds)
-}
-
 // fdStoreLimit is the most fds the store may hold for us:
 // FileDescriptorStoreMax=, at most fdStoreMax.
 func fdStoreLimit(us *unitState) int {
@@ -159,7 +149,7 @@ func (m *Manager) handleNotify(pid int, msg []byte, fds []int) {
 		m.log.Debug("notification from unknown pid ignored", "pid", pid)
 		return
 	}
-	m.storeFDs(us, fds)
+	m.storeFDs(us, parseFDMessage(msg), fds)
 	var ready, reloading, stopping, ping, trigger bool
 	for _, line := range bytes.Split(msg, []byte("\n")) {
 		k, v, ok := strings.Cut(string(line), "=")

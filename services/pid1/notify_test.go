@@ -89,9 +89,10 @@ func waitFDs(t *testing.T, base int) {
 	}
 }
 
-// Whatever notifications carry, every fd received is closed (there is no
-// fd store yet): from a service's main process and from anyone else, in
-// messages too long to read, repeated until a leak would show.
+// Whatever notifications carry, every fd received is closed or stored, and
+// the store is released when the service stops: from a service's main
+// process and from anyone else, in messages too long to read, repeated
+// until a leak would show.
 func TestNotifyClosesEveryFD(t *testing.T) {
 	root := shortRoot(t)
 	self, err := os.Executable()

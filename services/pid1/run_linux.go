@@ -87,6 +87,7 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	<-reaperDone
 	m.notifyConn.Close()
 	_ = os.Remove(m.notifyPath)
+	m.closeFDStores()
 	m.mu.Lock()
 	if m.devnull != nil {
 		m.devnull.Close()

@@ -282,14 +282,13 @@ func (m *Manager) pollListeners(pfds []unix.PollFd, stop chan struct{}) (ready, 
 	return true, false
 }
 
-// socketFDs returns the fds passed to us's main process and the LISTEN_*
-// variables describing them (LISTEN_PID is set by the shim): its accepted
-// connection (Accept=yes, named "connection"), else the listening fds of
-// the socket units that activate it, sockets sorted by name, each one's
-// fds in Listen*= order. m.mu held.
+// socketFDs returns the socket fds passed to us's main process and their
+// names: its accepted connection (Accept=yes, named "connection"), else the
+// listening fds of the socket units that activate it, sockets sorted by
+// name, each one's fds in Listen*= order. m.mu held.
 func (m *Manager) socketFDs(us *unitState) ([]int, []string) {
 	if us.svc.ex.acceptedBy != nil {
-		return []int{us.svc.ex.connFD}, []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=connection"}
+		return []int{us.svc.ex.connFD}, []string{"connection"}
 	}
 	var socks []*unitState
 	for _, o := range m.rels().sockets[us.u.Name] {
@@ -306,8 +305,22 @@ func (m *Manager) socketFDs(us *unitState) ([]int, []string) {
 		}
 		fds = append(fds, o.sock.fds...)
 	}
-	if len(fds) == 0 {
-		return nil, nil
+	return fds, names
+}
+
+// listenFDs returns every fd passed to us's main process and the LISTEN_*
+// variables describing them (LISTEN_PID is set by the shim): the socket
+// fds (socketFDs), then the fd store's in the order they were stored, and
+// the number of socket fds among them. m.mu held.
+func (m *Manager) listenFDs(us *unitState) (fds []int, env []string, nSock int) {
+	fds, names := m.socketFDs(us)
+	nSock = len(fds)
+	for _, s := range us.svc.fdStore {
+		fds = append(fds, s.fd)
+		names = append(names, s.name)
 	}
-	return fds, []string{"LISTEN_FDS=" + strconv.Itoa(len(fds)), "LISTEN_FDNAMES=" + strings.Join(names, ":")}
+	if len(fds) == 0 {
+		return nil, nil, 0
+	}
+	return fds, []string{"LISTEN_FDS=" + strconv.Itoa(len(fds)), "LISTEN_FDNAMES=" + strings.Join(names, ":")}, nSock
 }

@@ -72,7 +72,8 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 	}
 	if u.Type == "service" {
 		sr := &iosystemdunit.ServiceRuntime{StatusText: us.svc.status, Result: us.result.wire(), NRestarts: us.svc.nRestarts,
-			ReloadResult: resultSuccess.wire(), CleanResult: resultSuccess.wire(), LiveMountResult: resultSuccess.wire()}
+			NFileDescriptorStore: len(us.svc.fdStore),
+			ReloadResult:         resultSuccess.wire(), CleanResult: resultSuccess.wire(), LiveMountResult: resultSuccess.wire()}
 		if us.svc.mainPID != 0 {
 			sr.MainPID = &iosystemdunit.ProcessId{PID: int64(us.svc.mainPID)}
 		}

@@ -69,6 +69,26 @@ func (f *fakeManager) ReloadUnit(ctx context.Context, c iosteadmanager.VarlinkCa
 	return f.job(ctx, c, name, "reload")
 }
 
+func (f *fakeManager) ListFDStore(ctx context.Context, c iosteadmanager.VarlinkCall, name string) error {
+	switch name {
+	case "a.service":
+		return c.ReplyListFDStore(ctx, []iosteadmanager.FDStoreEntry{
+			{Name: "db", Type: "reg", Devno: "0:33", Inode: 12, Path: "/memfd:db (deleted)", Flags: "rw"}})
+	case "a.socket":
+		return c.ReplyNotAService(ctx, name)
+	}
+	return c.ReplyNoSuchUnit(ctx, name)
+}
+func (f *fakeManager) ClearFDStore(ctx context.Context, c iosteadmanager.VarlinkCall, name string) error {
+	switch name {
+	case "a.service":
+		return c.ReplyUnitActive(ctx, name, "active")
+	case "b.service":
+		return c.ReplyClearFDStore(ctx)
+	}
+	return c.ReplyNoSuchUnit(ctx, name)
+}
+
 type fakeJobs struct{}
 
 func (fakeJobs) List(ctx context.Context, c *varlink.Call, _ *int64, _ *string) error {
@@ -136,6 +156,13 @@ func TestRun(t *testing.T) {
 		{[]string{"daemon-reload"}, Options{}, 0, "", ""},
 		{[]string{"reboot"}, Options{}, 0, "", ""},
 		{[]string{"frobnicate"}, Options{}, 1, "", "Unknown command verb 'frobnicate'."},
+		{[]string{"list-fdstore", "a"}, Options{}, 0, "FDNAME TYPE DEVNO INODE RDEVNO PATH                FLAGS\ndb     reg  0:33  12    -      /memfd:db (deleted) rw\n\n1 file descriptors listed.\n", ""},
+		{[]string{"list-fdstore", "a.socket"}, Options{}, 1, "", "Unit a.socket is not a service."},
+		{[]string{"list-fdstore", "nope"}, Options{}, 4, "", "Unit nope.service not found."},
+		{[]string{"list-fdstore", "a", "b"}, Options{}, 1, "", "exactly one unit"},
+		{[]string{"clean", "b"}, Options{What: []string{"fdstore"}}, 0, "", ""},
+		{[]string{"clean", "b"}, Options{}, 1, "", "not supported"},
+		{[]string{"clean", "a"}, Options{What: []string{"fdstore"}}, 1, "", "Unit a.service is active; stop it first."},
 	} {
 		out, errOut, code := run(c.o, c.args...)
 		if code != c.code || !strings.HasPrefix(out, c.stdout) || !strings.Contains(errOut, c.stderr) || (c.stdout == "" && out != "") {

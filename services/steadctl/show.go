@@ -37,6 +37,7 @@ func properties(u *iosystemdunit.Unit) []property {
 	if s := r.Service; s != nil {
 		add("Result", serviceResult(s))
 		add("NRestarts", strconv.Itoa(s.NRestarts))
+		add("NFileDescriptorStore", strconv.Itoa(s.NFileDescriptorStore))
 		add("MainPID", strconv.FormatInt(pid(s.MainPID), 10))
 		add("ControlPID", strconv.FormatInt(pid(s.ControlPID), 10))
 		add("StatusText", s.StatusText)

@@ -38,7 +38,8 @@ type Options struct {
 	Mode     string   // start & co: the job mode ("": the manager's default)
 	NoBlock  bool     // start & co: return once the job is queued
 	Quiet    bool     // is-active, is-failed: print nothing
-	NoLegend bool     // list-units, list-jobs: no header, legend or count
+	NoLegend bool     // list-units, list-jobs, list-fdstore: no header, legend or count
+	What     []string // clean: what to clean (--what=, comma-separated; only fdstore)
 
 	Stdout, Stderr io.Writer
 	Now            func() time.Time // nil: time.Now
@@ -80,6 +81,10 @@ func (x *ctl) run(ctx context.Context, verb string, args []string) int {
 		return x.status(ctx, args)
 	case "list-jobs":
 		return x.listJobs(ctx)
+	case "list-fdstore":
+		return x.listFDStore(ctx, args)
+	case "clean":
+		return x.clean(ctx, args)
 	case "show":
 		return x.show(ctx, args)
 	case "is-active":

@@ -34,7 +34,7 @@ type JobOptions struct {
 // Client calls io.stead.Manager over a connection the caller dials (iosystemdmanager.SocketAddress)
 // and closes; like the connection, it makes one call at a time. The interface's error
 // replies come back as its error types (*NoSuchUnit, *UnitNotLoaded, *JobNotSupported,
-// *JobConflict, *JobFailed, *ShuttingDown): use errors.As.
+// *JobConflict, *JobFailed, *ShuttingDown, *NotAService, *UnitActive): use errors.As.
 type Client struct{ conn *varlinkd.Client }
 
 // NewClient calls io.stead.Manager over c.
@@ -86,4 +86,26 @@ func (c *Client) job(ctx context.Context, method, name string, o JobOptions) (Jo
 		err = nil
 	}
 	return r, clienterr.Typed(err, Dispatch_Error)
+}
+
+// ListFDStore lists the fds the service called name keeps in its fd store.
+func (c *Client) ListFDStore(ctx context.Context, name string) ([]FDStoreEntry, error) {
+	in := struct {
+		Name string `json:"name"`
+	}{name}
+	var out struct {
+		Entries []FDStoreEntry `json:"entries"`
+	}
+	err := c.conn.Call(ctx, Name+".ListFDStore", in, &out)
+	return out.Entries, clienterr.Typed(err, Dispatch_Error)
+}
+
+// ClearFDStore closes the fds the service called name keeps in its fd store; the unit must
+// be inactive or failed (*UnitActive otherwise).
+func (c *Client) ClearFDStore(ctx context.Context, name string) error {
+	in := struct {
+		Name string `json:"name"`
+	}{name}
+	err := c.conn.Call(ctx, Name+".ClearFDStore", in, nil)
+	return clienterr.Typed(err, Dispatch_Error)
 }

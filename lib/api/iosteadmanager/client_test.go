@@ -64,6 +64,41 @@ func (f *fakeJobs) ReloadUnit(ctx context.Context, c VarlinkCall, name string, m
 	return f.reply(ctx, c, name, "reload", mode)
 }
 
+func (f *fakeJobs) ListFDStore(ctx context.Context, c VarlinkCall, name string) error {
+	if name != "ok.service" {
+		return c.ReplyNotAService(ctx, name)
+	}
+	r := "1:3"
+	return c.ReplyListFDStore(ctx, []FDStoreEntry{{Name: "db", Type: "chr", Devno: "0:5", Inode: 4, Rdevno: &r, Path: "/dev/null", Flags: "rw"}})
+}
+func (f *fakeJobs) ClearFDStore(ctx context.Context, c VarlinkCall, name string) error {
+	if name != "ok.service" {
+		return c.ReplyUnitActive(ctx, name, "active")
+	}
+	return c.ReplyClearFDStore(ctx)
+}
+
+func TestClientFDStore(t *testing.T) {
+	addr := apitest.Serve(t, filepath.Join(t.TempDir(), "m"), VarlinkNew(&fakeJobs{}))
+	c := NewClient(apitest.Dial(t, addr))
+	ctx := context.Background()
+	l, err := c.ListFDStore(ctx, "ok.service")
+	if err != nil || len(l) != 1 || l[0].Name != "db" || l[0].Rdevno == nil || *l[0].Rdevno != "1:3" {
+		t.Errorf("ListFDStore: %+v %v", l, err)
+	}
+	var notService *NotAService
+	if _, err := c.ListFDStore(ctx, "x.socket"); !errors.As(err, &notService) || notService.Name != "x.socket" {
+		t.Errorf("NotAService: %#v", err)
+	}
+	if err := c.ClearFDStore(ctx, "ok.service"); err != nil {
+		t.Errorf("ClearFDStore: %v", err)
+	}
+	var active *UnitActive
+	if err := c.ClearFDStore(ctx, "busy.service"); !errors.As(err, &active) || active.ActiveState != "active" {
+		t.Errorf("UnitActive: %#v", err)
+	}
+}
+
 func TestClient(t *testing.T) {
 	f := &fakeJobs{}
 	addr := apitest.Serve(t, filepath.Join(t.TempDir(), "m"), VarlinkNew(f))

@@ -18,6 +18,17 @@ import (
 // What to do when the unit already has a queued job of another kind.
 type JobMode string
 
+// One file descriptor held in a service's fd store (sd_notify FDSTORE=1).
+type FDStoreEntry struct {
+	Name   string  `json:"name"`
+	Type   string  `json:"type"`
+	Devno  string  `json:"devno"`
+	Inode  int64   `json:"inode"`
+	Rdevno *string `json:"rdevno,omitempty"`
+	Path   string  `json:"path"`
+	Flags  string  `json:"flags"`
+}
+
 // No unit file of that name exists (LoadState not-found).
 type NoSuchUnit struct {
 	Name string `json:"name"`
@@ -88,6 +99,29 @@ func (e ShuttingDown) Error() string {
 	return s
 }
 
+// The unit is not a service, so it has no fd store.
+type NotAService struct {
+	Name string `json:"name"`
+}
+
+func (e NotAService) Error() string {
+	s := "io.stead.Manager.NotAService"
+	s += fmt.Sprintf("(Name: %v)", e.Name)
+	return s
+}
+
+// The unit is not inactive or failed.
+type UnitActive struct {
+	Name        string `json:"name"`
+	ActiveState string `json:"activeState"`
+}
+
+func (e UnitActive) Error() string {
+	s := "io.stead.Manager.UnitActive"
+	s += fmt.Sprintf("(Name: %v, ActiveState: %v)", e.Name, e.ActiveState)
+	return s
+}
+
 func Dispatch_Error(err error) error {
 	if e, ok := err.(*varlink.Error); ok {
 		switch e.Name {
@@ -152,6 +186,28 @@ func Dispatch_Error(err error) error {
 				return e
 			}
 			var param ShuttingDown
+			err := json.Unmarshal(*errorRawParameters, &param)
+			if err != nil {
+				return e
+			}
+			return &param
+		case "io.stead.Manager.NotAService":
+			errorRawParameters := e.Parameters.(*json.RawMessage)
+			if errorRawParameters == nil {
+				return e
+			}
+			var param NotAService
+			err := json.Unmarshal(*errorRawParameters, &param)
+			if err != nil {
+				return e
+			}
+			return &param
+		case "io.stead.Manager.UnitActive":
+			errorRawParameters := e.Parameters.(*json.RawMessage)
+			if errorRawParameters == nil {
+				return e
+			}
+			var param UnitActive
 			err := json.Unmarshal(*errorRawParameters, &param)
 			if err != nil {
 				return e
@@ -486,6 +542,120 @@ func (m ReloadUnit_methods) Upgrade(ctx context.Context, c *varlink.Connection, 
 	}, nil
 }
 
+// Lists the fds a service keeps in its fd store, in the order they are passed to it after its
+// socket fds when it starts.
+type ListFDStore_methods struct{}
+
+func ListFDStore() ListFDStore_methods { return ListFDStore_methods{} }
+
+func (m ListFDStore_methods) Call(ctx context.Context, c *varlink.Connection, name_in_ string) (entries_out_ []FDStoreEntry, err_ error) {
+	receive, err_ := m.Send(ctx, c, 0, name_in_)
+	if err_ != nil {
+		return
+	}
+	entries_out_, _, err_ = receive(ctx)
+	return
+}
+
+func (m ListFDStore_methods) Send(ctx context.Context, c *varlink.Connection, flags uint64, name_in_ string) (func(ctx context.Context) ([]FDStoreEntry, uint64, error), error) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	in.Name = name_in_
+	receive, err := c.Send(ctx, "io.stead.Manager.ListFDStore", in, flags)
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) (entries_out_ []FDStoreEntry, flags uint64, err error) {
+		var out struct {
+			Entries []FDStoreEntry `json:"entries"`
+		}
+		flags, err = receive(ctx, &out)
+		if err != nil {
+			err = Dispatch_Error(err)
+			return
+		}
+		entries_out_ = []FDStoreEntry(out.Entries)
+		return
+	}, nil
+}
+
+func (m ListFDStore_methods) Upgrade(ctx context.Context, c *varlink.Connection, name_in_ string) (func(ctx context.Context) (entries_out_ []FDStoreEntry, flags uint64, conn varlink.ReadWriterContext, err_ error), error) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	in.Name = name_in_
+	receive, err := c.Upgrade(ctx, "io.stead.Manager.ListFDStore", in)
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) (entries_out_ []FDStoreEntry, flags uint64, conn varlink.ReadWriterContext, err error) {
+		var out struct {
+			Entries []FDStoreEntry `json:"entries"`
+		}
+		flags, conn, err = receive(ctx, &out)
+		if err != nil {
+			err = Dispatch_Error(err)
+			return
+		}
+		entries_out_ = []FDStoreEntry(out.Entries)
+		return
+	}, nil
+}
+
+// Closes every fd a service keeps in its fd store (what systemctl clean --what=fdstore does).
+// The unit must be inactive or failed.
+type ClearFDStore_methods struct{}
+
+func ClearFDStore() ClearFDStore_methods { return ClearFDStore_methods{} }
+
+func (m ClearFDStore_methods) Call(ctx context.Context, c *varlink.Connection, name_in_ string) (err_ error) {
+	receive, err_ := m.Send(ctx, c, 0, name_in_)
+	if err_ != nil {
+		return
+	}
+	_, err_ = receive(ctx)
+	return
+}
+
+func (m ClearFDStore_methods) Send(ctx context.Context, c *varlink.Connection, flags uint64, name_in_ string) (func(ctx context.Context) (uint64, error), error) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	in.Name = name_in_
+	receive, err := c.Send(ctx, "io.stead.Manager.ClearFDStore", in, flags)
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) (flags uint64, err error) {
+		flags, err = receive(ctx, nil)
+		if err != nil {
+			err = Dispatch_Error(err)
+			return
+		}
+		return
+	}, nil
+}
+
+func (m ClearFDStore_methods) Upgrade(ctx context.Context, c *varlink.Connection, name_in_ string) (func(ctx context.Context) (flags uint64, conn varlink.ReadWriterContext, err_ error), error) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	in.Name = name_in_
+	receive, err := c.Upgrade(ctx, "io.stead.Manager.ClearFDStore", in)
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) (flags uint64, conn varlink.ReadWriterContext, err error) {
+		flags, conn, err = receive(ctx, nil)
+		if err != nil {
+			err = Dispatch_Error(err)
+			return
+		}
+		return
+	}, nil
+}
+
 // Generated service interface with all methods
 
 type iosteadmanagerInterface interface {
@@ -493,6 +663,8 @@ type iosteadmanagerInterface interface {
 	StopUnit(ctx context.Context, c VarlinkCall, name_ string, mode_ *JobMode) error
 	RestartUnit(ctx context.Context, c VarlinkCall, name_ string, mode_ *JobMode) error
 	ReloadUnit(ctx context.Context, c VarlinkCall, name_ string, mode_ *JobMode) error
+	ListFDStore(ctx context.Context, c VarlinkCall, name_ string) error
+	ClearFDStore(ctx context.Context, c VarlinkCall, name_ string) error
 }
 
 // Generated service object with all methods
@@ -547,6 +719,21 @@ func (c *VarlinkCall) ReplyJobFailed(ctx context.Context, jobId_ int64, unit_ st
 func (c *VarlinkCall) ReplyShuttingDown(ctx context.Context) error {
 	var out ShuttingDown
 	return c.ReplyError(ctx, "io.stead.Manager.ShuttingDown", &out)
+}
+
+// The unit is not a service, so it has no fd store.
+func (c *VarlinkCall) ReplyNotAService(ctx context.Context, name_ string) error {
+	var out NotAService
+	out.Name = name_
+	return c.ReplyError(ctx, "io.stead.Manager.NotAService", &out)
+}
+
+// The unit is not inactive or failed.
+func (c *VarlinkCall) ReplyUnitActive(ctx context.Context, name_ string, activeState_ string) error {
+	var out UnitActive
+	out.Name = name_
+	out.ActiveState = activeState_
+	return c.ReplyError(ctx, "io.stead.Manager.UnitActive", &out)
 }
 
 // Generated reply methods for all varlink methods
@@ -615,6 +802,18 @@ func (c *VarlinkCall) ReplyReloadUnit(ctx context.Context, jobId_ int64, unit_ s
 	return c.Reply(ctx, &out)
 }
 
+func (c *VarlinkCall) ReplyListFDStore(ctx context.Context, entries_ []FDStoreEntry) error {
+	var out struct {
+		Entries []FDStoreEntry `json:"entries"`
+	}
+	out.Entries = []FDStoreEntry(entries_)
+	return c.Reply(ctx, &out)
+}
+
+func (c *VarlinkCall) ReplyClearFDStore(ctx context.Context) error {
+	return c.Reply(ctx, nil)
+}
+
 // Generated dummy implementations for all varlink methods
 
 // Queues a start job for the unit (and the units it pulls in) and waits for it to finish. With
@@ -637,6 +836,18 @@ func (s *VarlinkInterface) RestartUnit(ctx context.Context, c VarlinkCall, name_
 // Runs the unit's ExecReload= commands; the unit must be active.
 func (s *VarlinkInterface) ReloadUnit(ctx context.Context, c VarlinkCall, name_ string, mode_ *JobMode) error {
 	return c.ReplyMethodNotImplemented(ctx, "io.stead.Manager.ReloadUnit")
+}
+
+// Lists the fds a service keeps in its fd store, in the order they are passed to it after its
+// socket fds when it starts.
+func (s *VarlinkInterface) ListFDStore(ctx context.Context, c VarlinkCall, name_ string) error {
+	return c.ReplyMethodNotImplemented(ctx, "io.stead.Manager.ListFDStore")
+}
+
+// Closes every fd a service keeps in its fd store (what systemctl clean --what=fdstore does).
+// The unit must be inactive or failed.
+func (s *VarlinkInterface) ClearFDStore(ctx context.Context, c VarlinkCall, name_ string) error {
+	return c.ReplyMethodNotImplemented(ctx, "io.stead.Manager.ClearFDStore")
 }
 
 // Generated method call dispatcher
@@ -686,6 +897,26 @@ func (s *VarlinkInterface) VarlinkDispatch(ctx context.Context, call varlink.Cal
 			return call.ReplyInvalidParameter(ctx, "parameters")
 		}
 		return s.iosteadmanagerInterface.ReloadUnit(ctx, VarlinkCall{call}, in.Name, in.Mode)
+
+	case "ListFDStore":
+		var in struct {
+			Name string `json:"name"`
+		}
+		err := call.GetParameters(&in)
+		if err != nil {
+			return call.ReplyInvalidParameter(ctx, "parameters")
+		}
+		return s.iosteadmanagerInterface.ListFDStore(ctx, VarlinkCall{call}, in.Name)
+
+	case "ClearFDStore":
+		var in struct {
+			Name string `json:"name"`
+		}
+		err := call.GetParameters(&in)
+		if err != nil {
+			return call.ReplyInvalidParameter(ctx, "parameters")
+		}
+		return s.iosteadmanagerInterface.ClearFDStore(ctx, VarlinkCall{call}, in.Name)
 
 	default:
 		return call.ReplyMethodNotFound(ctx, methodname)
@@ -781,6 +1012,45 @@ error JobFailed(jobId: int, unit: string, jobType: string, result: string)
 
 # The manager is shutting down and accepts no new jobs.
 error ShuttingDown()
+
+# One file descriptor held in a service's fd store (sd_notify FDSTORE=1).
+type FDStoreEntry (
+	# The name it was stored under (FDNAME=, default "stored"); it is passed back in
+	# $LISTEN_FDNAMES.
+	name: string,
+	# The file type: reg, dir, chr, blk, fifo, sock, lnk or unknown.
+	type: string,
+	# st_dev of the file, as major:minor.
+	devno: string,
+	# st_ino of the file.
+	inode: int,
+	# st_rdev of a device node, as major:minor; null for other files.
+	rdevno: ?string,
+	# Where the fd points, as /proc shows it (a path, or e.g. "pipe:[1234]").
+	path: string,
+	# The access mode and status flags of the open file: ro, wo or rw, then append, nonblock,
+	# direct, noatime, path, sync as set, comma-separated.
+	flags: string
+)
+
+# Lists the fds a service keeps in its fd store, in the order they are passed to it after its
+# socket fds when it starts.
+method ListFDStore(
+	# The service's full name, e.g. "foo.service".
+	name: string
+) -> (
+	entries: []FDStoreEntry
+)
+
+# Closes every fd a service keeps in its fd store (what systemctl clean --what=fdstore does).
+# The unit must be inactive or failed.
+method ClearFDStore(name: string) -> ()
+
+# The unit is not a service, so it has no fd store.
+error NotAService(name: string)
+
+# The unit is not inactive or failed.
+error UnitActive(name: string, activeState: string)
 `
 }
 

@@ -122,15 +122,17 @@ type CGroupRuntime struct {
 // hold ServiceResult values, which spell systemd's results with underscores (exit_code,
 // start_limit_hit, …).
 type ServiceRuntime struct {
-	MainPID         *ProcessId         `json:"MainPID,omitempty"`
-	ControlPID      *ProcessId         `json:"ControlPID,omitempty"`
-	StatusText      string             `json:"StatusText,omitempty"`
-	Result          string             `json:"Result"`
-	ReloadResult    string             `json:"ReloadResult"`
-	CleanResult     string             `json:"CleanResult"`
-	LiveMountResult string             `json:"LiveMountResult"`
-	NRestarts       int                `json:"NRestarts"`
-	ExecMain        *ExecCommandStatus `json:"ExecMain,omitempty"`
+	MainPID         *ProcessId `json:"MainPID,omitempty"`
+	ControlPID      *ProcessId `json:"ControlPID,omitempty"`
+	StatusText      string     `json:"StatusText,omitempty"`
+	Result          string     `json:"Result"`
+	ReloadResult    string     `json:"ReloadResult"`
+	CleanResult     string     `json:"CleanResult"`
+	LiveMountResult string     `json:"LiveMountResult"`
+	NRestarts       int        `json:"NRestarts"`
+	// NFileDescriptorStore counts the fds in the service's fd store.
+	NFileDescriptorStore int                `json:"NFileDescriptorStore"`
+	ExecMain             *ExecCommandStatus `json:"ExecMain,omitempty"`
 }
 
 // ExecCommandStatus is how a process ran: Code is the waitid() CLD_* code (1 exited, 2
