@@ -37,9 +37,6 @@ Description=Default target of the oomd VM test
 Wants=stead-vm-agent.service systemd-oomd.service oomtest-prekill.service oomtest-sibling.service
 After=stead-vm-agent.service systemd-oomd.service oomtest-prekill.service oomtest-sibling.service
 `,
-	// Our init has no AmbientCapabilities= yet: as User=systemd-oom oomd could neither write
-	// cgroup.kill (root's, mode 0200) nor signal root's processes. Run it as root here.
-	"systemd-oomd.service.d/10-vm-root.conf": "[Service]\nUser=\n",
 	"oomtest-prekill.service": `[Unit]
 Description=oomd prekill hook (test)
 [Service]
@@ -175,6 +172,16 @@ func TestOomdVM(t *testing.T) {
 	}
 
 	t.Run("Stead", func(t *testing.T) {
+		// oomd runs as the unit says: User=systemd-oom, with CAP_KILL and CAP_DAC_OVERRIDE
+		// (ambient, and all its bounding set) and no_new_privs.
+		oomdPID := strconv.Itoa(initMainPID(initVMUnit(t, m, "systemd-oomd.service")))
+		status := procStatus(m.MustRun(t, "cat", "/proc/"+oomdPID+"/status"))
+		const wantCaps = "0000000000000022" // CAP_DAC_OVERRIDE (1), CAP_KILL (5)
+		if strings.HasPrefix(status["Uid"], "0\t") || status["CapAmb"] != wantCaps || status["CapEff"] != wantCaps ||
+			status["CapBnd"] != wantCaps || status["NoNewPrivs"] != "1" {
+			t.Errorf("oomd (pid %s) runs with Uid %q CapAmb %s CapEff %s CapBnd %s NoNewPrivs %s; want systemd-oom, %s everywhere, 1",
+				oomdPID, status["Uid"], status["CapAmb"], status["CapEff"], status["CapBnd"], status["NoNewPrivs"], wantCaps)
+		}
 		// oomctl dump while the hog runs: the text shows the pressure-watched sibling, the
 		// JSON the rules-watched groups and the ruleset.
 		dump := m.MustRun(t, "oomctl", "dump")

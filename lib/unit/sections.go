@@ -61,6 +61,9 @@ type Service struct {
 	KillMode                                         string // control-group, mixed, process, none
 	KillSignal                                       string
 	RemainAfterExit                                  bool
+	SuccessExitStatus                                ExitStatusSet // clean exits of the main process besides 0 (exitstatus.go)
+	RestartPreventExitStatus                         ExitStatusSet
+	RestartForceExitStatus                           ExitStatusSet
 	Watchdog                                         time.Duration
 	FileDescriptorStoreMax                           int
 	FileDescriptorStorePreserve                      string // no, yes, restart (default), on-success
@@ -69,6 +72,11 @@ type Service struct {
 	// and StandardError= are "inherit", "null", "socket" or "log" (journal,
 	// kmsg, console and their combinations: the manager's log output).
 	StandardInput, StandardOutput, StandardError string
+	// Privileges (security.go): capabilities the processes keep across
+	// User= (ambient), the bounding set (AllCaps: unchanged) and
+	// NoNewPrivileges=.
+	AmbientCapabilities, CapabilityBoundingSet CapSet
+	NoNewPrivileges                            bool
 }
 
 // Listen is one Listen*= line of a socket unit.
@@ -314,8 +322,15 @@ func (u *Unit) parseService(report func(error)) bool {
 	s.ExecStopPost, _ = u.execs("ExecStopPost", report)
 	s.ExecReload, _ = u.execs("ExecReload", report)
 	s.ExecCondition, _ = u.execs("ExecCondition", report)
-	if len(s.ExecStart) == 0 && s.Type != "oneshot" {
-		report(fmt.Errorf("%s: service has no ExecStart= setting, refusing", u.Name))
+	if t, _ := u.File.Get("Service", "Type"); t == "" && len(s.ExecStart) == 0 {
+		s.Type = "oneshot" // no Type= and no ExecStart= (a stop-only service): oneshot, as upstream
+	}
+	switch {
+	case len(s.ExecStart) == 0 && len(s.ExecStop) == 0:
+		report(fmt.Errorf("%s: service has no ExecStart= or ExecStop= setting, refusing", u.Name))
+		bad = true
+	case len(s.ExecStart) == 0 && s.Type != "oneshot":
+		report(fmt.Errorf("%s: service has no ExecStart= setting, which only Type=oneshot services may lack, refusing", u.Name))
 		bad = true
 	}
 	if len(s.ExecStart) > 1 && s.Type != "oneshot" {
@@ -360,8 +375,12 @@ func (u *Unit) parseService(report func(error)) bool {
 		}
 	}
 	s.RemainAfterExit = u.boolean("Service", "RemainAfterExit", false, report)
+	s.SuccessExitStatus = u.exitStatusSet("SuccessExitStatus", report)
+	s.RestartPreventExitStatus = u.exitStatusSet("RestartPreventExitStatus", report)
+	s.RestartForceExitStatus = u.exitStatusSet("RestartForceExitStatus", report)
 	s.Watchdog = u.timespan("Service", "WatchdogSec", 0, report)
 	u.parseStdio(s, report)
+	u.parseSecurity(s, report)
 	fdStoreMax, _ := u.File.Lookup("Service", "FileDescriptorStoreMax")
 	conf.Set(&s.FileDescriptorStoreMax, fdStoreMax, unsignedInt, report)
 	s.FileDescriptorStorePreserve = u.preserveMode("FileDescriptorStorePreserve", "restart", report)

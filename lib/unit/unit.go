@@ -6,8 +6,8 @@
 //
 // Loading is lenient like systemd's: a bad line or value is reported with
 // file:line in Unit.Warnings and skipped. A unit whose essential settings are
-// unusable (no ExecStart= for a non-oneshot service, an unparsable
-// ExecStart=) gets LoadState "bad-setting".
+// unusable (no ExecStart= for a non-oneshot service, neither ExecStart= nor
+// ExecStop=, an unparsable ExecStart=) gets LoadState "bad-setting".
 package unit
 
 import (

@@ -397,9 +397,10 @@ func envOr(k, def string) string {
 
 // credential returns the credentials the child switches to, nil to keep
 // ours: none without User=/Group=/SupplementaryGroups=, for "+"/"!"
-// commands, or when they are already ours.
+// commands, or when they are already ours. "!!" changes nothing: it only
+// matters without ambient capabilities, which init supports.
 func credential(id identity, c unit.ExecCommand) *syscall.Credential {
-	if !id.change || c.Privileged || c.NoSetuid || c.AmbientOnly {
+	if !id.change || c.Privileged || c.NoSetuid {
 		return nil
 	}
 	if os.Geteuid() != 0 && uint32(os.Geteuid()) == id.uid && uint32(os.Getegid()) == id.gid && len(id.groups) == 0 {
@@ -481,7 +482,7 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 		defer unix.Close(cfd)
 		sys.UseCgroupFD, sys.CgroupFD = true, cfd
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys})
+	pid, err := forkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys}, commandPrivileges(us.u.Service, c))
 	if err != nil {
 		r.Close()
 		return 0, err

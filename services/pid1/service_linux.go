@@ -40,6 +40,7 @@ func (m *Manager) startService(us *unitState) {
 	}
 	us.result = resultSuccess
 	us.svc.ready = false
+	us.svc.mainExited = false
 	us.svc.status = ""
 	us.svc.gen++
 	m.armStartTimeout(us)
@@ -326,6 +327,17 @@ func (m *Manager) shouldRestart(us *unitState) bool {
 	if us.result == resultStartLimitHit {
 		return false
 	}
+	// RestartPreventExitStatus= and RestartForceExitStatus= look at how the
+	// main process of this start ended, and win over Restart=.
+	if e := us.svc.execMain; us.svc.mainExited {
+		s := us.u.Service
+		if inExitSet(s.RestartPreventExitStatus, e) {
+			return false
+		}
+		if inExitSet(s.RestartForceExitStatus, e) {
+			return true
+		}
+	}
 	clean := us.result == resultSuccess
 	switch us.u.Service.Restart {
 	case "always":
@@ -429,6 +441,10 @@ func (m *Manager) childExited(p *proc, ws unix.WaitStatus) {
 		us.svc.mainPID = 0
 		m.disarmWatchdog(us)
 		m.trackMainExit(us, p.pid, ws)
+		us.svc.mainExited = true
+		if res != resultSuccess && inExitSet(s.SuccessExitStatus, us.svc.execMain) {
+			res = resultSuccess // SuccessExitStatus= (only ever for the main process)
+		}
 		if s.Type == "oneshot" && us.svc.phase == phaseStart {
 			if res != resultSuccess {
 				m.phaseFailed(us, res)
@@ -493,6 +509,15 @@ func (m *Manager) childExited(p *proc, ws unix.WaitStatus) {
 		return
 	}
 	m.advance(us)
+}
+
+// inExitSet reports whether a main process that ended as e is in set: its
+// exit status, or the signal that killed it.
+func inExitSet(set unit.ExitStatusSet, e exitStatus) bool {
+	if e.code == cldExited {
+		return set.HasStatus(e.status)
+	}
+	return set.HasSignal(e.status)
 }
 
 func describeStatus(ws unix.WaitStatus) string {

@@ -127,9 +127,10 @@ type serviceRuntime struct {
 	stopTmr   *time.Timer // TimeoutStopSec=
 	startTmr  *time.Timer // TimeoutStartSec=
 
-	execMain exitStatus  // the last main process (unitruntime.go)
-	fdStore  []*storedFD // FDSTORE=1 fds, passed after the socket fds at every start (fdstore_linux.go)
-	ex       execState   // identity, credentials, cgroup, watchdog, Accept=yes connection (exec_env_linux.go)
+	execMain   exitStatus  // the last main process (unitruntime.go)
+	mainExited bool        // the main process of the current start ended: execMain says how
+	fdStore    []*storedFD // FDSTORE=1 fds, passed after the socket fds at every start (fdstore_linux.go)
+	ex         execState   // identity, credentials, cgroup, watchdog, Accept=yes connection (exec_env_linux.go)
 }
 
 // socketRuntime is the state of a socket unit: its listeners, and the
