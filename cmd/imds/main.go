@@ -46,29 +46,6 @@ Options:
 See docs/imds.md.
 `
 
-// jsonFlag accepts --json alone (short) or --json=MODE (an optional argument, which cli
-// gives a flag whose IsBoolFlag is true).
-type jsonFlag struct{ mode *string }
-
-func (j jsonFlag) String() string {
-	if j.mode == nil {
-		return ""
-	}
-	return *j.mode
-}
-func (j jsonFlag) IsBoolFlag() bool { return true }
-func (j jsonFlag) Set(v string) error {
-	switch v {
-	case "true":
-		*j.mode = "short"
-	case "short", "pretty", "off":
-		*j.mode = v
-	default:
-		return fmt.Errorf("unknown JSON mode %q (short, pretty, off)", v)
-	}
-	return nil
-}
-
 func main() { daemon.RunTool(run) }
 
 // run is imds with a command line and its output streams; it returns the exit code.
@@ -85,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c.Bool(&importFlag, "import", 0)
 	c.String(&o.WellKnown, "well-known", 'K')
 	c.String(&o.Root, "root", 0)
-	c.Var(jsonFlag{&o.JSON}, "json", 0)
+	c.JSON(&o.JSON, "short")
 	c.Func("refresh", 0, func(v string) error {
 		d, err := conf.ParseTimespan(v)
 		o.Refresh = d

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -50,14 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := cli.New("networkctl", usage, version)
 	c.SetOutput(stdout, stderr)
 	c.String(&o.Root, "root", 0)
-	c.Func("json", 0, func(v string) error {
-		switch v {
-		case "pretty", "short", "off":
-			o.JSON = v
-			return nil
-		}
-		return fmt.Errorf("unknown --json= mode %q", v)
-	})
+	c.JSON(&o.JSON, "")
 	words, code, ok := c.Args(args)
 	if !ok {
 		return code

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -45,14 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c.SetOutput(stdout, stderr)
 	c.String(&o.Root, "root", 0)
 	c.Bool(&noPager, "no-pager", 0)
-	c.Func("json", 0, func(v string) error {
-		switch v {
-		case "pretty", "short", "off":
-			o.JSON = v
-			return nil
-		}
-		return fmt.Errorf("unknown --json= mode %q", v)
-	})
+	c.JSON(&o.JSON, "")
 	words, code, ok := c.Args(args)
 	if !ok {
 		return code

@@ -120,7 +120,7 @@ func command(o *steadctl.Options) *cli.Command {
 	c.Func("property", 'p', props)
 	// -P NAME has no long form upstream; cli wants one, so it is "--P".
 	c.Func("P", 'P', func(v string) error { o.Value = true; return props(v) })
-	c.Var(jsonMode{&o.JSON}, "json", 0)
+	c.JSON(&o.JSON, "pretty")
 	c.String(&o.Mode, "job-mode", 0)
 	c.Func("what", 0, func(v string) error { o.What = append(o.What, v); return nil })
 	c.String(&o.Root, "root", 0)
@@ -140,24 +140,5 @@ func (n noArg) Set(v string) error {
 		return fmt.Errorf("option '--%s' doesn't allow an argument", n.name)
 	}
 	*n.p = true
-	return nil
-}
-
-// jsonMode is --json's optional argument: pretty (also --json alone), short or off.
-type jsonMode struct{ mode *string }
-
-func (j jsonMode) IsBoolFlag() bool { return true }
-func (j jsonMode) String() string   { return "" }
-func (j jsonMode) Set(v string) error {
-	switch v {
-	case "true", "pretty":
-		*j.mode = "pretty"
-	case "short":
-		*j.mode = "short"
-	case "off":
-		*j.mode = ""
-	default:
-		return fmt.Errorf("unknown --json= mode %q", v)
-	}
 	return nil
 }

@@ -78,6 +78,44 @@ func (c *Command) Func(long string, short byte, fn func(string) error) {
 	c.Var(funcValue(fn), long, short)
 }
 
+// JSON defines --json=pretty|short|off, upstream's tools' JSON output option: *p becomes
+// "pretty" or "short", and "" for off. bare is the mode --json alone selects (upstream's tools
+// differ: systemctl pretty, others short); "" makes the value required.
+func (c *Command) JSON(p *string, bare string) {
+	set := func(v string) error {
+		switch v {
+		case "pretty", "short":
+			*p = v
+		case "off":
+			*p = ""
+		default:
+			return fmt.Errorf("unknown --json= mode %q (pretty, short, off)", v)
+		}
+		return nil
+	}
+	if bare == "" {
+		c.Func("json", 0, set)
+		return
+	}
+	c.Var(optionalValue{bare: bare, set: set}, "json", 0)
+}
+
+// optionalValue is an option whose value may be left out (getopt's optional_argument): the
+// flag package hands a boolean flag "true" when it is, which means bare.
+type optionalValue struct {
+	bare string
+	set  func(string) error
+}
+
+func (o optionalValue) IsBoolFlag() bool { return true }
+func (o optionalValue) String() string   { return "" }
+func (o optionalValue) Set(v string) error {
+	if v == "true" {
+		v = o.bare
+	}
+	return o.set(v)
+}
+
 // Var defines an option whose value v parses; a v with IsBoolFlag() true takes no value.
 func (c *Command) Var(v flag.Value, long string, short byte) {
 	c.fs.Var(v, long, "")

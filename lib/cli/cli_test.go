@@ -117,3 +117,26 @@ func FuzzParse(f *testing.F) {
 		c.Parse(strings.Fields(line))
 	})
 }
+
+func TestJSON(t *testing.T) {
+	for _, tc := range []struct {
+		bare, arg, want string
+		ok             bool
+	}{
+		{"", "--json=pretty", "pretty", true},
+		{"", "--json=off", "", true},
+		{"", "--json", "", false},
+		{"short", "--json", "short", true},
+		{"pretty", "--json", "pretty", true},
+		{"pretty", "--json=short", "short", true},
+		{"pretty", "--json=yaml", "", false},
+	} {
+		mode := "unset"
+		c := New("tool", "", "1")
+		c.JSON(&mode, tc.bare)
+		_, err := c.Parse([]string{tc.arg})
+		if (err == nil) != tc.ok || (tc.ok && mode != tc.want) {
+			t.Errorf("bare %q, %s: mode %q, err %v", tc.bare, tc.arg, mode, err)
+		}
+	}
+}
