@@ -7,7 +7,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/stead-os/stead/lib/api/iosteadmanager"
 	"github.com/stead-os/stead/lib/varlinkd"
@@ -116,20 +115,7 @@ func writeFDStore(w io.Writer, l []iosteadmanager.FDStoreEntry, legend bool) err
 		rows = rows[1:]
 	}
 	var b strings.Builder
-	if len(rows) > 0 {
-		widths := make([]int, len(rows[0]))
-		for _, r := range rows {
-			for i, c := range r {
-				widths[i] = max(widths[i], utf8.RuneCountInString(c))
-			}
-		}
-		for _, r := range rows {
-			for i, c := range r {
-				r[i] = pad(c, widths[i])
-			}
-			b.WriteString(strings.TrimRight(strings.Join(r, " "), " ") + "\n")
-		}
-	}
+	writeColumns(&b, rows)
 	if legend {
 		fmt.Fprintf(&b, "\n%d file descriptors listed.\n", len(l))
 	}

@@ -108,6 +108,26 @@ func writeTable(w io.Writer, rows []listRow, legend, all bool) error {
 	return err
 }
 
+// writeColumns writes rows as columns padded to their widest cell, separated by one space,
+// without trailing blanks.
+func writeColumns(b *strings.Builder, rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			r[i] = pad(c, widths[i])
+		}
+		b.WriteString(strings.TrimRight(strings.Join(r, " "), " ") + "\n")
+	}
+}
+
 func pad(s string, n int) string {
 	return s + strings.Repeat(" ", max(0, n-utf8.RuneCountInString(s)))
 }
@@ -139,18 +159,7 @@ func writeJobs(w io.Writer, jobs []queuedJob, legend bool) error {
 	if !legend {
 		rows = rows[1:]
 	}
-	widths := make([]int, 4)
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, r := range rows {
-		for i, c := range r {
-			r[i] = pad(c, widths[i])
-		}
-		b.WriteString(strings.TrimRight(strings.Join(r, " "), " ") + "\n")
-	}
+	writeColumns(&b, rows)
 	if legend {
 		fmt.Fprintf(&b, "\n%d jobs listed.\n", len(jobs))
 	}
