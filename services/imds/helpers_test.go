@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/stead-os/stead/lib/api/apitest"
 	"github.com/stead-os/stead/lib/api/iosystemdinstancemetadata"
 	"github.com/stead-os/stead/lib/api/iosystemdpcrextend"
 	"github.com/stead-os/stead/lib/varlinkd"
@@ -92,27 +91,10 @@ func (p *fakePCR) Extend(ctx context.Context, c iosystemdpcrextend.VarlinkCall, 
 }
 
 // serve runs a lib/varlinkd server with d on root/sock until the test ends.
+// serve runs d on root's sock until the test ends.
 func serve(t *testing.T, root, sock string, d varlinkd.Dispatcher) {
 	t.Helper()
-	srv, err := varlinkd.New(varlinkd.Info{Vendor: "test", Product: "fake", Version: "1"}, varlinkd.Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Register(d); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(root, sock)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("unix", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, l, 0); close(done) }()
-	t.Cleanup(func() { cancel(); l.Close(); <-done })
+	apitest.Serve(t, filepath.Join(root, sock), d)
 }
 
 func startFake(t *testing.T, f *fakeIMDS) string {
