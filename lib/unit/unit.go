@@ -76,6 +76,7 @@ type Unit struct {
 	Unit    UnitSection
 	Service *Service // set for .service units
 	Socket  *Socket  // set for .socket units
+	Mount   *Mount   // set for .mount units
 	Install Install
 }
 
@@ -166,7 +167,8 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 	if err != nil {
 		return nil, err
 	}
-	if main == "" && len(dropins) == 0 {
+	// Device units need no file: the kernel's device is the unit.
+	if main == "" && len(dropins) == 0 && typ != "device" {
 		u.LoadState = NotFound
 		u.File = &conf.File{}
 		return u, nil
@@ -181,7 +183,7 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 	if main == "" {
 		// Only drop-ins: systemd loads such a unit only for types that
 		// need no fragment; treat it as not found for services.
-		if typ == "service" || typ == "socket" {
+		if typ == "service" || typ == "socket" || typ == "mount" {
 			u.LoadState = NotFound
 		}
 	}
@@ -198,6 +200,13 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 		}
 	case "socket":
 		if bad := u.parseSocket(report); bad && u.LoadState == Loaded {
+			u.LoadState = BadSetting
+		}
+	case "mount":
+		if u.LoadState != Loaded {
+			break
+		}
+		if bad := u.parseMount(report); bad {
 			u.LoadState = BadSetting
 		}
 	}

@@ -167,6 +167,7 @@ func (m *Manager) get(name string) (*unitState, error) {
 	}
 	us := &unitState{u: u, active: StateInactive, sub: subDead}
 	m.units[name] = us
+	m.requireParentMounts(us) // mount_linux.go
 	m.unitsChanged()
 	return us, nil
 }
@@ -580,6 +581,10 @@ func (m *Manager) startUnit(us *unitState) {
 		m.startService(us)
 	case "socket":
 		m.startSocket(us)
+	case "mount":
+		m.startMount(us)
+	case "device":
+		m.startDevice(us)
 	default: // targets and everything else without processes
 		us.result = resultSuccess
 		m.setState(us, StateActive, subActive)
@@ -592,6 +597,8 @@ func (m *Manager) stopUnit(us *unitState) {
 		m.stopService(us)
 	case "socket":
 		m.stopSocket(us)
+	case "mount":
+		m.stopMount(us)
 	default:
 		m.setState(us, StateInactive, subDead)
 	}
@@ -741,6 +748,9 @@ func (m *Manager) ReloadUnits() error {
 			continue
 		}
 		us.u = u
+	}
+	for _, us := range m.units {
+		m.requireParentMounts(us)
 	}
 	m.unitsChanged()
 	m.reloadCount++

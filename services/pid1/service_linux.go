@@ -422,6 +422,10 @@ func (m *Manager) reloadService(us *unitState) {
 // childExited handles the death of one of our children. m.mu held.
 func (m *Manager) childExited(p *proc, ws unix.WaitStatus) {
 	us := p.us
+	if us.u.Type == "mount" {
+		m.mountExited(p, ws)
+		return
+	}
 	res := resultSuccess
 	switch {
 	case ws.Exited() && ws.ExitStatus() != 0:

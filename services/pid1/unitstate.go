@@ -107,6 +107,7 @@ type unitState struct {
 
 	svc  serviceRuntime
 	sock socketRuntime
+	mnt  mountRuntime // mount_linux.go
 }
 
 // serviceRuntime is the state of a service: its processes, the phase it is

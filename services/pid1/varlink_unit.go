@@ -91,6 +91,16 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 		}
 		r.Service = sr
 	}
+	if mt := u.Mount; mt != nil {
+		c.Mount = &iosystemdunit.MountContext{What: mt.What, Where: mt.Where, Type: mt.Type, Options: mt.Options,
+			SloppyOptions: mt.SloppyOptions, LazyUnmount: mt.LazyUnmount, ReadWriteOnly: mt.ReadWriteOnly,
+			ForceUnmount: mt.ForceUnmount, DirectoryMode: int(mt.DirectoryMode), TimeoutUSec: mt.Timeout.Microseconds()}
+		mr := &iosystemdunit.MountRuntime{Result: us.result.wire(), ReloadResult: resultSuccess.wire(), CleanResult: resultSuccess.wire()}
+		if us.mnt.ctrlPID != 0 {
+			mr.ControlPID = &iosystemdunit.ProcessId{PID: int64(us.mnt.ctrlPID)}
+		}
+		r.Mount = mr
+	}
 	return c, r
 }
 

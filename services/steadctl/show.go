@@ -34,6 +34,16 @@ func properties(u *iosystemdunit.Unit) []property {
 	list := func(name string, l []string) { add(name, strings.Join(l, " ")) }
 	c, r := &u.Context, &u.Runtime
 
+	if mr := r.Mount; mr != nil {
+		add("Result", wireResult(mr.Result))
+		add("ControlPID", strconv.FormatInt(pid(mr.ControlPID), 10))
+	}
+	if mc := c.Mount; mc != nil {
+		add("What", mc.What)
+		add("Where", mc.Where)
+		add("Type", mc.Type)
+		add("Options", mc.Options)
+	}
 	if s := r.Service; s != nil {
 		add("Result", serviceResult(s))
 		add("NRestarts", strconv.Itoa(s.NRestarts))

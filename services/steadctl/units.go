@@ -19,11 +19,15 @@ func description(u *iosystemdunit.Unit) string {
 
 // serviceResult is the service's result as systemctl prints it (exit-code); the wire's
 // ServiceResult values are spelled with underscores (exit_code).
-func serviceResult(s *iosystemdunit.ServiceRuntime) string {
-	if s.Result == "" {
+func serviceResult(s *iosystemdunit.ServiceRuntime) string { return wireResult(s.Result) }
+
+// wireResult spells a result of the IDL (exit_code) as systemctl shows it (exit-code);
+// absent is success.
+func wireResult(r string) string {
+	if r == "" {
 		return "success"
 	}
-	return strings.ReplaceAll(s.Result, "_", "-")
+	return strings.ReplaceAll(r, "_", "-")
 }
 
 // codeName is the name of the CLD_* code a process ended with: exited, killed, dumped; ""

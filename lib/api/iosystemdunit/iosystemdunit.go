@@ -65,6 +65,30 @@ type UnitContext struct {
 	Perpetual           bool           `json:"Perpetual"`
 	DebugInvocation     bool           `json:"DebugInvocation"`
 	CGroup              *CGroupContext `json:"CGroup,omitempty"`
+	Mount               *MountContext  `json:"Mount,omitempty"`
+}
+
+// MountContext is the part of the IDL's MountContext stead fills in: the [Mount] section.
+type MountContext struct {
+	What          string `json:"What,omitempty"`
+	Where         string `json:"Where,omitempty"`
+	Type          string `json:"Type,omitempty"`
+	Options       string `json:"Options,omitempty"`
+	SloppyOptions bool   `json:"SloppyOptions"`
+	LazyUnmount   bool   `json:"LazyUnmount"`
+	ReadWriteOnly bool   `json:"ReadWriteOnly"`
+	ForceUnmount  bool   `json:"ForceUnmount"`
+	DirectoryMode int    `json:"DirectoryMode"`
+	TimeoutUSec   int64  `json:"TimeoutUSec"`
+}
+
+// MountRuntime is the part of the IDL's MountRuntime stead fills in; Result holds a
+// MountResult value (exit_code, …).
+type MountRuntime struct {
+	ControlPID   *ProcessId `json:"ControlPID,omitempty"`
+	Result       string     `json:"Result"`
+	ReloadResult string     `json:"ReloadResult"`
+	CleanResult  string     `json:"CleanResult"`
 }
 
 // CGroupContext is the part of the IDL's CGroupContext stead fills in: the fields the IDL
@@ -111,6 +135,7 @@ type UnitRuntime struct {
 	InvocationID           string          `json:"InvocationID,omitempty"`
 	CGroup                 *CGroupRuntime  `json:"CGroup,omitempty"`
 	Service                *ServiceRuntime `json:"Service,omitempty"`
+	Mount                  *MountRuntime   `json:"Mount,omitempty"`
 }
 
 // CGroupRuntime is the part of the IDL's CGroupRuntime stead fills in.
