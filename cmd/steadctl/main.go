@@ -32,6 +32,8 @@ Unit commands:
   stop UNIT…               Stop (deactivate) units
   restart UNIT…            Stop units if running, then start them
   reload UNIT…             Reload the configuration of running units
+  isolate UNIT             Start a unit (a target if no suffix) and stop all others
+                           it does not pull in (needs AllowIsolate=yes)
   list-jobs                List the manager's queued jobs
   list-fdstore UNIT        List the fds a service keeps in its fd store
   clean --what=fdstore UNIT…
@@ -50,7 +52,7 @@ Options:
   -P NAME                  show: the value of one property (-p NAME --value)
      --value               show: print values only
      --json=pretty|short   Print JSON (--json alone means pretty)
-     --job-mode=MODE       start & co: replace (default) or fail
+     --job-mode=MODE       start & co: replace (default), fail, or isolate (start)
      --no-block            start & co: return once the job is queued
   -q --quiet               is-active, is-failed: print nothing
      --no-legend           list-units & co: no header, legend or count

@@ -30,6 +30,7 @@ type UnitSection struct {
 	Conflicts, After, Before                    []string
 	Conditions                                  []Condition
 	DefaultDependencies                         bool
+	Actions                                                   // OnFailure=, FailureAction=, RefuseManualStart=, … (actions.go)
 	StartLimitInterval                          time.Duration // StartLimitIntervalSec=, 0 disables
 	StartLimitBurst                             int
 	StartLimitSet                               bool // either was set
@@ -68,6 +69,8 @@ type Service struct {
 	FileDescriptorStoreMax                           int
 	FileDescriptorStorePreserve                      string // no, yes, restart (default), on-success
 	PIDFile                                          string
+	ReloadSignal                                     string // Type=notify-reload: sent to reload (actions.go)
+	GuessMainPID                                     bool   // Type=forking without PIDFile=
 	// Standard streams: StandardInput= is "null" or "socket"; StandardOutput=
 	// and StandardError= are "inherit", "null", "socket" or "log" (journal,
 	// kmsg, console and their combinations: the manager's log output).
@@ -129,6 +132,7 @@ func (u *Unit) parseUnit(report func(error)) {
 			}
 		}
 	}
+	u.parseActions(report)
 	u.parseConditions(report)
 }
 
@@ -355,6 +359,7 @@ func (u *Unit) parseService(report func(error)) bool {
 	u.parseCredentials(s, report)
 	s.WorkingDirectory = u.str("Service", "WorkingDirectory", report)
 	s.PIDFile = u.str("Service", "PIDFile", report)
+	u.parseServiceExtras(s, report)
 	s.RuntimeDirectory = u.dirs("RuntimeDirectory", report)
 	s.StateDirectory = u.dirs("StateDirectory", report)
 	s.RuntimeDirectoryPreserve = u.preserveMode("RuntimeDirectoryPreserve", "no", report)

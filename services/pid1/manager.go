@@ -527,6 +527,9 @@ func (m *Manager) setState(us *unitState, active string, sub subState) {
 			}
 		}
 	}
+	if old != active {
+		m.afterStateChange(us, old, active) // actions_linux.go
+	}
 	// Propagation: a unit that went down takes down what binds to it;
 	// pending starts that require it fail.
 	if (active == StateInactive || active == StateFailed) && old != active {

@@ -172,9 +172,10 @@ func (m *Manager) advance(us *unitState) {
 		if len(us.svc.queue) > 0 {
 			c := us.svc.queue[0]
 			us.svc.queue = us.svc.queue[1:]
-			main := us.svc.phase == phaseStart && s.Type != "oneshot"
+			main := us.svc.phase == phaseStart && s.Type != "oneshot" && s.Type != "forking"
 			oneshotMain := us.svc.phase == phaseStart && s.Type == "oneshot"
-			pid, err := m.spawn(us, c, main || oneshotMain)
+			forking := us.svc.phase == phaseStart && s.Type == "forking" // gets the main process's environment
+			pid, err := m.spawn(us, c, main || oneshotMain || forking)
 			if err != nil {
 				m.log.Error("cannot execute", "unit", us.u.Name, "cmd", c.Path, "err", err)
 				if c.IgnoreFailure {
@@ -191,6 +192,7 @@ func (m *Manager) advance(us *unitState) {
 				}
 			} else {
 				us.svc.ctrlPID = pid
+				m.pids[pid].main = false // a forking service's ExecStart= is a control process (forking_linux.go)
 			}
 			if main {
 				// simple/exec: up as soon as the process runs; notify waits for READY=1.
@@ -409,6 +411,10 @@ func (m *Manager) killMain(us *unitState) {
 
 func (m *Manager) reloadService(us *unitState) {
 	s := us.u.Service
+	if len(s.ExecReload) == 0 && s.Type == "notify-reload" {
+		m.reloadBySignal(us)
+		return
+	}
 	if len(s.ExecReload) == 0 {
 		m.finishJob(us.job, ResultDone)
 		return
@@ -496,7 +502,7 @@ func (m *Manager) childExited(p *proc, ws unix.WaitStatus) {
 	us.svc.ctrlPID = 0
 	if res != resultSuccess {
 		switch us.svc.phase {
-		case phaseStartPre, phaseStartPost:
+		case phaseStartPre, phaseStart, phaseStartPost:
 			m.phaseFailed(us, res)
 			return
 		case phaseReload:
@@ -510,6 +516,10 @@ func (m *Manager) childExited(p *proc, ws unix.WaitStatus) {
 	}
 	if us.svc.phase == phaseStop && us.svc.mainPID == 0 && len(us.svc.queue) == 0 {
 		m.stopPost(us)
+		return
+	}
+	if us.svc.phase == phaseStart && s.Type == "forking" {
+		m.forkingStarted(us)
 		return
 	}
 	m.advance(us)

@@ -71,12 +71,15 @@ func (m *Manager) EnqueueMode(name, typ, mode string) (*Job, error) {
 		return nil, notLoadedError{name, ls}
 	}
 	if typ == JobReload {
-		if us.u.Type == "service" && len(us.u.Service.ExecReload) == 0 {
+		if us.u.Type == "service" && len(us.u.Service.ExecReload) == 0 && us.u.Service.Type != "notify-reload" {
 			return nil, notSupportedError{name, typ, "unit " + name + " has no ExecReload="}
 		}
 		if us.active != StateActive {
 			return nil, notSupportedError{name, typ, "unit " + name + " is not active"}
 		}
+	}
+	if err := checkManual(us, typ, mode); err != nil { // actions_linux.go
+		return nil, err
 	}
 	if j := m.jobs[name]; j != nil && j.typ != typ && !(typ == JobStart && j.typ == JobRestart) {
 		if mode == ModeFail || j.run {
@@ -86,6 +89,9 @@ func (m *Manager) EnqueueMode(name, typ, mode string) (*Job, error) {
 	j, err := m.addJob(us, typ, nil, map[string]bool{})
 	if err != nil {
 		return nil, dependencyError{err}
+	}
+	if mode == ModeIsolate {
+		m.isolateTo(us)
 	}
 	m.dispatch()
 	return &Job{m: m, j: j}, nil
@@ -138,7 +144,7 @@ func (v varlinkJobs) run(ctx context.Context, c *iosteadmanager.VarlinkCall, nam
 	if mode != nil {
 		md = string(*mode)
 	}
-	if md != ModeReplace && md != ModeFail {
+	if md != ModeReplace && md != ModeFail && (md != ModeIsolate || typ != JobStart) {
 		return varlinkd.ReplyInvalidParameter(ctx, c.Call, "mode")
 	}
 	h, err := v.m.EnqueueMode(name, typ, md)
@@ -175,6 +181,7 @@ func (v varlinkJobs) replyEnqueueError(ctx context.Context, c *iosteadmanager.Va
 		ns  notSupportedError
 		cf  conflictError
 		dep dependencyError
+		rf  refusedError
 	)
 	switch {
 	case errors.Is(err, errShuttingDown):
@@ -187,6 +194,8 @@ func (v varlinkJobs) replyEnqueueError(ctx context.Context, c *iosteadmanager.Va
 		return c.ReplyJobNotSupported(ctx, name, typ)
 	case errors.As(err, &cf):
 		return c.ReplyJobConflict(ctx, name, cf.typ)
+	case errors.As(err, &rf):
+		return c.ReplyOperationRefused(ctx, name, typ, rf.reason)
 	case errors.As(err, &dep):
 		v.m.log.Warn("job not queued", "unit", name, "type", typ, "err", err)
 		return c.ReplyJobFailed(ctx, 0, name, typ, ResultDependency)

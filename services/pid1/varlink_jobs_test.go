@@ -71,7 +71,9 @@ func TestVarlinkJobErrorsAndModes(t *testing.T) {
 		{"StartUnit", "fail.service", "", "io.stead.Manager.JobFailed"},
 		{"StartUnit", "needs.service", "", "io.stead.Manager.JobFailed"},
 		{"ReloadUnit", "ok.service", "", "io.stead.Manager.JobNotSupported"},
-		{"StartUnit", "ok.service", "isolate", "org.varlink.service.InvalidParameter"},
+		{"StartUnit", "ok.service", "isolate", "io.stead.Manager.OperationRefused"}, // no AllowIsolate=yes
+		{"StopUnit", "ok.service", "isolate", "org.varlink.service.InvalidParameter"},
+		{"StartUnit", "ok.service", "flush", "org.varlink.service.InvalidParameter"},
 		{"StartUnit", "no/such", "", "org.varlink.service.InvalidParameter"},
 		{"StartUnit", "tmpl@.service", "", "org.varlink.service.InvalidParameter"},
 	} {

@@ -56,7 +56,7 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 		DefaultDependencies: u.Unit.DefaultDependencies, FragmentPath: u.Fragment, DropInPaths: u.DropIns}
 	r := UnitRuntime{LoadState: u.LoadState, ActiveState: us.active, SubState: string(us.sub),
 		CanStart: u.LoadState == unit.Loaded, CanStop: u.LoadState == unit.Loaded,
-		CanReload: u.Service != nil && len(u.Service.ExecReload) > 0, InvocationID: us.rt.invocationID,
+		CanReload: u.Service != nil && (len(u.Service.ExecReload) > 0 || u.Service.Type == "notify-reload"), InvocationID: us.rt.invocationID,
 		StateChangeTimestamp: us.rt.stateChange.timestamp(), ActiveEnterTimestamp: us.rt.activeEnter.timestamp(),
 		ActiveExitTimestamp: us.rt.activeExit.timestamp(), InactiveEnterTimestamp: us.rt.inactiveEnter.timestamp(),
 		InactiveExitTimestamp: us.rt.inactiveExit.timestamp(),

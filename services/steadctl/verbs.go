@@ -93,6 +93,8 @@ func (x *ctl) run(ctx context.Context, verb string, args []string) int {
 		return x.isState(ctx, args, ExitFailure, "failed")
 	case "start", "stop", "restart", "reload":
 		return x.jobs(ctx, verb, args)
+	case "isolate":
+		return x.isolate(ctx, args)
 	case "poweroff", "reboot", "halt":
 		if len(args) > 0 {
 			x.errorf("%s takes no arguments", verb)
@@ -350,6 +352,7 @@ func (x *ctl) jobError(verb, name string, err error) int {
 		notSupported *iosteadmanager.JobNotSupported
 		conflict     *iosteadmanager.JobConflict
 		failed       *iosteadmanager.JobFailed
+		refused      *iosteadmanager.OperationRefused
 	)
 	switch {
 	case errors.As(err, &noSuchUnit):
@@ -365,6 +368,9 @@ func (x *ctl) jobError(verb, name string, err error) int {
 	case errors.As(err, &notSupported):
 		x.errorf("Failed to %s %s: the unit does not support it in its current state.", verb, name)
 		return ExitFailure
+	case errors.As(err, &refused):
+		x.errorf("Failed to %s %s: %s.", verb, name, capitalize(refused.Reason))
+		return ExitFailure
 	case errors.As(err, &conflict):
 		x.errorf("Failed to %s %s: another job for the unit is queued.", verb, name)
 		return ExitFailure
@@ -378,6 +384,37 @@ func (x *ctl) jobError(verb, name string, err error) int {
 	}
 	x.errorf("Failed to %s %s: %v", verb, name, err)
 	return ExitFailure
+}
+
+// isolate starts one unit (a target when no suffix is given, as systemctl
+// does) and stops every unit it does not pull in.
+func (x *ctl) isolate(ctx context.Context, args []string) int {
+	if len(args) != 1 {
+		x.errorf("isolate needs exactly one unit name")
+		return ExitFailure
+	}
+	name := args[0]
+	if !knownSuffix(name) {
+		name += ".target"
+	}
+	r, err := x.c.job(ctx, "start", name, iosteadmanager.JobOptions{Mode: iosteadmanager.JobMode("isolate"), NoBlock: x.opts.NoBlock})
+	if err != nil {
+		return x.jobError("isolate", name, err)
+	}
+	if x.opts.JSON != "" {
+		if err := writeJSON(x.stdout, []iosteadmanager.JobReply{r}, x.opts.JSON == "pretty"); err != nil {
+			return ExitFailure
+		}
+	}
+	return ExitOK
+}
+
+// capitalize upper-cases the first letter of a message.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // mangle completes unit names without a type suffix to .service, as

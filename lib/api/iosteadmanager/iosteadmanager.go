@@ -99,6 +99,20 @@ func (e ShuttingDown) Error() string {
 	return s
 }
 
+// The unit may only be started or stopped as a dependency (RefuseManualStart=,
+// RefuseManualStop=), or isolated to while it lacks AllowIsolate=yes.
+type OperationRefused struct {
+	Name    string `json:"name"`
+	JobType string `json:"jobType"`
+	Reason  string `json:"reason"`
+}
+
+func (e OperationRefused) Error() string {
+	s := "io.stead.Manager.OperationRefused"
+	s += fmt.Sprintf("(Name: %v, JobType: %v, Reason: %v)", e.Name, e.JobType, e.Reason)
+	return s
+}
+
 // The unit is not a service, so it has no fd store.
 type NotAService struct {
 	Name string `json:"name"`
@@ -186,6 +200,17 @@ func Dispatch_Error(err error) error {
 				return e
 			}
 			var param ShuttingDown
+			err := json.Unmarshal(*errorRawParameters, &param)
+			if err != nil {
+				return e
+			}
+			return &param
+		case "io.stead.Manager.OperationRefused":
+			errorRawParameters := e.Parameters.(*json.RawMessage)
+			if errorRawParameters == nil {
+				return e
+			}
+			var param OperationRefused
 			err := json.Unmarshal(*errorRawParameters, &param)
 			if err != nil {
 				return e
@@ -721,6 +746,16 @@ func (c *VarlinkCall) ReplyShuttingDown(ctx context.Context) error {
 	return c.ReplyError(ctx, "io.stead.Manager.ShuttingDown", &out)
 }
 
+// The unit may only be started or stopped as a dependency (RefuseManualStart=,
+// RefuseManualStop=), or isolated to while it lacks AllowIsolate=yes.
+func (c *VarlinkCall) ReplyOperationRefused(ctx context.Context, name_ string, jobType_ string, reason_ string) error {
+	var out OperationRefused
+	out.Name = name_
+	out.JobType = jobType_
+	out.Reason = reason_
+	return c.ReplyError(ctx, "io.stead.Manager.OperationRefused", &out)
+}
+
 // The unit is not a service, so it has no fd store.
 func (c *VarlinkCall) ReplyNotAService(ctx context.Context, name_ string) error {
 	var out NotAService
@@ -943,7 +978,10 @@ type JobMode (
 	# Cancel the waiting job and queue ours (the default).
 	replace,
 	# Refuse with JobConflict.
-	fail
+	fail,
+	# StartUnit only: start the unit and stop every other unit it does not pull in, except
+	# those with IgnoreOnIsolate=yes; the unit must have AllowIsolate=yes.
+	isolate
 )
 
 # Queues a start job for the unit (and the units it pulls in) and waits for it to finish. With
@@ -1012,6 +1050,10 @@ error JobFailed(jobId: int, unit: string, jobType: string, result: string)
 
 # The manager is shutting down and accepts no new jobs.
 error ShuttingDown()
+
+# The unit may only be started or stopped as a dependency (RefuseManualStart=,
+# RefuseManualStop=), or isolated to while it lacks AllowIsolate=yes.
+error OperationRefused(name: string, jobType: string, reason: string)
 
 # One file descriptor held in a service's fd store (sd_notify FDSTORE=1).
 type FDStoreEntry (
