@@ -42,7 +42,9 @@ func detectVirtualization(root string, pid1 bool) virtualization {
 // name is the identifier upstream reports: "none" on bare metal.
 func (v virtualization) name() string { return condition.Virtualization{ID: v.id}.Name() }
 
-func confidentialVirtualization(root string) string { return condition.ConfidentialVirtualization(root) }
+func confidentialVirtualization(root string) string {
+	return condition.ConfidentialVirtualization(root)
+}
 
 func virtualizationMatches(v virtualization, want string) bool {
 	return condition.VirtualizationMatches(condition.Virtualization{ID: v.id, Container: v.container}, want)

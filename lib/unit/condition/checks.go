@@ -204,12 +204,19 @@ func versionExprs(have, list string) (bool, error) {
 	if len(words) == 0 {
 		return false, errBadValue
 	}
-	for _, w := range words {
-		op, rest := parseOp(w)
+	for i := 0; i < len(words); i++ {
+		op, rest := parseOp(words[i])
 		if op == "" {
 			op = "$="
 		}
-		if !compare(have, op, strings.TrimLeft(rest, " ")) {
+		if rest == "" && i+1 < len(words) { // "> 5": the operator stands alone
+			i++
+			rest = words[i]
+		}
+		if rest == "" {
+			return false, errBadValue
+		}
+		if !compare(have, op, rest) {
 			return false, nil
 		}
 	}
@@ -679,30 +686,29 @@ var knownControllers = map[string]bool{"cpu": true, "cpuacct": true, "cpuset": t
 // cgroupV1Names are v1 controller names and the v2 ones they stand for.
 var cgroupV1Names = map[string]string{"cpuacct": "cpu", "blkio": "io"}
 
+// testControlGroupController: cgroup v1 is gone from systemd 262, so
+// "v2" always holds and "v1" never; controllers must be listed as
+// available in the manager's cgroup (or the root cgroup).
 func testControlGroupController(e *Env, v string) (bool, error) {
-	var st unix.Statfs_t
-	unified := unix.Statfs(e.path("/sys/fs/cgroup"), &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 	switch v {
 	case "v2":
-		return unified, nil
+		return true, nil
 	case "v1":
-		return !unified, nil
+		return false, nil
+	}
+	b, err := os.ReadFile(e.path(path.Join("/sys/fs/cgroup", e.ownCgroup(), "cgroup.controllers")))
+	if err != nil {
+		if b, err = os.ReadFile(e.path("/sys/fs/cgroup/cgroup.controllers")); err != nil {
+			return false, err
+		}
 	}
 	avail := map[string]bool{}
-	if b, err := os.ReadFile(e.path(path.Join("/sys/fs/cgroup", e.ownCgroup(), "cgroup.controllers"))); err == nil {
-		for _, c := range strings.Fields(string(b)) {
-			avail[c] = true
-		}
-	} else if b, err := os.ReadFile(e.path("/sys/fs/cgroup/cgroup.controllers")); err == nil {
-		for _, c := range strings.Fields(string(b)) {
-			avail[c] = true
-		}
+	for _, c := range strings.Fields(string(b)) {
+		avail[c] = true
 	}
-	if unified {
-		// BPF-based controllers exist wherever cgroup v2 does.
-		for _, c := range []string{"bpf-firewall", "bpf-devices", "bpf-foreign", "bpf-socket-bind", "bpf-restrict-network-interfaces"} {
-			avail[c] = true
-		}
+	// BPF-based controllers exist wherever cgroup v2 does.
+	for _, c := range []string{"bpf-firewall", "bpf-devices", "bpf-foreign", "bpf-socket-bind", "bpf-restrict-network-interfaces"} {
+		avail[c] = true
 	}
 	for _, c := range strings.Fields(v) {
 		if !knownControllers[c] {
@@ -890,7 +896,7 @@ func testOSRelease(e *Env, v string) (bool, error) {
 	rel := e.osRelease()
 	for _, w := range words {
 		key, op, want, ok := splitOp(w)
-		if !ok || key == "" {
+		if !ok || key == "" || want == "" {
 			return false, errBadValue
 		}
 		if !compare(rel[key], op, want) {
