@@ -324,9 +324,13 @@ func TestInitCtlUpstreamVarlinkctl(t *testing.T) {
 		t.Errorf("StopUnit nope.service: %s", errOut)
 	}
 	_, errOut = vctl(false, "call", addr, "io.stead.Manager.StartUnit", `{"name":"job.service","mode":"isolate"}`)
+	if !strings.Contains(errOut, "io.stead.Manager.OperationRefused") { // job.service lacks AllowIsolate=yes
+		t.Errorf("mode isolate: %s", errOut)
+	}
+	_, errOut = vctl(false, "call", addr, "io.stead.Manager.StartUnit", `{"name":"job.service","mode":"flush"}`)
 	// varlinkctl reports org.varlink.service.InvalidParameter as EINVAL.
 	if !strings.Contains(errOut, "InvalidParameter") && !strings.Contains(errOut, "Invalid argument") {
-		t.Errorf("mode isolate: %s", errOut)
+		t.Errorf("mode flush: %s", errOut)
 	}
 	if _, errOut := vctl(false, "call", addr, "io.systemd.Job.List", "{}"); !strings.Contains(errOut, "io.systemd.Job.NoSuchJob") {
 		t.Errorf("Job.List on an idle manager: %s", errOut)

@@ -39,6 +39,16 @@ Unit commands:
   clean --what=fdstore UNIT…
                            Close the fds in the fd store of stopped services
 
+Unit file commands:
+  enable UNIT…|PATH…       Create the symlinks the units' [Install] sections ask for
+  disable UNIT…            Remove the symlinks to the units
+  reenable UNIT…           Disable, then enable units
+  preset UNIT…             Enable or disable units as the preset files say
+  preset-all               Apply the presets to every unit file
+  is-enabled UNIT…         Check whether unit files are enabled
+  mask UNIT…               Link units to /dev/null so they cannot be started
+  unmask UNIT…             Remove the masks of units
+
 Manager commands:
   daemon-reload            Re-read all unit files
   poweroff, reboot, halt   Stop every unit and shut the machine down
@@ -58,7 +68,14 @@ Options:
      --no-legend           list-units & co: no header, legend or count
      --what=fdstore        clean: what to remove (only fdstore is supported)
      --no-pager            Accepted; steadctl never pages
-     --root=DIR            Talk to the manager whose sockets are under DIR
+     --root=DIR            Talk to the manager whose sockets are under DIR; the
+                           unit file commands change the tree under DIR
+     --runtime             enable & co: change /run/systemd/system, not /etc
+  -f --force               enable, mask: replace conflicting symlinks
+     --now                 enable, reenable, unmask: also start; disable, mask: stop
+     --no-reload           enable & co: do not ask the manager to reload
+     --preset-mode=MODE    preset, preset-all: full, enable-only or disable-only
+  -l --full                is-enabled: list the unit's symlinks
 
 Unit names without a type suffix get ".service". See docs/steadctl.md.
 `
@@ -110,7 +127,19 @@ func command(o *steadctl.Options) *cli.Command {
 	sw(&o.Quiet, "quiet", 'q')
 	sw(&o.NoLegend, "no-legend", 0)
 	sw(new(bool), "no-pager", 0)
-	sw(new(bool), "full", 'l')
+	sw(&o.Install.Full, "full", 'l')
+	sw(&o.Install.Runtime, "runtime", 0)
+	sw(&o.Install.Force, "force", 'f')
+	sw(&o.Install.Now, "now", 0)
+	sw(&o.Install.NoReload, "no-reload", 0)
+	c.Func("preset-mode", 0, func(v string) error {
+		switch v {
+		case "full", "enable-only", "disable-only":
+			o.Install.PresetMode = v
+			return nil
+		}
+		return fmt.Errorf("unknown preset mode %q", v)
+	})
 	props := func(v string) error {
 		for _, p := range strings.Split(v, ",") {
 			if p != "" {

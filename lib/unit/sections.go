@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -136,6 +137,17 @@ func (u *Unit) parseUnit(report func(error)) {
 	u.parseConditions(report)
 }
 
+// ConditionKinds are the Condition*=/Assert*= names (without the prefix)
+// systemd 262 documents; lib/unit/condition evaluates each of them.
+var ConditionKinds = []string{
+	"Architecture", "Firmware", "Virtualization", "Host", "Fraction", "KernelCommandLine", "KernelVersion",
+	"Version", "Credential", "Environment", "Security", "Capability", "ACPower", "NeedsUpdate", "FirstBoot",
+	"PathExists", "PathExistsGlob", "PathIsDirectory", "PathIsSymbolicLink", "PathIsMountPoint",
+	"PathIsReadWrite", "PathIsEncrypted", "PathIsSocket", "DirectoryNotEmpty", "FileNotEmpty",
+	"FileIsExecutable", "User", "Group", "ControlGroupController", "Memory", "CPUs", "CPUFeature",
+	"OSRelease", "MachineTag", "MemoryPressure", "CPUPressure", "IOPressure", "KernelModuleLoaded",
+}
+
 // condKind is what an empty Condition*= or Assert*= resets: one kind of
 // one of the two.
 type condKind struct {
@@ -182,6 +194,10 @@ func (u *Unit) parseConditions(report func(error)) {
 			}
 			v, ok := u.expand(e, report) // a bad value is reported even if a reset drops it
 			if !ok || pos < lastReset[k] {
+				continue
+			}
+			if !slices.Contains(ConditionKinds, k.kind) {
+				report(e.Wrap(errors.New("unknown condition or assertion, ignoring")))
 				continue
 			}
 			c := Condition{Kind: k.kind, Assert: k.assert}

@@ -616,7 +616,7 @@ func (m *Manager) reloadUnit(us *unitState) {
 }
 
 // checkConditions evaluates the Condition*= settings (or, with asserts,
-// the Assert*= ones) we know; unknown kinds count as met. When they do not
+// the Assert*= ones) through lib/unit/condition. When they do not
 // hold, failed names the first one that failed, as it is written in the
 // unit ("ConditionPathExists=!/x"), or "triggering" when no triggering one
 // held.

@@ -30,16 +30,17 @@ const (
 
 // Options are steadctl's settings: its command-line options and where it writes.
 type Options struct {
-	Root     string   // the manager's sockets and /proc are under Root ("" or "/": the real root)
-	All      bool     // list-units: include inactive units
-	Props    []string // show: only these properties
-	Value    bool     // show: values only
-	JSON     string   // "", "pretty" or "short"
-	Mode     string   // start & co: the job mode ("": the manager's default)
-	NoBlock  bool     // start & co: return once the job is queued
-	Quiet    bool     // is-active, is-failed: print nothing
-	NoLegend bool     // list-units, list-jobs, list-fdstore: no header, legend or count
-	What     []string // clean: what to clean (--what=, comma-separated; only fdstore)
+	Root     string         // the manager's sockets and /proc are under Root ("" or "/": the real root)
+	All      bool           // list-units: include inactive units
+	Props    []string       // show: only these properties
+	Value    bool           // show: values only
+	JSON     string         // "", "pretty" or "short"
+	Mode     string         // start & co: the job mode ("": the manager's default)
+	NoBlock  bool           // start & co: return once the job is queued
+	Quiet    bool           // is-active, is-failed: print nothing
+	NoLegend bool           // list-units, list-jobs, list-fdstore: no header, legend or count
+	What     []string       // clean: what to clean (--what=, comma-separated; only fdstore)
+	Install  InstallOptions // enable & co (install.go)
 
 	Stdout, Stderr io.Writer
 	Now            func() time.Time // nil: time.Now
@@ -115,6 +116,9 @@ func (x *ctl) run(ctx context.Context, verb string, args []string) int {
 			return ExitFailure
 		}
 		return ExitOK
+	}
+	if code, ok := x.installVerb(ctx, verb, args); ok {
+		return code
 	}
 	x.errorf("Unknown command verb '%s'.", verb)
 	return ExitFailure
