@@ -43,6 +43,8 @@ func TestInitUnitsServiceTypes(t *testing.T) {
 		"keep.service":      "[Service]\nExecStart=/bin/sleep 607\n",
 		"iso.target":        "[Unit]\nAllowIsolate=yes\nWants=keep.service\n",
 		"noiso.target":      "[Unit]\nWants=keep.service\n",
+		"idle.service":      "[Service]\nType=idle\nExecStart=/bin/touch " + out + "/idle\n",
+		"slowstart.service": "[Service]\nType=oneshot\nExecStart=/bin/sleep 1\nExecStart=/bin/touch " + out + "/slow\n",
 		"fatal.service":     "[Unit]\nFailureAction=exit\n[Service]\nType=oneshot\nExecStart=/bin/false\n",
 	}
 	e := newCtlEnv(t, units)
@@ -121,6 +123,17 @@ func TestInitUnitsServiceTypes(t *testing.T) {
 		if got := e.prop(u, "ActiveState"); got != "active" {
 			t.Errorf("after isolate iso: %s is %s", u, got)
 		}
+	}
+
+	// Type=idle: its process waits until the other queued job (a slow oneshot) is done.
+	e.must(0, "start", "--no-block", "slowstart.service")
+	e.must(0, "start", "idle.service")
+	harness.Eventually(t, "idle.service to run", 10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(out, "idle"))
+		return err == nil
+	})
+	if _, err := os.Stat(filepath.Join(out, "slow")); err != nil {
+		t.Errorf("idle.service ran before the slow job finished: %v", err)
 	}
 
 	// FailureAction=exit: host-mode init stops everything and exits.

@@ -5,7 +5,8 @@ package pid1
 // from PIDFile= or, with GuessMainPID=yes, guessed: the one process of the
 // unit that was handed to us (PID 1, or init's subreaper in host mode) when
 // its parent exited. Type=notify-reload: a reload sends ReloadSignal= and
-// waits for RELOADING=1 and READY=1.
+// waits for RELOADING=1 and READY=1. Type=idle: the main process waits
+// until no other job is queued, at most idleMax, as upstream's does.
 
 import (
 	"os"
@@ -18,6 +19,41 @@ import (
 
 	"github.com/stead-os/stead/lib/unit"
 )
+
+// idleMax is how long a Type=idle main process waits for the job queue to
+// empty (upstream's 5 s), and idlePoll how often it looks.
+const (
+	idleMax  = 5 * time.Second
+	idlePoll = 50 * time.Millisecond
+)
+
+// idleWait reports whether the main process of a Type=idle service must
+// wait for other jobs still, and if so looks again later. m.mu held.
+func (m *Manager) idleWait(us *unitState) bool {
+	if us.svc.idleSince.IsZero() {
+		us.svc.idleSince = time.Now()
+	}
+	busy := false
+	for name := range m.jobs {
+		if name != us.u.Name {
+			busy = true
+			break
+		}
+	}
+	if !busy || time.Since(us.svc.idleSince) >= idleMax {
+		us.svc.idleSince = time.Time{}
+		return false
+	}
+	gen := us.svc.gen
+	time.AfterFunc(idlePoll, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if us.svc.gen == gen && us.svc.phase == phaseStart && us.active == StateActivating {
+			m.advance(us)
+		}
+	})
+	return true
+}
 
 // pidFilePoll is how often a PIDFile= that is not written yet is looked at.
 const pidFilePoll = 50 * time.Millisecond

@@ -171,8 +171,11 @@ func (m *Manager) advance(us *unitState) {
 	for {
 		if len(us.svc.queue) > 0 {
 			c := us.svc.queue[0]
-			us.svc.queue = us.svc.queue[1:]
 			main := us.svc.phase == phaseStart && s.Type != "oneshot" && s.Type != "forking"
+			if main && s.Type == "idle" && m.idleWait(us) { // forking_linux.go
+				return
+			}
+			us.svc.queue = us.svc.queue[1:]
 			oneshotMain := us.svc.phase == phaseStart && s.Type == "oneshot"
 			forking := us.svc.phase == phaseStart && s.Type == "forking" // gets the main process's environment
 			pid, err := m.spawn(us, c, main || oneshotMain || forking)

@@ -122,6 +122,7 @@ type serviceRuntime struct {
 	status   string // STATUS= of the main process
 
 	gen       int         // start generation, to ignore stale timers
+	idleSince time.Time   // Type=idle: when the main process first waited for the job queue
 	starts    []time.Time // recent starts, for the start limit
 	nRestarts int
 	restart   *time.Timer // RestartSec=, until the automatic restart
