@@ -1,0 +1,40 @@
+package fetch
+
+import (
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// Decompressor selects the decompressor for a file name by its suffix: .xz, .gz or .zst.
+// stripped is the name without that suffix. Other names get the identity, with stripped
+// equal to name.
+func Decompressor(name string) (stripped string, open func(io.Reader) (io.ReadCloser, error)) {
+	switch {
+	case strings.HasSuffix(name, ".xz"):
+		return strings.TrimSuffix(name, ".xz"), func(r io.Reader) (io.ReadCloser, error) {
+			zr, err := xz.NewReader(r)
+			if err != nil {
+				return nil, err
+			}
+			return io.NopCloser(zr), nil
+		}
+	case strings.HasSuffix(name, ".gz"):
+		return strings.TrimSuffix(name, ".gz"), func(r io.Reader) (io.ReadCloser, error) {
+			return gzip.NewReader(r)
+		}
+	case strings.HasSuffix(name, ".zst"):
+		return strings.TrimSuffix(name, ".zst"), func(r io.Reader) (io.ReadCloser, error) {
+			zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+			if err != nil {
+				return nil, err
+			}
+			return zr.IOReadCloser(), nil
+		}
+	default:
+		return name, func(r io.Reader) (io.ReadCloser, error) { return io.NopCloser(r), nil }
+	}
+}
