@@ -21,13 +21,13 @@ import (
 
 // Step kinds.
 const (
-	stepRemove   = "remove"     // delete Path (a file or directory tree)
-	stepEmpty    = "empty-slot" // relabel partition Index of Disk "_empty"
-	stepWrite    = "write-slot" // copy Staged into partition Index of Disk
-	stepRename   = "rename"     // rename Staged to Path
-	stepLabel    = "label"      // set partition Index's label, UUID and flags
-	stepSymlink  = "symlink"    // point the symlink Path at Target
-	stepUnstage  = "unstage"    // delete the staged partition payload Staged
+	stepRemove  = "remove"     // delete Path (a file or directory tree)
+	stepEmpty   = "empty-slot" // relabel partition Index of Disk "_empty"
+	stepWrite   = "write-slot" // copy Staged into partition Index of Disk
+	stepRename  = "rename"     // rename Staged to Path
+	stepLabel   = "label"      // set partition Index's label, UUID and flags
+	stepSymlink = "symlink"    // point the symlink Path at Target
+	stepUnstage = "unstage"    // delete the staged partition payload Staged
 )
 
 // step is one idempotent change.

@@ -26,16 +26,16 @@ func NewProgress(w io.Writer, terminal bool) Progress {
 }
 
 type progress struct {
-	w         io.Writer
-	tty       bool
-	now       func() time.Time
-	name      string
-	start     time.Time
-	first     int64 // bytes already there when the download (re)started
-	started   bool
-	lastStep  int64
-	lastDraw  time.Time
-	drawn     bool
+	w        io.Writer
+	tty      bool
+	now      func() time.Time
+	name     string
+	start    time.Time
+	first    int64 // bytes already there when the download (re)started
+	started  bool
+	lastStep int64
+	lastDraw time.Time
+	drawn    bool
 }
 
 func (p *progress) Start(transfer, name string) {

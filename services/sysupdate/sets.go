@@ -32,14 +32,14 @@ func (c *Context) now() time.Time {
 
 // UpdateSet is one version across all transfers.
 type UpdateSet struct {
-	Version   string
-	Newest    bool
-	Available bool // every source offers it
-	Installed bool // every target holds it
-	Partial   bool // some of its payloads are downloaded (hidden), not all
-	Pending   bool // all of its payloads are downloaded and verified, not installed
-	Obsolete  bool
-	Protected bool
+	Version    string
+	Newest     bool
+	Available  bool // every source offers it
+	Installed  bool // every target holds it
+	Partial    bool // some of its payloads are downloaded (hidden), not all
+	Pending    bool // all of its payloads are downloaded and verified, not installed
+	Obsolete   bool
+	Protected  bool
 	Incomplete bool // some targets hold it, not all
 
 	// Instances per transfer (nil where missing): target instances when installed anywhere,
@@ -132,13 +132,6 @@ func (c *Context) buildSets() {
 			newestAvailable, us.Newest = v, true
 		}
 		c.Sets = append(c.Sets, us)
-	}
-	if cur := c.Current(); cur != nil {
-		for _, us := range c.Sets {
-			if CompareVersions(us.Version, cur.Version) < 0 && !us.Installed {
-				us.Obsolete = true
-			}
-		}
 	}
 }
 

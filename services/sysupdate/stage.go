@@ -2,9 +2,9 @@ package sysupdate
 
 import (
 	"archive/tar"
-	"encoding/json"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"

@@ -46,8 +46,8 @@ type Resource struct {
 	Path     string // a URL, or a path on the host (the root prefix included); a device for partitions
 	Patterns []*Pattern
 
-	PathRelativeTo string   // root, esp, xbootldr, boot, explicit
-	PartitionType  gpt.GUID // partition targets: MatchPartitionType=
+	PathRelativeTo    string   // root, esp, xbootldr, boot, explicit
+	PartitionType     gpt.GUID // partition targets: MatchPartitionType=
 	PartitionTypeName string
 }
 

@@ -152,6 +152,7 @@ func (c *Context) plan(us *UpdateSet) (*journal, []string, error) {
 		}
 		src := us.Sources[i]
 		staged := c.stagePath(t, us.Version, ".staged")
+		unstages = append(unstages, step{Op: stepUnstage, Transfer: t.ID, Staged: c.stagePath(t, us.Version, ".source")})
 		st, err := os.Stat(staged)
 		if err != nil {
 			return nil, nil, err
