@@ -67,8 +67,11 @@ func (c *Context) stage(ctx context.Context, t *Transfer, src *Instance) error {
 			return err
 		}
 		if sum != src.SHA256 {
-			os.Remove(dl)
-			return fmt.Errorf("transfer %s: %s: SHA256 %x does not match the manifest's %x; download removed", t.ID, src.Name, sum, src.SHA256)
+			return c.refuseSet(src.Version, fmt.Errorf("transfer %s: %s: SHA256 %x does not match the manifest's %x; the version's downloads were removed",
+				t.ID, src.Name, sum, src.SHA256))
+		}
+		if err := fetch.Finish(dl); err != nil {
+			return err
 		}
 	case RegularFile, Tar:
 		if err := copyFile(src.Path, dl); err != nil {
@@ -134,6 +137,18 @@ func (c *Context) stage(ctx context.Context, t *Transfer, src *Instance) error {
 		return err
 	}
 	return os.Remove(dl)
+}
+
+// refuseSet removes everything staged or downloaded for version in every transfer: its
+// source is corrupt, and nothing of it may stay behind.
+func (c *Context) refuseSet(version string, err error) error {
+	for _, t := range c.Transfers {
+		fetch.Discard(c.stagePath(t, version, ".download"))
+		for _, suf := range []string{".staged", ".staged.tmp", ".source", ".source.tmp"} {
+			os.RemoveAll(c.stagePath(t, version, suf))
+		}
+	}
+	return err
 }
 
 // fileMode is the mode of an installed file: Mode=, else the source name's @m, else 0644;

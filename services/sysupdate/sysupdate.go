@@ -9,6 +9,7 @@ package sysupdate
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -325,10 +326,11 @@ func printTable(w io.Writer, rows [][]string, header bool) {
 
 // contentJSON is one resource of a set in `list VERSION --json`.
 type contentJSON struct {
-	Type  ResourceType `json:"type"`
-	Path  string       `json:"path"`
-	Mtime *int64       `json:"mtime,omitempty"`
-	Mode  *uint32      `json:"mode,omitempty"`
+	Type   ResourceType `json:"type"`
+	Path   string       `json:"path"`
+	Mtime  *int64       `json:"mtime,omitempty"`
+	Mode   *uint32      `json:"mode,omitempty"`
+	SHA256 string       `json:"sha256,omitempty"`
 }
 
 func listOne(o Options, c *Context, us *UpdateSet) error {
@@ -347,6 +349,9 @@ func listOne(o Options, c *Context, us *UpdateSet) error {
 			r = t.Source
 		}
 		ct := contentJSON{Type: r.Type, Path: in.Path}
+		if in.HasSHA256 {
+			ct.SHA256 = hex.EncodeToString(in.SHA256[:])
+		}
 		if in.Partition != nil {
 			ct.Path = fmt.Sprintf("%s (partition %d)", in.Path, in.Partition.Index)
 		}

@@ -125,7 +125,7 @@ func (c *Context) removeStaleTemporaries(keep string) {
 				continue
 			}
 			v := strings.TrimPrefix(n, own)
-			for _, suf := range []string{".download", ".staged.tmp", ".staged", ".source", ".source.tmp"} {
+			for _, suf := range []string{".download.validator.tmp", ".download.validator", ".download", ".staged.tmp", ".staged", ".source.tmp", ".source"} {
 				if s, ok := strings.CutSuffix(v, suf); ok {
 					v = s
 					break
@@ -157,16 +157,9 @@ func (c *Context) plan(us *UpdateSet) (*journal, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		// Versions beyond InstancesMax-1, oldest first, protected ones never.
-		var excess []*Instance
-		kept := 0
-		for _, in := range c.targets[i].Instances {
-			if c.protected(t, in.Version) || kept < t.InstancesMax-1 {
-				kept++
-				continue
-			}
-			excess = append(excess, in)
-		}
+		// Room for one more: the oldest unprotected versions go until at most InstancesMax-1
+		// remain.
+		excess := c.excess(t, c.targets[i].Instances, t.InstancesMax-1, false)
 		if t.Target.Type == Partition {
 			slot, freed, err := c.pickSlot(t, c.targets[i], excess, st.Size())
 			if err != nil {
@@ -218,6 +211,27 @@ func (c *Context) plan(us *UpdateSet) (*journal, []string, error) {
 	return j, resources, nil
 }
 
+// excess picks what to remove so that at most keep of instances (newest first) remain:
+// the oldest first, never a protected version (which still counts), and with keepNewest
+// never the newest (vacuum keeps the current version; an update may replace it, when all
+// older ones are protected, since the update brings a newer one).
+func (c *Context) excess(t *Transfer, instances []*Instance, keep int, keepNewest bool) []*Instance {
+	var out []*Instance
+	n := len(instances)
+	last := 0
+	if keepNewest {
+		last = 1
+	}
+	for k := len(instances) - 1; k >= last && n > keep; k-- {
+		if c.protected(t, instances[k].Version) {
+			continue
+		}
+		out = append(out, instances[k])
+		n--
+	}
+	return out
+}
+
 // protected reports whether version v of t must be kept: ProtectVersion= (%A, %B, %w …).
 func (c *Context) protected(t *Transfer, v string) bool {
 	return slices.ContainsFunc(t.ProtectVersions, func(p string) bool { return CompareVersions(p, v) == 0 })
@@ -232,9 +246,17 @@ func (c *Context) pickSlot(t *Transfer, d *Discovered, excess []*Instance, size 
 			return s.Part, excess, nil
 		}
 	}
-	for k := len(excess) - 1; k >= 0; k-- {
-		if fits(*excess[k].Partition) {
-			return *excess[k].Partition, excess, nil
+	for _, in := range excess {
+		if fits(*in.Partition) {
+			return *in.Partition, excess, nil
+		}
+	}
+	// Fewer slots than InstancesMax= allows: the oldest unprotected version that fits gives
+	// its slot.
+	for k := len(d.Instances) - 1; k >= 0; k-- {
+		in := d.Instances[k]
+		if !c.protected(t, in.Version) && !slices.Contains(excess, in) && fits(*in.Partition) {
+			return *in.Partition, append(excess, in), nil
 		}
 	}
 	return gpt.Partition{}, nil, fmt.Errorf("transfer %s: no free partition slot of type %s (%s) large enough for %d bytes on %s, and no version may be removed (InstancesMax=%d, protected: %s); nothing was changed",
@@ -316,12 +338,7 @@ func (c *Context) Vacuum(ctx context.Context) (int, error) {
 	}
 	j := &journal{Version: "vacuum"}
 	for i, t := range c.Transfers {
-		kept := 0
-		for _, in := range c.targets[i].Instances {
-			if c.protected(t, in.Version) || kept < t.InstancesMax {
-				kept++
-				continue
-			}
+		for _, in := range c.excess(t, c.targets[i].Instances, t.InstancesMax, true) {
 			if t.Target.Type == Partition {
 				j.Steps = append(j.Steps, step{Op: stepEmpty, Transfer: t.ID, Disk: t.Target.Path, Index: in.Partition.Index})
 			} else {

@@ -110,12 +110,13 @@ func Download(ctx context.Context, c *http.Client, url, partialPath string, prog
 			}
 			return have, nil
 		}
-		// Longer than the file: the partial data cannot be trusted. Start over next time.
+		// More bytes than the server's file has: they cannot be trusted. Start over; the
+		// emptied file has no validator, so the second call sends a plain GET.
 		if err := restart(f, partialPath); err != nil {
 			return 0, err
 		}
-		return 0, fmt.Errorf("fetch: %s: partial file of %d bytes is longer than the file on the server (%s); discarded",
-			url, have, resp.Header.Get("Content-Range"))
+		resp.Body.Close()
+		return Download(ctx, c, url, partialPath, progress)
 	case resp.StatusCode == http.StatusOK:
 		// A fresh download: no usable partial data, a server ignoring Range, or a changed file.
 		if err := restart(f, partialPath); err != nil {

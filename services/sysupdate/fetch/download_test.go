@@ -302,3 +302,23 @@ func BenchmarkDownload(b *testing.B) {
 		}
 	})
 }
+
+func TestDownloadPartialLongerThanFile(t *testing.T) {
+	srvDir, dst := t.TempDir(), t.TempDir()
+	srv := fetchtest.New(t, srvDir)
+	partial := filepath.Join(dst, "p")
+	payload(t, srvDir, "f", 1<<20)
+	if _, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Append garbage to the completed partial file: the same file on the server is shorter.
+	fh, _ := os.OpenFile(partial, os.O_WRONLY|os.O_APPEND, 0)
+	fh.Write([]byte("garbage"))
+	fh.Close()
+	data, _ := os.ReadFile(filepath.Join(srvDir, "f"))
+	n, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("%d, %v", n, err)
+	}
+	checkFile(t, partial, data)
+}

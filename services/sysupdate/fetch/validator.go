@@ -14,6 +14,7 @@ import (
 const (
 	validatorXattr = "user.stead.validator"
 	sidecarSuffix  = ".validator"
+	maxValidator   = 64 << 10
 )
 
 func xattrUnsupported(err error) bool {
@@ -21,14 +22,19 @@ func xattrUnsupported(err error) bool {
 }
 
 func readValidator(f *os.File, partialPath string) (validator, url string, ok bool) {
-	buf := make([]byte, 4096)
 	var data []byte
-	if n, err := unix.Fgetxattr(int(f.Fd()), validatorXattr, buf); err == nil {
-		data = buf[:n]
-	} else if b, err := os.ReadFile(partialPath + sidecarSuffix); err == nil {
+	if n, err := unix.Fgetxattr(int(f.Fd()), validatorXattr, nil); err == nil && n > 0 && n <= maxValidator {
+		buf := make([]byte, n)
+		if n, err = unix.Fgetxattr(int(f.Fd()), validatorXattr, buf); err == nil {
+			data = buf[:n]
+		}
+	}
+	if data == nil {
+		b, err := os.ReadFile(partialPath + sidecarSuffix)
+		if err != nil || len(b) > maxValidator {
+			return "", "", false
+		}
 		data = b
-	} else {
-		return "", "", false
 	}
 	validator, url, ok = strings.Cut(string(data), "\n")
 	return validator, url, ok && validator != ""
@@ -36,12 +42,14 @@ func readValidator(f *os.File, partialPath string) (validator, url string, ok bo
 
 func writeValidator(f *os.File, partialPath, validator, url string) error {
 	data := []byte(validator + "\n" + url)
-	err := unix.Fsetxattr(int(f.Fd()), validatorXattr, data, 0)
-	if err == nil {
-		return f.Sync()
+	if len(data) > maxValidator {
+		return nil // too long to keep: this download simply cannot be resumed
 	}
-	if !xattrUnsupported(err) {
-		return fmt.Errorf("fetch: storing the validator of %s: %w", partialPath, err)
+	// Any xattr failure (unsupported, or a value too large for the file system) falls back
+	// to the sidecar file.
+	if err := unix.Fsetxattr(int(f.Fd()), validatorXattr, data, 0); err == nil {
+		os.Remove(partialPath + sidecarSuffix)
+		return f.Sync()
 	}
 	tmp := partialPath + sidecarSuffix + ".tmp"
 	s, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)

@@ -1,0 +1,491 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/lib/gpt"
+	"github.com/stead-os/stead/services/sysupdate"
+	"github.com/stead-os/stead/services/sysupdate/fetch/fetchtest"
+)
+
+// suImage is a two-component image served over HTTP: a partition payload
+// (part_V_UUID.img, into a GPT slot of a loop device) and a gzip-compressed file
+// (app_V.raw.gz, into /opt/app), with SHA256SUMS signed by a test key.
+type suImage struct {
+	t        *testing.T
+	bin      string
+	root     string // the OS tree (--root)
+	web      string // what the server serves
+	srv      *fetchtest.Server
+	key      *openpgp.Entity
+	disk     string // the loop device
+	partSize int    // bytes of each partition payload
+	payloads map[string][]byte
+	uuids    map[string]string
+}
+
+const suPartSlots = 3
+
+func newSuImage(t *testing.T, partSize int) *suImage {
+	t.Helper()
+	harness.NeedRoot(t, "sysupdate's partition targets need a loop device")
+	sfdisk := harness.NeedCommand(t, "sfdisk", "fdisk")
+	losetup := harness.NeedCommand(t, "losetup", "mount")
+	im := &suImage{t: t, bin: harness.Binary(t, "./cmd/sysupdate"), root: t.TempDir(), web: t.TempDir(),
+		partSize: partSize, payloads: map[string][]byte{}, uuids: map[string]string{}}
+	im.srv = fetchtest.New(t, im.web)
+
+	key, err := openpgp.NewEntity("stead test", "", "test@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im.key = key
+	var ring bytes.Buffer
+	if err := key.Serialize(&ring); err != nil {
+		t.Fatal(err)
+	}
+	harness.WriteFile(t, filepath.Join(im.root, "etc/systemd/import-pubring.pgp"), ring.String(), 0o644)
+	im.setBooted("1")
+
+	// A GPT disk with three linux-generic slots, each big enough for a payload.
+	img := filepath.Join(t.TempDir(), "disk.img")
+	slotMiB := partSize>>20 + 2
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, int64(suPartSlots*slotMiB+2)<<20); err != nil {
+		t.Fatal(err)
+	}
+	var script strings.Builder
+	script.WriteString("label: gpt\n")
+	for i := 0; i < suPartSlots; i++ {
+		fmt.Fprintf(&script, "size=%dMiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=_empty\n", slotMiB)
+	}
+	cmd := exec.Command(sfdisk, "--quiet", img)
+	cmd.Stdin = strings.NewReader(script.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sfdisk: %v: %s", err, out)
+	}
+	out, err := exec.Command(losetup, "--find", "--show", "--partscan", img).CombinedOutput()
+	if err != nil {
+		harness.Require(t, fmt.Sprintf("losetup: %v: %s", err, out))
+	}
+	im.disk = strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command(losetup, "--detach", im.disk).Run() })
+
+	im.define("10-part.transfer", fmt.Sprintf(`[Transfer]
+ProtectVersion=%%A
+
+[Source]
+Type=url-file
+Path=%s/
+MatchPattern=part_@v_@u.img
+
+[Target]
+Type=partition
+Path=%s
+MatchPattern=part_@v
+MatchPartitionType=linux-generic
+ReadOnly=yes
+InstancesMax=2
+`, im.srv.URL(), im.disk))
+	im.define("20-app.transfer", fmt.Sprintf(`[Transfer]
+ProtectVersion=%%A
+
+[Source]
+Type=url-file
+Path=%s
+MatchPattern=app_@v.raw.gz
+
+[Target]
+Type=regular-file
+Path=/opt/app
+MatchPattern=app_@v.raw
+Mode=0640
+InstancesMax=2
+CurrentSymlink=app.raw
+`, im.srv.URL()))
+	return im
+}
+
+func (im *suImage) define(name, content string) {
+	harness.WriteFile(im.t, filepath.Join(im.root, "etc/sysupdate.d", name), content, 0o644)
+}
+
+// setBooted writes os-release with IMAGE_VERSION=v: what %A (ProtectVersion=) and pending see.
+func (im *suImage) setBooted(v string) {
+	harness.WriteFile(im.t, filepath.Join(im.root, "etc/os-release"), "ID=steadtest\nIMAGE_VERSION="+v+"\n", 0o644)
+}
+
+// publish adds version v to the server and re-signs SHA256SUMS.
+func (im *suImage) publish(v string) {
+	rng := rand.New(rand.NewPCG(uint64(len(v)), uint64(v[0])))
+	part := make([]byte, im.partSize)
+	for i := range part {
+		part[i] = byte(rng.Uint32())
+	}
+	app := []byte(strings.Repeat("app version "+v+"\n", 1000))
+	im.payloads["part_"+v], im.payloads["app_"+v] = part, app
+	u := fmt.Sprintf("%08x-1111-4222-8333-%012x", rng.Uint32(), rng.Uint64()&0xffffffffffff)
+	im.uuids[v] = u
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(app)
+	w.Close()
+	im.write(fmt.Sprintf("part_%s_%s.img", v, u), part)
+	im.write("app_"+v+".raw.gz", gz.Bytes())
+	im.sign(im.key)
+}
+
+func (im *suImage) write(name string, data []byte) {
+	if err := os.WriteFile(filepath.Join(im.web, name), data, 0o644); err != nil {
+		im.t.Fatal(err)
+	}
+}
+
+// sign rewrites SHA256SUMS over every payload served and its detached signature by k.
+func (im *suImage) sign(k *openpgp.Entity) {
+	t := im.t
+	ents, err := os.ReadDir(im.web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sums strings.Builder
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "SHA256SUMS") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(im.web, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256(b)
+		fmt.Fprintf(&sums, "%s *%s\n", hex.EncodeToString(h[:]), e.Name())
+	}
+	im.write("SHA256SUMS", []byte(sums.String()))
+	var sig bytes.Buffer
+	if err := openpgp.DetachSign(&sig, k, strings.NewReader(sums.String()), nil); err != nil {
+		t.Fatal(err)
+	}
+	im.write("SHA256SUMS.gpg", sig.Bytes())
+}
+
+// run runs our sysupdate on the image's root with extra environment.
+func (im *suImage) run(env []string, args ...string) (string, string, int) {
+	cmd := exec.Command(im.bin, append([]string{"--root=" + im.root}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	return harness.Run(im.t, cmd)
+}
+
+func (im *suImage) mustRun(args ...string) string {
+	im.t.Helper()
+	out, errOut, code := im.run(nil, args...)
+	if code != 0 {
+		im.t.Fatalf("sysupdate %v: exit %d\n%s%s", args, code, out, errOut)
+	}
+	return out
+}
+
+// suState is what an observer of the system sees: the files under /opt/app (hidden ones
+// included), the partition labels, and what `list` calls current.
+type suState struct {
+	Files   []string
+	Labels  []string
+	Current string
+}
+
+func (im *suImage) state() suState {
+	t := im.t
+	var s suState
+	ents, _ := os.ReadDir(filepath.Join(im.root, "opt/app"))
+	for _, e := range ents {
+		s.Files = append(s.Files, e.Name())
+	}
+	tab, err := gpt.ReadFile(im.disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tab.Partitions {
+		s.Labels = append(s.Labels, p.Label)
+	}
+	out, errOut, code := im.run(nil, "--offline", "--json=short", "list")
+	if code != 0 {
+		t.Fatalf("list: exit %d: %s", code, errOut)
+	}
+	var l struct{ Current *string }
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatalf("list JSON %q: %v", out, err)
+	}
+	if l.Current != nil {
+		s.Current = *l.Current
+	}
+	return s
+}
+
+// installed returns the versions installed completely (partition and file) and checks each
+// one's content: the file's bytes and mode, the partition's bytes, UUID and read-only flag.
+func (im *suImage) installed() []string {
+	t := im.t
+	tab, err := gpt.ReadFile(im.disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(im.disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var vs []string
+	for _, p := range tab.Partitions {
+		v, ok := strings.CutPrefix(p.Label, "part_")
+		if !ok {
+			continue
+		}
+		app := filepath.Join(im.root, "opt/app", "app_"+v+".raw")
+		if _, err := os.Stat(app); err != nil {
+			continue // not complete: the file of this version is missing
+		}
+		buf := make([]byte, im.partSize)
+		if _, err := f.ReadAt(buf, p.Offset(tab.SectorSize)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf, im.payloads["part_"+v]) {
+			t.Errorf("partition %d (%s) does not hold version %s's payload", p.Index, p.Label, v)
+		}
+		if p.UUID.String() != im.uuids[v] {
+			t.Errorf("partition %d UUID %s, want %s (from the source name)", p.Index, p.UUID, im.uuids[v])
+		}
+		if p.Flags&gpt.ReadOnlyFlag == 0 {
+			t.Errorf("partition %d: ReadOnly=yes flag missing (flags %#x)", p.Index, p.Flags)
+		}
+		b, err := os.ReadFile(app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, im.payloads["app_"+v]) {
+			t.Errorf("%s: wrong content", app)
+		}
+		if st, _ := os.Stat(app); st.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want 0640 (Mode=)", app, st.Mode().Perm())
+		}
+		vs = append(vs, v)
+	}
+	sort.Strings(vs)
+	return vs
+}
+
+// TestSysupdateUpdate: 1 → 2 → 3 on a loop-device GPT disk and a temp root, InstancesMax=2
+// with the booted version protected, vacuum, pending, and refused updates (bad signature,
+// wrong hash) that change nothing.
+func TestSysupdateUpdate(t *testing.T) {
+	im := newSuImage(t, 1<<20)
+	im.publish("1")
+	if out := im.mustRun("check-new"); strings.TrimSpace(out) != "1" {
+		t.Fatalf("check-new = %q, want 1", out)
+	}
+	im.mustRun("update")
+	if got := im.installed(); !slices.Equal(got, []string{"1"}) {
+		t.Fatalf("installed %v after the first update", got)
+	}
+	if l, _ := os.Readlink(filepath.Join(im.root, "opt/app/app.raw")); l != "app_1.raw" {
+		t.Errorf("CurrentSymlink points at %q", l)
+	}
+
+	im.publish("2")
+	im.mustRun("update")
+	if got := im.installed(); !slices.Equal(got, []string{"1", "2"}) {
+		t.Fatalf("installed %v, want [1 2]", got)
+	}
+	// Booted 1, 2 installed: pending says so.
+	if _, errOut, code := im.run(nil, "pending"); code != 0 {
+		t.Errorf("pending: exit %d (%s), want 0", code, errOut)
+	}
+	im.setBooted("2")
+	if _, _, code := im.run(nil, "pending"); code == 0 {
+		t.Errorf("pending after booting 2: exit 0, want non-zero")
+	}
+
+	im.publish("3")
+	im.mustRun("update")
+	// InstancesMax=2: 1 made room; 2 is booted (ProtectVersion=%A) and stays.
+	if got := im.installed(); !slices.Equal(got, []string{"2", "3"}) {
+		t.Fatalf("installed %v, want [2 3]", got)
+	}
+	st := im.state()
+	if st.Current != "3" || !slices.Equal(st.Files, []string{"app.raw", "app_2.raw", "app_3.raw"}) {
+		t.Errorf("state %+v", st)
+	}
+	if n := strings.Count(strings.Join(st.Labels, " "), "_empty"); n != 1 {
+		t.Errorf("labels %v: want one _empty slot", st.Labels)
+	}
+	out, _, code := im.run(nil, "--json=short", "check-new")
+	if code == 0 || !strings.Contains(out, `"available":null`) {
+		t.Errorf("check-new with nothing newer: %q exit %d", out, code)
+	}
+	im.mustRun("update") // nothing to do
+	// vacuum with one instance: 3 is the newest, 2 protected: nothing goes.
+	im.mustRun("-m", "1", "vacuum")
+	if got := im.installed(); !slices.Equal(got, []string{"2", "3"}) {
+		t.Errorf("vacuum -m 1 left %v, want [2 3] (2 is booted)", got)
+	}
+
+	// Version 4 signed by another key: refused before anything is fetched or changed.
+	before := im.state()
+	im.publish("4")
+	other, _ := openpgp.NewEntity("mallory", "", "m@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	im.sign(other)
+	if _, errOut, code := im.run(nil, "update"); code == 0 || !strings.Contains(errOut, "signature") {
+		t.Errorf("update with a bad signature: exit %d: %s", code, errOut)
+	}
+	if after := im.state(); !equalState(before, after) {
+		t.Errorf("bad signature changed the system: %+v → %+v", before, after)
+	}
+	// Version 4's file differs from the signed SHA256SUMS: refused, nothing left behind.
+	im.sign(im.key)
+	im.write("app_4.raw.gz", []byte("tampered"))
+	if _, errOut, code := im.run(nil, "update"); code == 0 || !strings.Contains(errOut, "SHA256") {
+		t.Errorf("update with a wrong hash: exit %d: %s", code, errOut)
+	}
+	if after := im.state(); !equalState(before, after) {
+		t.Errorf("wrong hash changed the system: %+v → %+v", before, after)
+	}
+	if got := im.installed(); !slices.Equal(got, []string{"2", "3"}) {
+		t.Errorf("after refused updates: %v, want [2 3]", got)
+	}
+}
+
+func equalState(a, b suState) bool {
+	return a.Current == b.Current && slices.Equal(a.Files, b.Files) && slices.Equal(a.Labels, b.Labels)
+}
+
+// TestSysupdateFaults kills the update at every phase, and has the server drop the
+// connection mid-body; after each the system holds exactly the old complete set (list says
+// so) and a plain update finishes, resuming the download rather than restarting it.
+func TestSysupdateFaults(t *testing.T) {
+	const size = 16 << 20
+	im := newSuImage(t, size)
+	im.publish("1")
+	im.mustRun("update")
+	im.setBooted("1")
+
+	v := 2
+	partName := func() string { return fmt.Sprintf("part_%d_%s.img", v, im.uuids[fmt.Sprint(v)]) }
+	check := func(phase string, want []string, current string) {
+		t.Helper()
+		if got := im.installed(); !slices.Equal(got, want) {
+			t.Errorf("%s: installed %v, want %v", phase, got, want)
+		}
+		if st := im.state(); st.Current != current {
+			t.Errorf("%s: list says current %q, want %q", phase, st.Current, current)
+		}
+		for _, f := range im.state().Files {
+			// Hidden names other than sysupdate's resumable downloads and staged payloads
+			// would be debris of the interrupted run.
+			if strings.HasPrefix(f, ".") && !strings.HasPrefix(f, ".#sysupdate.") {
+				t.Errorf("%s: %s left behind", phase, f)
+			}
+		}
+	}
+	finish := func(phase string, want []string, resumeFrom int64) {
+		t.Helper()
+		before := im.srv.BytesServed(partName())
+		im.mustRun("update")
+		served := im.srv.BytesServed(partName()) - before
+		if resumeFrom >= 0 && served != size-resumeFrom {
+			t.Errorf("%s: retry fetched %d bytes of the partition payload, want %d (resumed from %d)", phase, served, size-resumeFrom, resumeFrom)
+		}
+		check(phase+", then update", want, want[len(want)-1])
+	}
+	stateDir := filepath.Join(im.root, sysupdate.StateDir, "host")
+	partialSize := func() int64 {
+		st, err := os.Stat(filepath.Join(stateDir, "staged", ".#sysupdate.10-part@"+fmt.Sprint(v)+".download"))
+		if err != nil {
+			return 0
+		}
+		return st.Size()
+	}
+	killed := func(phase string, env ...string) {
+		t.Helper()
+		_, errOut, code := im.run(env, "update")
+		if code != -1 {
+			t.Fatalf("%s: update exited %d, want killed: %s", phase, code, errOut)
+		}
+	}
+
+	// 1. Killed mid-download.
+	im.publish("2")
+	killed("mid-download", fmt.Sprintf("STEAD_SYSUPDATE_KILL_AFTER_BYTES=%d", size/3))
+	check("killed mid-download", []string{"1"}, "1")
+	p := partialSize()
+	if p == 0 || p >= size {
+		t.Fatalf("partial download of %d bytes after the kill", p)
+	}
+	finish("killed mid-download", []string{"1", "2"}, p)
+
+	// 2. The server drops the connection mid-body.
+	v = 3
+	im.setBooted("2")
+	im.publish("3")
+	im.srv.DropAfter(partName(), size/2)
+	if _, errOut, code := im.run(nil, "update"); code == 0 {
+		t.Fatalf("update over a dropped connection succeeded: %s", errOut)
+	}
+	check("connection dropped", []string{"1", "2"}, "2")
+	p = partialSize()
+	if p == 0 {
+		t.Fatalf("nothing kept of the dropped download")
+	}
+	finish("connection dropped", []string{"2", "3"}, p)
+
+	// 3.–6. Killed after the downloads (before any change), after making room, after the
+	// partition payload is written, and between the renames of the two components.
+	for _, point := range []string{"journal-written", "after-empty-slot", "after-write-slot", "after-label"} {
+		v++
+		im.setBooted(fmt.Sprint(v - 1))
+		im.publish(fmt.Sprint(v))
+		killed(point, "STEAD_SYSUPDATE_KILL_AT="+point)
+		old := []string{fmt.Sprint(v - 2), fmt.Sprint(v - 1)}
+		if point == "after-empty-slot" || point == "after-write-slot" || point == "after-label" {
+			// Room was made: the oldest version is gone, the booted one stays.
+			old = old[1:]
+		}
+		check("killed at "+point, old, fmt.Sprint(v-1))
+		// Nothing is downloaded again: the staged payloads are used.
+		finish("killed at "+point, []string{fmt.Sprint(v - 1), fmt.Sprint(v)}, size)
+	}
+}
+
+// TestSysupdateCompareVersions checks our version order against upstream's
+// `systemd-analyze compare-versions`.
+func TestSysupdateCompareVersions(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	for _, c := range sysupdate.VersionExamples {
+		out, errOut, _ := up.Run(t, "systemd-analyze", "compare-versions", c.A, c.B)
+		f := strings.Fields(out)
+		if len(f) < 3 {
+			t.Fatalf("compare-versions %q %q: %q %q", c.A, c.B, out, errOut)
+		}
+		want := map[string]int{"<": -1, "==": 0, ">": 1}[f[len(f)-2]]
+		if got := sysupdate.CompareVersions(c.A, c.B); got != want {
+			t.Errorf("%q vs %q: ours %d, upstream %s", c.A, c.B, got, strings.TrimSpace(out))
+		}
+	}
+}
