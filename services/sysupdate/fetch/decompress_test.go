@@ -12,8 +12,8 @@ import (
 )
 
 func TestDecompressor(t *testing.T) {
-	data := make([]byte, 3<<20)
-	rand.Read(data[:1<<20]) // part random, part zeros
+	data := make([]byte, 512<<10)
+	rand.Read(data[:128<<10]) // part random, part zeros
 	compress := map[string]func(w io.Writer) io.WriteCloser{
 		".xz": func(w io.Writer) io.WriteCloser {
 			zw, err := xz.NewWriter(w)
