@@ -614,3 +614,18 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseGUID(f *testing.F) {
+	f.Add("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
+	f.Add("C12A7328F81F11D2BA4B00A0C93EC93B")
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := ParseGUID(s)
+		if err != nil {
+			return
+		}
+		h, err := ParseGUID(g.String())
+		if err != nil || h != g {
+			t.Fatalf("%q: %s does not round-trip (%v)", s, g, err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"compress/bzip2"
 	"io"
 	"strings"
 
@@ -9,9 +10,11 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// Decompressor selects the decompressor for a file name by its suffix: .xz, .gz or .zst.
-// stripped is the name without that suffix. Other names get the identity, with stripped
-// equal to name.
+// Decompressor selects the decompressor for a file name by its suffix: .xz, .gz, .zst or
+// .bz2 (the four formats upstream's importer handles). stripped is the name without that
+// suffix. Other names get the identity, with stripped equal to name. Upstream recognises the
+// format by the data's magic bytes instead; a compressed file without its suffix is
+// therefore installed as it is here.
 func Decompressor(name string) (stripped string, open func(io.Reader) (io.ReadCloser, error)) {
 	switch {
 	case strings.HasSuffix(name, ".xz"):
@@ -33,6 +36,10 @@ func Decompressor(name string) (stripped string, open func(io.Reader) (io.ReadCl
 				return nil, err
 			}
 			return zr.IOReadCloser(), nil
+		}
+	case strings.HasSuffix(name, ".bz2"):
+		return strings.TrimSuffix(name, ".bz2"), func(r io.Reader) (io.ReadCloser, error) {
+			return io.NopCloser(bzip2.NewReader(r)), nil
 		}
 	default:
 		return name, func(r io.Reader) (io.ReadCloser, error) { return io.NopCloser(r), nil }

@@ -5,7 +5,10 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"io"
+	"os/exec"
 	"testing"
+
+	"github.com/stead-os/stead/integration/harness"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -71,3 +74,24 @@ func TestDecompressor(t *testing.T) {
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// TestDecompressorBzip2 uses the bzip2 program: Go's standard library only decompresses.
+func TestDecompressorBzip2(t *testing.T) {
+	bz := harness.NeedCommand(t, "bzip2", "bzip2")
+	data := bytes.Repeat([]byte("stead sysupdate payload\n"), 20000)
+	cmd := exec.Command(bz, "-c")
+	cmd.Stdin = bytes.NewReader(data)
+	comp, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped, open := Decompressor("x_1.raw.bz2")
+	r, err := open(bytes.NewReader(comp))
+	if err != nil || stripped != "x_1.raw" {
+		t.Fatal(stripped, err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("bzip2 round trip: %d bytes, %v", len(got), err)
+	}
+}

@@ -322,3 +322,21 @@ func TestDownloadPartialLongerThanFile(t *testing.T) {
 	}
 	checkFile(t, partial, data)
 }
+
+func FuzzParseContentRange(f *testing.F) {
+	f.Add("bytes 0-9/10")
+	f.Add("bytes */5")
+	f.Add("bytes 5-9/*")
+	f.Fuzz(func(t *testing.T, s string) {
+		start, end, size, err := parseContentRange(s)
+		if err != nil {
+			return
+		}
+		if start == -1 && end == -1 {
+			return
+		}
+		if start < 0 || end < start || size < -1 {
+			t.Fatalf("%q: %d-%d/%d", s, start, end, size)
+		}
+	})
+}
