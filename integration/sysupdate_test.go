@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -488,4 +489,172 @@ func TestSysupdateCompareVersions(t *testing.T) {
 			t.Errorf("%q vs %q: ours %d, upstream %s", c.A, c.B, got, strings.TrimSpace(out))
 		}
 	}
+}
+
+// suUpstream runs upstream's systemd-sysupdate in the upstream root with a private /proc
+// (the host's network: its downloads go to the test's loopback server).
+func suUpstream(t *testing.T, up *harness.Upstream, args ...string) (string, string, int) {
+	t.Helper()
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + a + "'"
+	}
+	script := "mount -t proc proc '" + up.Dir + "/proc' && exec chroot '" + up.Dir + "' /usr/lib/systemd/systemd-sysupdate " + strings.Join(q, " ")
+	cmd := exec.Command("unshare", "-m", "sh", "-c", script)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "LANG=C.UTF-8", "SYSTEMD_LOG_LEVEL=err"}
+	return harness.Run(t, cmd)
+}
+
+// TestSysupdateInterop: upstream systemd-sysupdate 262 and ours, on the same root,
+// definitions and server, print the same `list`, `list VERSION`, `check-new`, `components`
+// and `features` JSON: versions 1–3 offered, 1 installed and booted. Then 2 is installed in
+// one of the two transfers only, and the answers still agree but for the one documented
+// difference: upstream calls the incomplete set 2 current, ours keeps calling 1 current.
+func TestSysupdateInterop(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	bin := harness.Binary(t, "./cmd/sysupdate")
+	host, inside := up.Stage(t)
+	root := filepath.Join(host, "root")
+	web := t.TempDir()
+	srv := fetchtest.New(t, web)
+	var sums strings.Builder
+	for _, v := range []string{"1", "2", "3"} {
+		for name, data := range map[string][]byte{"app_" + v + ".raw": []byte("app " + v), "conf_" + v + ".tar": tarOf(t, "conf "+v)} {
+			os.WriteFile(filepath.Join(web, name), data, 0o644)
+			h := sha256.Sum256(data)
+			fmt.Fprintf(&sums, "%s *%s\n", hex.EncodeToString(h[:]), name)
+		}
+	}
+	os.WriteFile(filepath.Join(web, "SHA256SUMS"), []byte(sums.String()), 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=steadtest\nIMAGE_VERSION=1\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/sysupdate.d/10-conf.transfer"), `[Transfer]
+ProtectVersion=%A
+Verify=no
+ChangeLog=https://example.invalid/changes/@v
+[Source]
+Type=url-tar
+Path=`+srv.URL()+`
+MatchPattern=conf_@v.tar
+[Target]
+Type=directory
+Path=/var/lib/conf
+MatchPattern=conf_@v
+`, 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/sysupdate.d/20-app.transfer"), `[Transfer]
+ProtectVersion=%A
+Verify=no
+AppStream=https://example.invalid/app.xml
+[Source]
+Type=url-file
+Path=`+srv.URL()+`/
+MatchPattern=app_@v.raw
+[Target]
+Type=regular-file
+Path=/opt/app
+MatchPattern=app_@v.raw
+InstancesMax=3
+`, 0o644)
+	harness.WriteFile(t, filepath.Join(root, "opt/app/app_1.raw"), "app 1", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "var/lib/conf/conf_1/c"), "conf 1", 0o644)
+
+	compare := func(stage string, knownDiff func(args []string, theirs, ours string) string) {
+		cases := [][]string{{"list"}, {"list", "1"}, {"list", "2"}, {"list", "3"}, {"check-new"}, {"components"}, {"features"}}
+		for _, args := range cases {
+			args = append([]string{"--json=short"}, args...)
+			theirs, theirErr, theirCode := suUpstream(t, up, append([]string{"--root=" + filepath.Join(inside, "root")}, args...)...)
+			ours, ourErr, ourCode := harness.Run(t, exec.Command(bin, append([]string{"--root=" + root}, args...)...))
+			ours = strings.ReplaceAll(ours, up.Dir, "")
+			if knownDiff != nil {
+				theirs = knownDiff(args, theirs, ours)
+			}
+			if theirCode != ourCode || !jsonEqual(theirs, ours) {
+				t.Errorf("%s: %v:\nupstream (exit %d): %s%s\nours     (exit %d): %s%s", stage, args, theirCode, theirs, theirErr, ourCode, ours, ourErr)
+			}
+		}
+	}
+	compare("1 installed", nil)
+
+	harness.WriteFile(t, filepath.Join(root, "var/lib/conf/conf_2/c"), "conf 2", 0o644)
+	compare("2 incomplete", func(args []string, theirs, ours string) string {
+		if len(args) == 2 && args[1] == "list" {
+			if !strings.Contains(theirs, `"current":"2"`) || !strings.Contains(ours, `"current":"1"`) {
+				t.Errorf("expected upstream to call the incomplete set 2 current and ours 1: %s / %s", theirs, ours)
+			}
+			return strings.Replace(theirs, `"current":"2"`, `"current":"1"`, 1)
+		}
+		return theirs
+	})
+}
+
+// jsonEqual compares two JSON documents by value.
+func jsonEqual(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return a == b
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+func tarOf(t *testing.T, content string) []byte {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "c", Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(content))
+	tw.Close()
+	return b.Bytes()
+}
+
+// TestSysupdateUpstreamVarlinkctl: upstream's varlinkctl introspects our io.systemd.SysUpdate
+// (started through exec:, as a connected socket) and gets the same interface as from
+// upstream's systemd-sysupdate, and the same answers to ListTargets and CheckNew.
+func TestSysupdateUpstreamVarlinkctl(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	host, inside := up.Stage(t)
+	ours := filepath.Join(inside, filepath.Base(harness.CopyIn(t, harness.Binary(t, "./cmd/sysupdate"), host)))
+	strip := func(idl string) string {
+		var keep []string
+		for _, l := range strings.Split(idl, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "#") && strings.TrimSpace(l) != "" {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	theirs, errOut, code := up.Run(t, "varlinkctl", "introspect", "exec:/usr/lib/systemd/systemd-sysupdate", "io.systemd.SysUpdate")
+	if code != 0 {
+		t.Fatalf("introspect upstream: exit %d: %s", code, errOut)
+	}
+	mine, errOut, code := up.Run(t, "varlinkctl", "introspect", "exec:"+ours, "io.systemd.SysUpdate")
+	if code != 0 {
+		t.Fatalf("varlinkctl introspect ours: exit %d: %s", code, errOut)
+	}
+	if strip(theirs) != strip(mine) {
+		t.Errorf("io.systemd.SysUpdate differs (comments aside):\nupstream:\n%s\nours:\n%s", theirs, mine)
+	}
+	// The upstream root has no sysupdate.d: no targets, from either.
+	theirs, theirErr, theirCode := up.Run(t, "varlinkctl", "--json=short", "call", "exec:/usr/lib/systemd/systemd-sysupdate", "io.systemd.SysUpdate.ListTargets", "{}")
+	mine, myErr, myCode := up.Run(t, "varlinkctl", "--json=short", "call", "exec:"+ours, "io.systemd.SysUpdate.ListTargets", "{}")
+	if theirCode != myCode || !jsonEqual(theirs, mine) {
+		t.Errorf("ListTargets: upstream exit %d %q %q; ours exit %d %q %q", theirCode, theirs, theirErr, myCode, mine, myErr)
+	}
+	// Upstream's CheckNew asks sysupdated over D-Bus, which a chroot lacks; ours answers an
+	// unknown target with the interface's error.
+	_, myErr, myCode = up.Run(t, "varlinkctl", "call", "exec:"+ours, "io.systemd.SysUpdate.CheckNew", `{"target":{"class":"component","name":"nope"}}`)
+	if myCode == 0 || errorName(myErr) != "io.systemd.SysUpdate.NoSuchTarget" {
+		t.Errorf("CheckNew of an unknown target: exit %d, %q", myCode, myErr)
+	}
+}
+
+// errorName picks the Varlink error name out of varlinkctl's message ("Method call M()
+// failed: ERROR").
+func errorName(s string) string {
+	name := ""
+	for _, f := range strings.Fields(s) {
+		if (strings.HasPrefix(f, "io.systemd.") || strings.HasPrefix(f, "org.varlink.")) && !strings.HasSuffix(f, "()") {
+			name = strings.Trim(f, ".:'\"")
+		}
+	}
+	return name
 }

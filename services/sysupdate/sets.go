@@ -35,18 +35,17 @@ type UpdateSet struct {
 	Version    string
 	Newest     bool
 	Available  bool // every source offers it
-	Installed  bool // every target holds it
+	Installed  bool // every target holds it: a complete set
+	Present    bool // some target holds it (upstream's "installed")
 	Partial    bool // some of its payloads are downloaded (hidden), not all
 	Pending    bool // all of its payloads are downloaded and verified, not installed
 	Obsolete   bool
 	Protected  bool
 	Incomplete bool // some targets hold it, not all
 
-	// Instances per transfer (nil where missing): target instances when installed anywhere,
-	// else source instances.
-	Instances []*Instance
-	Targets   []*Instance
-	Sources   []*Instance
+	// Per transfer (nil where missing): the installed instances and those the sources offer.
+	Targets []*Instance
+	Sources []*Instance
 }
 
 // Discover lists sources (unless offline) and targets and groups them into update sets.
@@ -114,16 +113,12 @@ func (c *Context) buildSets() {
 		}
 		n := len(c.Transfers)
 		us.Installed = n > 0 && nt == n
+		us.Present = nt > 0
 		us.Incomplete = nt > 0 && nt < n
 		us.Available = n > 0 && ns == n
 		if !us.Installed {
 			us.Pending = n > 0 && staged+nt == n && staged > 0
 			us.Partial = staged > 0 && !us.Pending
-		}
-		if nt > 0 {
-			us.Instances = us.Targets
-		} else {
-			us.Instances = us.Sources
 		}
 		if nt > 0 && newestInstalled == "" {
 			newestInstalled, us.Newest = v, true

@@ -278,7 +278,7 @@ func listAll(o Options, c *Context) error {
 		case us.Available:
 			what = "available"
 		}
-		rows = append(rows, []string{sym, us.Version, check(us.Installed), check(us.Available), what})
+		rows = append(rows, []string{sym, us.Version, check(us.Present), check(us.Available), what})
 	}
 	printTable(o.Stdout, rows, !o.NoLegend)
 	return nil
@@ -328,16 +328,20 @@ func printTable(w io.Writer, rows [][]string, header bool) {
 type contentJSON struct {
 	Type   ResourceType `json:"type"`
 	Path   string       `json:"path"`
-	Mtime  *int64       `json:"mtime,omitempty"`
-	Mode   *uint32      `json:"mode,omitempty"`
-	SHA256 string       `json:"sha256,omitempty"`
+	Mtime  *int64       `json:"mtime"`
+	Mode   *uint32      `json:"mode"`
+	SHA256 *string      `json:"sha256"`
 }
 
 func listOne(o Options, c *Context, us *UpdateSet) error {
 	var contents []contentJSON
 	var changelogs []string
 	for i, t := range c.Transfers {
-		in := us.Instances[i]
+		// Each transfer's installed instance, else the one its source offers (as upstream).
+		in := us.Targets[i]
+		if in == nil {
+			in = us.Sources[i]
+		}
 		for _, cl := range t.ChangeLog {
 			changelogs = append(changelogs, strings.ReplaceAll(cl, "@v", us.Version))
 		}
@@ -350,7 +354,8 @@ func listOne(o Options, c *Context, us *UpdateSet) error {
 		}
 		ct := contentJSON{Type: r.Type, Path: in.Path}
 		if in.HasSHA256 {
-			ct.SHA256 = hex.EncodeToString(in.SHA256[:])
+			h := hex.EncodeToString(in.SHA256[:])
+			ct.SHA256 = &h
 		}
 		if in.Partition != nil {
 			ct.Path = fmt.Sprintf("%s (partition %d)", in.Path, in.Partition.Index)
@@ -363,18 +368,17 @@ func listOne(o Options, c *Context, us *UpdateSet) error {
 		contents = append(contents, ct)
 	}
 	if o.JSON != "" {
-		out := map[string]any{"version": us.Version, "newest": us.Newest, "available": us.Available,
-			"installed": us.Installed, "partial": us.Partial, "pending": us.Pending, "obsolete": us.Obsolete,
+		return writeJSON(o, orderedSet{"version": us.Version, "newest": us.Newest, "available": us.Available,
+			"installed": us.Present, "partial": us.Partial, "pending": us.Pending, "obsolete": us.Obsolete,
 			"protected": us.Protected, "incomplete": us.Incomplete, "changelogUrls": nonNil(changelogs),
-			"contents": nonNil(contents)}
-		return writeJSON(o, orderedSet(out))
+			"contents": contentsJSON(contents)})
 	}
 	rows := [][]string{{"", "Version:", us.Version}}
 	state := []string{}
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{us.Installed, "installed"}, {us.Available, "available"}, {us.Newest, "newest"}, {us.Protected, "protected"},
+	}{{us.Present, "installed"}, {us.Available, "available"}, {us.Newest, "newest"}, {us.Protected, "protected"},
 		{us.Incomplete, "incomplete"}, {us.Partial, "partial"}, {us.Pending, "pending"}, {us.Obsolete, "obsolete"}} {
 		if f.on {
 			state = append(state, f.name)
@@ -392,6 +396,28 @@ func listOne(o Options, c *Context, us *UpdateSet) error {
 	}
 	printTable(o.Stdout, tab, !o.NoLegend)
 	return nil
+}
+
+// contentsJSON writes the contents as upstream does: mtime and mode appear (null where
+// unknown) when any resource has them, sha256 when any has one.
+func contentsJSON(cs []contentJSON) []map[string]any {
+	var times, sums bool
+	for _, c := range cs {
+		times = times || c.Mtime != nil
+		sums = sums || c.SHA256 != nil
+	}
+	out := []map[string]any{}
+	for _, c := range cs {
+		m := map[string]any{"type": c.Type, "path": c.Path}
+		if times {
+			m["mtime"], m["mode"] = c.Mtime, c.Mode
+		}
+		if sums {
+			m["sha256"] = c.SHA256
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func nonNil[T any](s []T) []T {
