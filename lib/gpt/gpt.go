@@ -187,7 +187,7 @@ func readHeader(r io.ReaderAt, ss int, lastLBA, at uint64, primary bool) (*heade
 		return nil, nil, fmt.Errorf("header LBA %d outside the disk", at)
 	}
 	sector := make([]byte, ss)
-	if _, err := r.ReadAt(sector, int64(at)*int64(ss)); err != nil {
+	if err := readAt(r, sector, int64(at)*int64(ss)); err != nil {
 		return nil, nil, fmt.Errorf("reading header at LBA %d: %w", at, err)
 	}
 	h, err := parseHeader(sector, ss, lastLBA, at, primary)
@@ -195,13 +195,25 @@ func readHeader(r io.ReaderAt, ss int, lastLBA, at uint64, primary bool) (*heade
 		return nil, nil, fmt.Errorf("header at LBA %d: %w", at, err)
 	}
 	entries := make([]byte, h.arrayBytes())
-	if _, err := r.ReadAt(entries, int64(h.entriesLBA)*int64(ss)); err != nil {
+	if err := readAt(r, entries, int64(h.entriesLBA)*int64(ss)); err != nil {
 		return nil, nil, fmt.Errorf("reading entry array at LBA %d: %w", h.entriesLBA, err)
 	}
 	if crc := crc32.ChecksumIEEE(entries); crc != h.entriesCRC {
 		return nil, nil, fmt.Errorf("entry array at LBA %d: CRC %08x, header says %08x", h.entriesLBA, crc, h.entriesCRC)
 	}
 	return h, entries, nil
+}
+
+// readAt fills b; a full read that ends at the end of the input may come with io.EOF.
+func readAt(r io.ReaderAt, b []byte, off int64) error {
+	n, err := r.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // parseHeader checks one header sector: signature, CRC, and that every LBA it names lies on

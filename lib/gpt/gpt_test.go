@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -628,4 +629,33 @@ func FuzzParseGUID(f *testing.F) {
 			t.Fatalf("%q: %s does not round-trip (%v)", s, g, err)
 		}
 	})
+}
+
+// eofAtEnd is a ReaderAt that returns io.EOF with a full read ending at the end of its data,
+// as io.ReaderAt allows.
+type eofAtEnd struct{ b []byte }
+
+func (e eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
+	n, err := bytes.NewReader(e.b).ReadAt(p, off)
+	if err == nil && off+int64(n) == int64(len(e.b)) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func TestReadEOFAtEnd(t *testing.T) {
+	img := tinyImage(512)
+	tab, err := Read(eofAtEnd{img}, int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The backup header is the last sector: it was read, not derived.
+	if tab.backup.sector[0] != 'E' || len(tab.Partitions) != 2 {
+		t.Fatalf("%+v", tab)
+	}
+	// A disk shorter than the size claimed, ending before the primary entry array, is an
+	// error, not a table of zeros.
+	if _, err := Read(bytes.NewReader(img[:2*512]), int64(len(img))); err == nil {
+		t.Error("truncated disk accepted")
+	}
 }
