@@ -428,19 +428,32 @@ func (t *Table) Write(f *os.File) error {
 	if size != t.diskSize {
 		return fmt.Errorf("gpt: %s is %d bytes, the table was read from a disk of %d bytes", f.Name(), size, t.diskSize)
 	}
+	if err := t.writeTo(f); err != nil {
+		return fmt.Errorf("gpt: %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// disk is what Write needs of an *os.File (tests record the operations).
+type disk interface {
+	io.WriterAt
+	Sync() error
+}
+
+func (t *Table) writeTo(d disk) error {
 	crc := crc32.ChecksumIEEE(t.entries)
 	for _, h := range []*header{&t.backup, &t.primary} {
 		h.entriesCRC = crc
 		binary.LittleEndian.PutUint32(h.sector[88:92], crc)
 		binary.LittleEndian.PutUint32(h.sector[16:20], headerCRC(h.sector[:h.size]))
-		if _, err := f.WriteAt(t.entries, int64(h.entriesLBA)*int64(t.SectorSize)); err != nil {
-			return fmt.Errorf("gpt: writing entry array: %w", err)
+		if _, err := d.WriteAt(t.entries, int64(h.entriesLBA)*int64(t.SectorSize)); err != nil {
+			return fmt.Errorf("writing entry array: %w", err)
 		}
-		if _, err := f.WriteAt(h.sector, int64(h.myLBA)*int64(t.SectorSize)); err != nil {
-			return fmt.Errorf("gpt: writing header: %w", err)
+		if _, err := d.WriteAt(h.sector, int64(h.myLBA)*int64(t.SectorSize)); err != nil {
+			return fmt.Errorf("writing header: %w", err)
 		}
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("gpt: syncing %s: %w", f.Name(), err)
+		if err := d.Sync(); err != nil {
+			return fmt.Errorf("syncing: %w", err)
 		}
 	}
 	t.fromBackup = false
