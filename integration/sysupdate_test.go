@@ -6,9 +6,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -17,11 +19,15 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/lib/api/apitest"
+	"github.com/stead-os/stead/lib/api/iosystemdsysupdate"
+	"github.com/stead-os/stead/lib/api/iosystemdsysupdatenotify"
 	"github.com/stead-os/stead/lib/gpt"
 	"github.com/stead-os/stead/services/sysupdate"
 	"github.com/stead-os/stead/services/sysupdate/fetch/fetchtest"
@@ -298,6 +304,8 @@ func (im *suImage) installed() []string {
 // wrong hash) that change nothing.
 func TestSysupdateUpdate(t *testing.T) {
 	im := newSuImage(t, 1<<20)
+	heard := &suNotifyListener{}
+	apitest.Serve(t, filepath.Join(im.root, iosystemdsysupdatenotify.NotifyDir, "test"), iosystemdsysupdatenotify.VarlinkNew(heard))
 	im.publish("1")
 	if out := im.mustRun("check-new"); strings.TrimSpace(out) != "1" {
 		t.Fatalf("check-new = %q, want 1", out)
@@ -308,6 +316,10 @@ func TestSysupdateUpdate(t *testing.T) {
 	}
 	if l, _ := os.Readlink(filepath.Join(im.root, "opt/app/app.raw")); l != "app_1.raw" {
 		t.Errorf("CurrentSymlink points at %q", l)
+	}
+	want := fmt.Sprintf("version=1 10-part=%s:1 20-app=%s", im.disk, filepath.Join(im.root, "opt/app/app_1.raw"))
+	if got := heard.get(); !slices.Equal(got, []string{want}) {
+		t.Errorf("io.systemd.SysUpdate.Notify heard %q, want %q", got, want)
 	}
 
 	im.publish("2")
@@ -371,6 +383,34 @@ func TestSysupdateUpdate(t *testing.T) {
 	if got := im.installed(); !slices.Equal(got, []string{"2", "3"}) {
 		t.Errorf("after refused updates: %v, want [2 3]", got)
 	}
+}
+
+// suNotifyListener serves io.systemd.SysUpdate.Notify and records each call.
+type suNotifyListener struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *suNotifyListener) OnCompletedUpdate(ctx context.Context, c iosystemdsysupdatenotify.VarlinkCall, component, version *string, resources *[]iosystemdsysupdatenotify.Resource) error {
+	s := "version=" + *version
+	if component != nil {
+		s += " component=" + *component
+	}
+	if resources != nil {
+		for _, r := range *resources {
+			s += " " + r.Transfer + "=" + *r.Path
+		}
+	}
+	l.mu.Lock()
+	l.calls = append(l.calls, s)
+	l.mu.Unlock()
+	return c.ReplyOnCompletedUpdate(ctx)
+}
+
+func (l *suNotifyListener) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.calls)
 }
 
 func equalState(a, b suState) bool {
@@ -657,4 +697,62 @@ func errorName(s string) string {
 		}
 	}
 	return name
+}
+
+// TestSysupdateVarlink serves io.systemd.SysUpdate on its own socket under a root: the host
+// and a component are listed, CheckNew answers the candidate, NoUpdateNeeded once it is
+// installed and NoSuchTarget for an unknown component, and ListFeatures the features.
+func TestSysupdateVarlink(t *testing.T) {
+	bin := harness.Binary(t, "./cmd/sysupdate")
+	root := t.TempDir()
+	for _, v := range []string{"1", "2"} {
+		harness.WriteFile(t, filepath.Join(root, "srv/app_"+v+".img"), "app "+v, 0o644)
+	}
+	harness.WriteFile(t, filepath.Join(root, "opt/app/app_1.img"), "app 1", 0o644)
+	def := `[Transfer]
+Features=extra
+[Source]
+Type=regular-file
+Path=/srv
+MatchPattern=app_@v.img
+[Target]
+Type=regular-file
+Path=/opt/app
+MatchPattern=app_@v.img
+`
+	harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.d/app.transfer"), def, 0o644)
+	harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.d/extra.feature"), "[Feature]\nDescription=Extra bits\nEnabled=yes\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.os.d/app.transfer"), strings.Replace(def, "Features=extra\n", "", 1), 0o644)
+	harness.StartDaemon(t, exec.Command(bin, "--varlink", "--root="+root), harness.WaitReady())
+	c := iosystemdsysupdate.NewClient(apitest.Dial(t, iosystemdsysupdate.SocketAddress(root)))
+	ctx := context.Background()
+	targets, err := c.ListTargets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(targets)
+	if string(b) != `[{"id":{"class":"host"}},{"id":{"class":"component","name":"os"}}]` {
+		t.Errorf("ListTargets = %s", b)
+	}
+	host := iosystemdsysupdate.TargetIdentifier{Class: "host"}
+	if v, err := c.CheckNew(ctx, host); err != nil || v != "2" {
+		t.Errorf("CheckNew = %q, %v; want 2", v, err)
+	}
+	name := "nope"
+	var nst *iosystemdsysupdate.NoSuchTarget
+	if _, err := c.CheckNew(ctx, iosystemdsysupdate.TargetIdentifier{Class: "component", Name: &name}); !errors.As(err, &nst) {
+		t.Errorf("CheckNew of an unknown component: %v, want NoSuchTarget", err)
+	}
+	fs, err := c.ListFeatures(ctx, host)
+	if err != nil || len(fs) != 1 || fs[0].Id != "extra" || !fs[0].Enabled || fs[0].Transfers == nil || !slices.Equal(*fs[0].Transfers, []string{"app"}) {
+		b, _ := json.Marshal(fs)
+		t.Errorf("ListFeatures = %s, %v", b, err)
+	}
+	if out, errOut, code := harness.Run(t, exec.Command(bin, "--root="+root, "update")); code != 0 {
+		t.Fatalf("update: exit %d: %s%s", code, out, errOut)
+	}
+	var nun *iosystemdsysupdate.NoUpdateNeeded
+	if _, err := c.CheckNew(ctx, host); !errors.As(err, &nun) {
+		t.Errorf("CheckNew after the update: %v, want NoUpdateNeeded", err)
+	}
 }
