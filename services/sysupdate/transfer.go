@@ -334,6 +334,10 @@ func (e *Env) parseTransfer(id string, f *conf.File) (*Transfer, error) {
 			*dst = &b
 		}
 	}
+	if t.ReadOnly != nil && *t.ReadOnly && t.Target.Type == Directory {
+		en, _ := last("Target", "ReadOnly")
+		fail(located(en, "ReadOnly= for directory targets (the immutable attribute) is not supported by stead"))
+	}
 	if en, ok := last("Target", "Mode"); ok {
 		n, err := strconv.ParseUint(en.Value, 8, 32)
 		if err != nil || n > 0o7777 {
