@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stead-os/stead/lib/conf"
 	"github.com/stead-os/stead/services/sysupdate/fetch"
 )
 
@@ -57,15 +58,19 @@ func (c *Context) stage(ctx context.Context, t *Transfer, src *Instance) error {
 	switch t.Source.Type {
 	case URLFile, URLTar:
 		c.Progress.Start(t.ID, src.Name)
-		_, err := fetch.Download(ctx, c.Fetch.Client, src.Path, dl, c.Progress.Update)
+		began := time.Now()
+		n, err := fetch.Download(ctx, c.Fetch.Client, src.Path, dl, c.Progress.Update)
 		c.Progress.Done()
 		if err != nil {
 			return fmt.Errorf("transfer %s: downloading %s: %w (the partial download is kept and resumed by the next attempt)", t.ID, src.Path, err)
 		}
+		fetched := time.Since(began)
 		sum, err := hashFile(dl)
 		if err != nil {
 			return err
 		}
+		c.Log.Info(fmt.Sprintf("Acquired %s (%s) in %v, hashed in %v.", src.Path, conf.FormatBytes(uint64(n)),
+			fetched.Round(time.Millisecond), (time.Since(began) - fetched).Round(time.Millisecond)))
 		if sum != src.SHA256 {
 			return c.refuseSet(src.Version, fmt.Errorf("transfer %s: %s: SHA256 %x does not match the manifest's %x; the version's downloads were removed",
 				t.ID, src.Name, sum, src.SHA256))
