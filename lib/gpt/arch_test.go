@@ -1,0 +1,5 @@
+package gpt
+
+import "runtime"
+
+func runtimeGOARCH() string { return runtime.GOARCH }
