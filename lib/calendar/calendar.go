@@ -62,7 +62,6 @@ type Spec struct {
 	dst        int    // -1; 0 or 1 when the local zone's standard or daylight abbreviation was given
 
 	loc    *time.Location // the zone the fields are read in
-	inLoc  *time.Location // the zone fields are interpreted in when dst forces one offset
 	tzname [2]string      // the local zone's standard and daylight abbreviations
 }
 
@@ -187,11 +186,8 @@ func parse(s string, local *time.Location) (*Spec, error) {
 	if !c.valid() {
 		return nil, errRange
 	}
-	c.inLoc = c.loc
 	if c.utc {
-		c.loc, c.inLoc = time.UTC, time.UTC
-	} else if c.dst >= 0 {
-		c.inLoc = forcedOffset(c.loc, c.dst == 1)
+		c.loc = time.UTC
 	}
 	return c, nil
 }
@@ -214,21 +210,6 @@ func zoneNames(loc *time.Location) [2]string {
 		n[1] = n[0]
 	}
 	return n
-}
-
-// forcedOffset is loc's standard (or daylight) offset as a fixed zone:
-// the zone fields are read in when the expression names that abbreviation
-// (mktime() with tm_isdst forced).
-func forcedOffset(loc *time.Location, dst bool) *time.Location {
-	y := time.Now().Year()
-	for _, m := range []time.Month{time.January, time.July} {
-		t := time.Date(y, m, 1, 12, 0, 0, 0, loc)
-		if t.IsDST() == dst {
-			name, off := t.Zone()
-			return time.FixedZone(name, off)
-		}
-	}
-	return loc
 }
 
 // loadZone accepts the time zone names upstream does: "UTC", or a name of

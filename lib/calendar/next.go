@@ -6,21 +6,84 @@ import (
 )
 
 // broken is a broken-down wall-clock time, as struct tm: mon counts from 0,
-// and fields may be out of range until norm folds them back.
+// fields may be out of range until norm folds them back, and isdst is -1
+// (let the zone decide), 0 (standard time) or 1 (daylight saving time).
 type broken struct {
 	year, mon, mday, hour, min, sec int
+	isdst                           int
 }
 
-// norm folds out-of-range fields into range as mktime() does: the fields
-// are read in inLoc (the local zone, or one offset forced by a named
-// abbreviation) and the result is the wall clock in loc. It returns the
-// instant in Unix seconds and the weekday (0 Sunday).
+// norm folds out-of-range fields into range as glibc's mktime() does, and
+// sets isdst to what is in effect at the result. It returns the instant
+// in Unix seconds and the weekday (0 Sunday).
+//
+// How a wall-clock time maps to an instant decides where a search lands
+// around DST changes, so this follows mktime(): a time in a gap (spring
+// forward) is read with the offset before the change and so lands after
+// it; a repeated time (fall back) is its first occurrence; a forced isdst
+// reads the time with that kind of offset even where it is not in effect,
+// which moves it by the difference (upstream relies on all three).
 func (c *Spec) norm(t *broken) (int64, time.Weekday) {
-	d := time.Date(t.year, time.Month(t.mon+1), t.mday, t.hour, t.min, t.sec, 0, c.inLoc).In(c.loc)
+	local := time.Date(t.year, time.Month(t.mon+1), t.mday, t.hour, t.min, t.sec, 0, time.UTC).Unix()
+	u := local
+	if c.loc != time.UTC {
+		u = local - int64(c.offsetFor(local, t.isdst))
+	}
+	d := time.Unix(u, 0).In(c.loc)
 	t.year, t.mon, t.mday = d.Year(), int(d.Month())-1, d.Day()
 	t.hour, t.min, t.sec = d.Hour(), d.Minute(), d.Second()
-	return d.Unix(), d.Weekday()
+	t.isdst = 0
+	if d.IsDST() {
+		t.isdst = 1
+	}
+	return u, d.Weekday()
 }
+
+// zoneAt is the UTC offset and DST flag in effect at Unix second u.
+func (c *Spec) zoneAt(u int64) (int, bool) {
+	d := time.Unix(u, 0).In(c.loc)
+	_, off := d.Zone()
+	return off, d.IsDST()
+}
+
+// offsetFor picks the offset that turns the wall-clock seconds local into
+// an instant (see norm). Zones change their offset at most once a day, so
+// the offsets a day before and after are the candidates.
+func (c *Spec) offsetFor(local int64, isdst int) int {
+	const day = 86400
+	before, dstBefore := c.zoneAt(local - day)
+	after, dstAfter := c.zoneAt(local + day)
+	valid := func(off int) bool { o, _ := c.zoneAt(local - int64(off)); return o == off }
+	if isdst >= 0 {
+		want := isdst == 1
+		switch {
+		case dstBefore == want && valid(before):
+			return before
+		case dstAfter == want && valid(after):
+			return after
+		case dstBefore == want:
+			return before
+		case dstAfter == want:
+			return after
+		}
+		// No such offset nearby: look half a year away, as mktime() probes.
+		for _, probe := range []int64{-183 * day, 183 * day} {
+			if off, dst := c.zoneAt(local + probe); dst == want {
+				return off
+			}
+		}
+	}
+	vb, va := valid(before), valid(after)
+	switch {
+	case vb && va:
+		return max(before, after) // the earlier instant
+	case va:
+		return after
+	}
+	return before // valid, or a gap: read with the offset before it
+}
+
+var errNoConverge = errors.New("calendar: the search for the next elapse does not converge")
 
 // errBackwards is a normalization that moved the time back (a repeated
 // hour when clocks go back): that field has no match here.
@@ -36,25 +99,31 @@ func (c *Spec) withinBounds(t *broken) (int, error) {
 	}
 	n := *t
 	c.norm(&n)
-	cmp := 0
-	switch {
-	case n.year != t.year:
-		cmp = compare(n.year, t.year)
-		n.mon = 0
-	case n.mon != t.mon:
-		cmp = compare(n.mon, t.mon)
-		n.mday = 1
-	case n.mday != t.mday:
-		cmp = compare(n.mday, t.mday)
-		n.hour = 0
-	case n.hour != t.hour:
-		cmp = compare(n.hour, t.hour)
-		n.min = 0
-	case n.min != t.min:
-		cmp = compare(n.min, t.min)
-		n.sec = 0
-	default:
-		cmp = compare(n.sec, t.sec)
+	// Where a field moved, the fields below it start over: normalizing
+	// "03-33" to "04-02" must not skip "04-01".
+	cmp, level := 0, 5
+	for i, p := range [...][2]int{{n.year, t.year}, {n.mon, t.mon}, {n.mday, t.mday}, {n.hour, t.hour}, {n.min, t.min}, {n.sec, t.sec}} {
+		if cmp = compare(p[0], p[1]); cmp != 0 {
+			level = i
+			break
+		}
+	}
+	if cmp > 0 {
+		if level < 1 {
+			n.mon = 0
+		}
+		if level < 2 {
+			n.mday = 1
+		}
+		if level < 3 {
+			n.hour = 0
+		}
+		if level < 4 {
+			n.min = 0
+		}
+		if level < 5 {
+			n.sec = 0
+		}
 	}
 	switch {
 	case cmp < 0:
@@ -140,13 +209,22 @@ func (c *Spec) Next(after time.Time) (time.Time, error) {
 	}
 	u++
 	d := time.Unix(u/usecPerSec, 0).In(c.loc)
-	t := broken{d.Year(), int(d.Month()) - 1, d.Day(), d.Hour(), d.Minute(), d.Second()}
+	t := broken{d.Year(), int(d.Month()) - 1, d.Day(), d.Hour(), d.Minute(), d.Second(), 0}
+	if d.IsDST() {
+		t.isdst = 1
+	}
 	usec := int(u % usecPerSec)
 	if err := c.find(&t, &usec); err != nil {
 		return time.Time{}, err
 	}
 	secs, _ := c.norm(&t)
-	return time.UnixMicro(secs*usecPerSec + int64(usec)).In(c.loc), nil
+	next := secs*usecPerSec + int64(usec)
+	if next < u {
+		// Only a forced daylight-saving abbreviation across a change can
+		// lead here; upstream's search does not settle either.
+		return time.Time{}, errNoConverge
+	}
+	return time.UnixMicro(next).In(c.loc), nil
 }
 
 // find walks t forward, field by field from the year down, to the first
@@ -172,6 +250,7 @@ func (c *Spec) find(tm *broken, usecp *int) error {
 	}
 	for i := 0; i < maxIteration; i++ {
 		c.norm(&t)
+		t.isdst = c.dst
 
 		r := c.match(c.year, false, t, &t.year)
 		if r < 0 {
@@ -295,5 +374,5 @@ func (c *Spec) find(tm *broken, usecp *int) error {
 		*tm, *usecp = t, usec
 		return nil
 	}
-	return errors.New("calendar: the next elapse does not converge")
+	return errNoConverge
 }
