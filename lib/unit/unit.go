@@ -76,6 +76,7 @@ type Unit struct {
 	Unit    UnitSection
 	Service *Service // set for .service units
 	Socket  *Socket  // set for .socket units
+	Timer   *Timer   // set for .timer units (timer.go)
 	Install Install
 }
 
@@ -198,6 +199,10 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 		}
 	case "socket":
 		if bad := u.parseSocket(report); bad && u.LoadState == Loaded {
+			u.LoadState = BadSetting
+		}
+	case "timer":
+		if bad := u.parseTimer(report); bad && u.LoadState == Loaded {
 			u.LoadState = BadSetting
 		}
 	}
