@@ -33,6 +33,7 @@ Unit commands:
   restart UNIT…            Stop units if running, then start them
   reload UNIT…             Reload the configuration of running units
   list-jobs                List the manager's queued jobs
+  list-timers [PATTERN…]   List timer units: next and last elapse
   list-fdstore UNIT        List the fds a service keeps in its fd store
   clean --what=fdstore UNIT…
                            Close the fds in the fd store of stopped services
@@ -45,7 +46,7 @@ Manager commands:
 Options:
   -h --help                Show this help and exit
      --version             Show the version and exit
-  -a --all                 list-units: include inactive units
+  -a --all                 list-units, list-timers: include inactive units
   -p --property=NAME[,…]   show: only these properties
   -P NAME                  show: the value of one property (-p NAME --value)
      --value               show: print values only

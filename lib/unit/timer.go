@@ -137,9 +137,47 @@ func (u *Unit) parseTimer(report func(error)) bool {
 		e, _ := u.File.Lookup("Timer", "WakeSystem")
 		report(e.Wrap(errors.New("waking the system from suspend is not supported by stead, ignoring (the timer elapses when the system is awake)")))
 	}
+	if t.OnTimezoneChange {
+		e, _ := u.File.Lookup("Timer", "OnTimezoneChange")
+		report(e.Wrap(errors.New("stead does not watch the time zone, ignoring (the timer does not trigger on time zone changes)")))
+	}
+	u.timerDependencies()
 	if len(t.Values) == 0 && !t.OnClockChange && !t.OnTimezoneChange {
 		report(fmt.Errorf("%s: timer unit lacks value setting, refusing", u.Name))
 		return true
 	}
 	return false
+}
+
+// Special units a timer's default dependencies name.
+const (
+	TimersTarget   = "timers.target"
+	SysinitTarget  = "sysinit.target"
+	ShutdownTarget = "shutdown.target"
+	TimeSetTarget  = "time-set.target"
+	TimeSyncTarget = "time-sync.target"
+)
+
+// timerDependencies adds what upstream adds to every timer: ordered before
+// the unit it triggers and, with DefaultDependencies=, Requires= and
+// After= sysinit.target, Before= timers.target, Conflicts= and Before=
+// shutdown.target, and for calendar timers After= time-set.target and
+// time-sync.target.
+func (u *Unit) timerDependencies() {
+	s := &u.Unit
+	s.Before = appendUniq(s.Before, u.Timer.Unit)
+	if !s.DefaultDependencies {
+		return
+	}
+	s.Before = appendUniq(s.Before, TimersTarget)
+	s.Requires = appendUniq(s.Requires, SysinitTarget)
+	s.After = appendUniq(s.After, SysinitTarget)
+	for _, v := range u.Timer.Values {
+		if v.Base == TimerCalendar {
+			s.After = appendUniq(s.After, TimeSyncTarget, TimeSetTarget)
+			break
+		}
+	}
+	s.Conflicts = appendUniq(s.Conflicts, ShutdownTarget)
+	s.Before = appendUniq(s.Before, ShutdownTarget)
 }

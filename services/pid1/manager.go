@@ -104,6 +104,7 @@ type Manager struct {
 	finished      time.Time
 	oom           oomHub   // io.systemd.ManagedOOM subscriber (managedoom.go)
 	fdPoll        fdPoller // watches the stored fds for hang-ups (fdstore_linux.go)
+	timers        timerHub // wake-ups of the timer units (timerhub_linux.go)
 }
 
 type job struct {
@@ -493,6 +494,7 @@ func (m *Manager) setState(us *unitState, active string, sub subState) {
 		m.log.Info("unit state", "unit", us.u.Name, "from", old, "to", active, "sub", sub)
 	}
 	m.fdStoreOnState(us)
+	m.timersNotify(us) // the timers that trigger us (timer_linux.go)
 	if j := us.job; j != nil && j.run {
 		switch j.typ {
 		case JobStart:
@@ -580,6 +582,8 @@ func (m *Manager) startUnit(us *unitState) {
 		m.startService(us)
 	case "socket":
 		m.startSocket(us)
+	case "timer":
+		m.startTimer(us) // timer_linux.go
 	default: // targets and everything else without processes
 		us.result = resultSuccess
 		m.setState(us, StateActive, subActive)
@@ -592,6 +596,8 @@ func (m *Manager) stopUnit(us *unitState) {
 		m.stopService(us)
 	case "socket":
 		m.stopSocket(us)
+	case "timer":
+		m.stopTimer(us)
 	default:
 		m.setState(us, StateInactive, subDead)
 	}

@@ -107,6 +107,7 @@ type unitState struct {
 
 	svc  serviceRuntime
 	sock socketRuntime
+	tmr  timerRuntime // timer units (timer_linux.go)
 }
 
 // serviceRuntime is the state of a service: its processes, the phase it is
