@@ -107,6 +107,7 @@ func TestInitUnitsTimer(t *testing.T) {
 		!strings.Contains(lines[2], " ago ") {
 		t.Errorf("list-timers once.timer row: %q", lines[2])
 	}
+	t.Logf("list-timers:\n%s", table)
 	if !strings.HasSuffix(table, "\n2 timers listed.\nPass --all to see loaded but inactive timers, too.\n") {
 		t.Errorf("list-timers legend:\n%s", table)
 	}
