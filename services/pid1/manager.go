@@ -749,6 +749,7 @@ func (m *Manager) ReloadUnits() error {
 		us.u = u
 	}
 	m.unitsChanged()
+	m.timersReloaded() // timer_linux.go
 	m.reloadCount++
 	m.notifyChange()
 	return errors.Join(errs...)

@@ -56,9 +56,12 @@ type timerRuntime struct {
 func (m *Manager) startTimer(us *unitState) {
 	t := us.u.Timer
 	if trig, err := m.get(t.Unit); err != nil || trig.u.LoadState != unit.Loaded {
-		m.log.Warn("timer's unit cannot be loaded", "unit", us.u.Name, "triggers", t.Unit)
-		us.result = resultTimerResources
-		m.setState(us, StateFailed, subFailed)
+		// As upstream: the start is refused and the timer stays as it was.
+		m.log.Warn("refusing to start, unit to trigger not loaded", "unit", us.u.Name, "triggers", t.Unit)
+		if j := us.job; j != nil {
+			m.finishJob(j, ResultFailed)
+		}
+		m.notifyChange()
 		return
 	}
 	us.tmr = timerRuntime{disabled: make([]bool, len(t.Values))}
@@ -206,6 +209,16 @@ func (m *Manager) timerEnterWaiting(us *unitState, timeChange bool) {
 	}
 	m.setState(us, StateActive, subWaiting)
 	m.armTimers()
+}
+
+// timersReloaded makes the waiting timers compute their next elapse from
+// their reloaded settings, as upstream does after a daemon-reload. m.mu held.
+func (m *Manager) timersReloaded() {
+	for _, n := range m.listLocked() {
+		if us := m.units[n]; us.u.Type == "timer" && us.u.Timer != nil && us.sub == subWaiting {
+			m.timerEnterWaiting(us, false)
+		}
+	}
 }
 
 // timerEnterRunning starts the triggered unit, records the trigger (and

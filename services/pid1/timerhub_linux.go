@@ -213,7 +213,7 @@ func (m *Manager) timersElapse() {
 	m.timers.monoAt, m.timers.realAt = -1, -1 // re-armed below, whatever fired
 	for _, n := range m.listLocked() {
 		us := m.units[n]
-		if us.u.Type != "timer" || us.sub != subWaiting {
+		if us.u.Type != "timer" || us.sub != subWaiting || us.u.Timer == nil {
 			continue
 		}
 		if (us.tmr.nextMono > 0 && us.tmr.nextMono <= ts.mono) || (us.tmr.nextReal > 0 && us.tmr.nextReal <= ts.real) {
@@ -237,7 +237,7 @@ func (m *Manager) timersClockChanged() {
 	m.timers.realAt = -1
 	for _, n := range m.listLocked() {
 		us := m.units[n]
-		if us.u.Type != "timer" || us.sub != subWaiting {
+		if us.u.Type != "timer" || us.sub != subWaiting || us.u.Timer == nil {
 			continue
 		}
 		if us.tmr.lastTrigger.real > ts.real {
