@@ -12,6 +12,7 @@ import (
 
 	"github.com/stead-os/stead/integration/harness"
 	"github.com/stead-os/stead/lib/calendar"
+	"github.com/stead-os/stead/lib/unit"
 )
 
 // calendarExprs is the table TestInitUnitsCalendarUpstream runs through both
@@ -83,6 +84,7 @@ var calendarBases = []time.Time{
 // too) for a part of it.
 func TestInitUnitsCalendarUpstream(t *testing.T) {
 	up := harness.NeedUpstream(t)
+	exprs := append(append([]string{}, calendarExprs...), shippedCalendars(t, up)...)
 	zones := []string{"UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"}
 	compared, mismatches := 0, 0
 	for zi, zone := range zones {
@@ -91,7 +93,7 @@ func TestInitUnitsCalendarUpstream(t *testing.T) {
 			harness.Require(t, "tzdata for "+zone+": "+err.Error(), "tzdata")
 		}
 		for bi, base := range calendarBases {
-			for ei, expr := range calendarExprs {
+			for ei, expr := range exprs {
 				if zoneOnlyOnHost(up, expr) {
 					continue
 				}
@@ -173,4 +175,49 @@ func zoneOnlyOnHost(up *harness.Upstream, expr string) bool {
 	_, errHost := os.Stat(filepath.Join("/usr/share/zoneinfo", name))
 	_, errUp := os.Stat(filepath.Join(up.Dir, "usr/share/zoneinfo", name))
 	return errHost == nil && errUp != nil
+}
+
+// shippedCalendars are the OnCalendar= values of the timer units Debian's systemd 262
+// packages ship (apt-daily, fstrim, systemd-tmpfiles-clean, …), each checked too.
+func shippedCalendars(t *testing.T, up *harness.Upstream) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(up.Dir, "usr/lib/systemd/system/*.timer"))
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "OnCalendar="); ok && v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Errorf("no OnCalendar= in the upstream root's timer units (%d files)", len(files))
+	}
+	return out
+}
+
+// TestInitUnitsTimerCorpus loads every timer unit Debian's systemd 262 packages ship with
+// lib/unit: each loads, with no warning, and its [Timer] values read as upstream's.
+func TestInitUnitsTimerCorpus(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	files, _ := filepath.Glob(filepath.Join(up.Dir, "usr/lib/systemd/system/*.timer"))
+	if len(files) == 0 {
+		t.Fatal("no timer units in the upstream root")
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		u, err := unit.Load(up.Dir, name, &unit.Options{Dirs: []string{"/usr/lib/systemd/system"}})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if u.LoadState != unit.Loaded || len(u.Warnings) > 0 || u.Timer == nil || len(u.Timer.Values) == 0 {
+			t.Errorf("%s: %s, warnings %v, timer %+v", name, u.LoadState, u.Warnings, u.Timer)
+		}
+	}
+	t.Logf("%d timer units loaded", len(files))
 }
