@@ -35,6 +35,7 @@ Unit commands:
   isolate UNIT             Start a unit (a target if no suffix) and stop all others
                            it does not pull in (needs AllowIsolate=yes)
   list-jobs                List the manager's queued jobs
+  list-timers [PATTERN…]   List timer units: next and last elapse
   list-fdstore UNIT        List the fds a service keeps in its fd store
   clean --what=fdstore UNIT…
                            Close the fds in the fd store of stopped services
@@ -57,7 +58,7 @@ Manager commands:
 Options:
   -h --help                Show this help and exit
      --version             Show the version and exit
-  -a --all                 list-units: include inactive units
+  -a --all                 list-units, list-timers: include inactive units
   -p --property=NAME[,…]   show: only these properties
   -P NAME                  show: the value of one property (-p NAME --value)
      --value               show: print values only

@@ -77,6 +77,7 @@ type Unit struct {
 	Service *Service // set for .service units
 	Socket  *Socket  // set for .socket units
 	Mount   *Mount   // set for .mount units
+	Timer   *Timer   // set for .timer units (timer.go)
 	Install Install
 }
 
@@ -207,6 +208,10 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 			break
 		}
 		if bad := u.parseMount(report); bad {
+			u.LoadState = BadSetting
+		}
+	case "timer":
+		if bad := u.parseTimer(report); bad && u.LoadState == Loaded {
 			u.LoadState = BadSetting
 		}
 	}

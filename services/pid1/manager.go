@@ -104,6 +104,7 @@ type Manager struct {
 	finished      time.Time
 	oom           oomHub   // io.systemd.ManagedOOM subscriber (managedoom.go)
 	fdPoll        fdPoller // watches the stored fds for hang-ups (fdstore_linux.go)
+	timers        timerHub // wake-ups of the timer units (timerhub_linux.go)
 }
 
 type job struct {
@@ -494,6 +495,7 @@ func (m *Manager) setState(us *unitState, active string, sub subState) {
 		m.log.Info("unit state", "unit", us.u.Name, "from", old, "to", active, "sub", sub)
 	}
 	m.fdStoreOnState(us)
+	m.timersNotify(us) // the timers that trigger us (timer_linux.go)
 	if j := us.job; j != nil && j.run {
 		switch j.typ {
 		case JobStart:
@@ -588,6 +590,8 @@ func (m *Manager) startUnit(us *unitState) {
 		m.startMount(us)
 	case "device":
 		m.startDevice(us)
+	case "timer":
+		m.startTimer(us) // timer_linux.go
 	default: // targets and everything else without processes
 		us.result = resultSuccess
 		m.setState(us, StateActive, subActive)
@@ -602,6 +606,8 @@ func (m *Manager) stopUnit(us *unitState) {
 		m.stopSocket(us)
 	case "mount":
 		m.stopMount(us)
+	case "timer":
+		m.stopTimer(us)
 	default:
 		m.setState(us, StateInactive, subDead)
 	}
@@ -756,6 +762,7 @@ func (m *Manager) ReloadUnits() error {
 		m.requireParentMounts(us)
 	}
 	m.unitsChanged()
+	m.timersReloaded() // timer_linux.go
 	m.reloadCount++
 	m.notifyChange()
 	return errors.Join(errs...)

@@ -88,6 +88,7 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	m.notifyConn.Close()
 	_ = os.Remove(m.notifyPath)
 	m.closeFDStores()
+	m.closeTimers()
 	m.mu.Lock()
 	if m.devnull != nil {
 		m.devnull.Close()

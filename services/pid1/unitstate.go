@@ -108,6 +108,7 @@ type unitState struct {
 	svc  serviceRuntime
 	sock socketRuntime
 	mnt  mountRuntime // mount_linux.go
+	tmr  timerRuntime // timer units (timer_linux.go)
 }
 
 // serviceRuntime is the state of a service: its processes, the phase it is

@@ -63,6 +63,7 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 		ConditionResult:       us.rt.conditionResult, AssertResult: us.rt.assertResult,
 		ConditionTimestamp: us.rt.conditionAt.timestamp(), AssertTimestamp: us.rt.assertAt.timestamp()}
 	c.CGroup = m.cgroupContext(us)
+	m.timerInfo(us, &c, &r) // varlink_timer.go
 	if us.job != nil {
 		id := us.job.id
 		r.JobId = &id

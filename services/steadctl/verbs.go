@@ -82,6 +82,8 @@ func (x *ctl) run(ctx context.Context, verb string, args []string) int {
 		return x.status(ctx, args)
 	case "list-jobs":
 		return x.listJobs(ctx)
+	case "list-timers":
+		return x.listTimers(ctx, args) // timers.go
 	case "list-fdstore":
 		return x.listFDStore(ctx, args)
 	case "clean":

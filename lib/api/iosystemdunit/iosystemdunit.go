@@ -64,8 +64,11 @@ type UnitContext struct {
 	Transient           bool           `json:"Transient"`
 	Perpetual           bool           `json:"Perpetual"`
 	DebugInvocation     bool           `json:"DebugInvocation"`
+	Triggers            []string       `json:"Triggers,omitempty"`
+	TriggeredBy         []string       `json:"TriggeredBy,omitempty"`
 	CGroup              *CGroupContext `json:"CGroup,omitempty"`
 	Mount               *MountContext  `json:"Mount,omitempty"`
+	Timer               *TimerContext  `json:"Timer,omitempty"`
 }
 
 // MountContext is the part of the IDL's MountContext stead fills in: the [Mount] section.
@@ -89,6 +92,40 @@ type MountRuntime struct {
 	Result       string     `json:"Result"`
 	ReloadResult string     `json:"ReloadResult"`
 	CleanResult  string     `json:"CleanResult"`
+}
+
+// TimerSpec is one timer value: Base is a TimerBase name (OnActiveUSec, …, OnCalendar);
+// USec the span of the monotonic ones, Calendar the normalized calendar expression.
+type TimerSpec struct {
+	Base     string `json:"base"`
+	USec     *int64 `json:"usec,omitempty"`
+	Calendar string `json:"calendar,omitempty"`
+}
+
+// TimerContext is a timer unit's [Timer] settings.
+type TimerContext struct {
+	Timers               []TimerSpec `json:"Timers,omitempty"`
+	Unit                 string      `json:"Unit,omitempty"`
+	OnClockChange        bool        `json:"OnClockChange"`
+	OnTimezoneChange     bool        `json:"OnTimezoneChange"`
+	AccuracyUSec         int64       `json:"AccuracyUSec"`
+	RandomizedDelayUSec  int64       `json:"RandomizedDelayUSec"`
+	RandomizedOffsetUSec int64       `json:"RandomizedOffsetUSec"`
+	FixedRandomDelay     bool        `json:"FixedRandomDelay"`
+	Persistent           bool        `json:"Persistent"`
+	WakeSystem           bool        `json:"WakeSystem"`
+	RemainAfterElapse    bool        `json:"RemainAfterElapse"`
+	DeferReactivation    bool        `json:"DeferReactivation"`
+}
+
+// TimerRuntime is a timer unit's state: Result a TimerResult (success, resources,
+// start_limit_hit); the next elapse on each clock (µs, absent when none) and the last
+// trigger.
+type TimerRuntime struct {
+	Result                  string     `json:"Result"`
+	NextElapseUSecRealtime  *int64     `json:"NextElapseUSecRealtime,omitempty"`
+	NextElapseUSecMonotonic *int64     `json:"NextElapseUSecMonotonic,omitempty"`
+	LastTriggerUSec         *Timestamp `json:"LastTriggerUSec,omitempty"`
 }
 
 // CGroupContext is the part of the IDL's CGroupContext stead fills in: the fields the IDL
@@ -136,6 +173,7 @@ type UnitRuntime struct {
 	CGroup                 *CGroupRuntime  `json:"CGroup,omitempty"`
 	Service                *ServiceRuntime `json:"Service,omitempty"`
 	Mount                  *MountRuntime   `json:"Mount,omitempty"`
+	Timer                  *TimerRuntime   `json:"Timer,omitempty"`
 }
 
 // CGroupRuntime is the part of the IDL's CGroupRuntime stead fills in.

@@ -11,5 +11,6 @@ import (
 func TestReplyTypesMatchIDL(t *testing.T) {
 	apitest.CheckTypes(t, description, map[string]any{"UnitContext": UnitContext{}, "UnitRuntime": UnitRuntime{},
 		"CGroupRuntime": CGroupRuntime{}, "ServiceRuntime": ServiceRuntime{}, "ExecCommandStatus": ExecCommandStatus{},
-		"ProcessId": ProcessId{}, "NoSuchUnit": NoSuchUnit{}, "CGroupContext": CGroupContext{}})
+		"ProcessId": ProcessId{}, "NoSuchUnit": NoSuchUnit{}, "CGroupContext": CGroupContext{},
+		"TimerSpec": TimerSpec{}, "TimerContext": TimerContext{}, "TimerRuntime": TimerRuntime{}})
 }
