@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -30,9 +31,18 @@ type UnitSection struct {
 	Conflicts, After, Before                    []string
 	Conditions                                  []Condition
 	DefaultDependencies                         bool
-	StartLimitInterval                          time.Duration // StartLimitIntervalSec=, 0 disables
-	StartLimitBurst                             int
-	StartLimitSet                               bool // either was set
+	// The rest of the dependencies upstream reads from [Unit] (deps.go).
+	Upholds, OnFailure, OnSuccess            []string
+	PropagatesReloadTo, ReloadPropagatedFrom []string
+	PropagatesStopTo, StopPropagatedFrom     []string
+	JoinsNamespaceOf                         []string
+	RequiresMountsFor, WantsMountsFor        []string // absolute paths
+	Documentation                            []string
+	Slice                                    string        // Slice= of the unit's type section, "" for the default
+	Sockets                                  []string      // a service's Sockets=
+	StartLimitInterval                       time.Duration // StartLimitIntervalSec=, 0 disables
+	StartLimitBurst                          int
+	StartLimitSet                            bool // either was set
 }
 
 // Install is the typed [Install] section.
@@ -104,13 +114,14 @@ func (u *Unit) parseUnit(report func(error)) {
 	s.Description = u.str("Unit", "Description", report)
 	s.Wants = u.names("Unit", "Wants", report)
 	s.Requires = u.names("Unit", "Requires", report)
-	s.BindsTo = u.names("Unit", "BindsTo", report)
+	s.BindsTo = appendUniq(u.names("Unit", "BindsTo", report), u.names("Unit", "BindTo", report)...)
 	s.Requisite = u.names("Unit", "Requisite", report)
 	s.PartOf = u.names("Unit", "PartOf", report)
 	s.Conflicts = u.names("Unit", "Conflicts", report)
 	s.After = u.names("Unit", "After", report)
 	s.Before = u.names("Unit", "Before", report)
 	s.DefaultDependencies = u.boolean("Unit", "DefaultDependencies", true, report)
+	u.parseMoreDeps(report) // deps.go
 	s.StartLimitInterval = 10 * time.Second
 	s.StartLimitBurst = 5
 	for _, sec := range []string{"Unit", "Service"} { // [Service] is the legacy place
@@ -233,22 +244,42 @@ func (u *Unit) enum(section, key, def string, allowed []string, report func(erro
 	return def
 }
 
+// execs reads an Exec*= setting as upstream does: the line is split into
+// words first and the specifiers of each word expanded after, so that %i keeps
+// its escaped form ("\x2d") instead of being unescaped again. A command whose
+// specifiers fail makes the unit unloadable, as upstream, unless its "-"
+// prefix says failures are fine.
 func (u *Unit) execs(key string, report func(error)) ([]ExecCommand, bool) {
 	var out []ExecCommand
 	bad := false
 	for _, e := range u.File.Entries("Service", key) {
-		v, ok := u.expand(e, report)
-		if !ok {
-			bad = true
-			continue
-		}
-		cmds, err := ParseExec(v)
+		cmds, relaxed, err := ParseExecWarn(e.Value)
 		if err != nil {
 			report(e.Wrap(err))
 			bad = true
 			continue
 		}
+		if relaxed {
+			report(e.Wrap(errors.New("ignoring unknown escape sequences, keeping them as written")))
+		}
+	cmds:
 		for _, c := range cmds {
+			p, err := u.Spec.Expand(c.Path)
+			if err != nil {
+				report(e.Wrap(err))
+				bad = bad || !c.IgnoreFailure
+				continue
+			}
+			c.Path = p
+			argv := make([]string, len(c.Argv))
+			for i, a := range c.Argv {
+				if argv[i], err = u.Spec.Expand(a); err != nil {
+					report(e.Wrap(err))
+					bad = bad || !c.IgnoreFailure
+					continue cmds
+				}
+			}
+			c.Argv = argv
 			if !strings.HasPrefix(c.Path, "/") && strings.Contains(c.Path, "/") {
 				report(e.Wrap(fmt.Errorf("executable path %q is neither absolute nor a plain name", c.Path)))
 				bad = true
@@ -260,10 +291,75 @@ func (u *Unit) execs(key string, report func(error)) ([]ExecCommand, bool) {
 	return out, bad
 }
 
+// words reads a list setting of words (Environment=, SupplementaryGroups=, …)
+// as upstream: each assignment is split into words, then each word's
+// specifiers are expanded (a word whose specifiers fail is dropped with a
+// warning). A syntax error (an unknown escape such as "\ ", unbalanced quotes)
+// keeps the words before it and drops the rest of the line, as upstream.
+// An empty assignment resets the list.
 func (u *Unit) words(section, key string, report func(error)) []string {
-	return listSetting(u, section, key, report, func(v string, _ func(error)) ([]string, error) {
-		return wordTexts(v)
-	})
+	var out []string
+	for _, e := range u.File.Entries(section, key) {
+		ws, err := wordsUntilError(e.Value)
+		if err != nil {
+			report(e.Wrap(fmt.Errorf("invalid syntax, ignoring the rest of the line: %w", err)))
+		}
+		for _, w := range ws {
+			v, err := u.Spec.Expand(w)
+			if err != nil {
+				report(e.Wrap(err))
+				continue
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// wordsUntilError splits v into words; on a syntax error it returns the
+// words before the bad one with the error.
+func wordsUntilError(v string) ([]string, error) {
+	if ws, err := wordTexts(v); err == nil {
+		return ws, nil
+	}
+	// Find the first bad word: split the text word by word.
+	var out []string
+	rest := v
+	for {
+		rest = strings.TrimLeft(rest, " \t\n\r")
+		if rest == "" {
+			return out, nil
+		}
+		n := wordEnd(rest)
+		ws, err := wordTexts(rest[:n])
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ws...)
+		rest = rest[n:]
+	}
+}
+
+// wordEnd is the length of the first word of s (which starts with no
+// whitespace): up to unquoted, unescaped whitespace.
+func wordEnd(s string) int {
+	var q byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			i++
+		case q != 0:
+			if c == q {
+				q = 0
+			}
+		case c == '\'' || c == '"':
+			q = c
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return i
+		}
+	}
+	return len(s)
 }
 
 // wordTexts splits a value into its words, quotes and escapes resolved.

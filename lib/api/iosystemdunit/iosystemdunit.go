@@ -46,25 +46,47 @@ type NoSuchUnit struct {
 
 // UnitContext is the part of the IDL's UnitContext stead fills in.
 type UnitContext struct {
-	Type                string         `json:"Type,omitempty"`
-	ID                  string         `json:"ID"`
-	Names               []string       `json:"Names,omitempty"`
-	Description         string         `json:"Description,omitempty"`
-	Wants               []string       `json:"Wants,omitempty"`
-	Requires            []string       `json:"Requires,omitempty"`
-	Requisite           []string       `json:"Requisite,omitempty"`
-	BindsTo             []string       `json:"BindsTo,omitempty"`
-	PartOf              []string       `json:"PartOf,omitempty"`
-	Conflicts           []string       `json:"Conflicts,omitempty"`
-	Before              []string       `json:"Before,omitempty"`
-	After               []string       `json:"After,omitempty"`
-	DefaultDependencies bool           `json:"DefaultDependencies"`
-	FragmentPath        string         `json:"FragmentPath,omitempty"`
-	DropInPaths         []string       `json:"DropInPaths,omitempty"`
-	Transient           bool           `json:"Transient"`
-	Perpetual           bool           `json:"Perpetual"`
-	DebugInvocation     bool           `json:"DebugInvocation"`
-	CGroup              *CGroupContext `json:"CGroup,omitempty"`
+	Type                 string         `json:"Type,omitempty"`
+	ID                   string         `json:"ID"`
+	Names                []string       `json:"Names,omitempty"`
+	Description          string         `json:"Description,omitempty"`
+	Documentation        []string       `json:"Documentation,omitempty"`
+	Wants                []string       `json:"Wants,omitempty"`
+	WantedBy             []string       `json:"WantedBy,omitempty"`
+	Requires             []string       `json:"Requires,omitempty"`
+	RequiredBy           []string       `json:"RequiredBy,omitempty"`
+	Requisite            []string       `json:"Requisite,omitempty"`
+	RequisiteOf          []string       `json:"RequisiteOf,omitempty"`
+	BindsTo              []string       `json:"BindsTo,omitempty"`
+	BoundBy              []string       `json:"BoundBy,omitempty"`
+	PartOf               []string       `json:"PartOf,omitempty"`
+	ConsistsOf           []string       `json:"ConsistsOf,omitempty"`
+	Upholds              []string       `json:"Upholds,omitempty"`
+	UpheldBy             []string       `json:"UpheldBy,omitempty"`
+	Conflicts            []string       `json:"Conflicts,omitempty"`
+	ConflictedBy         []string       `json:"ConflictedBy,omitempty"`
+	Before               []string       `json:"Before,omitempty"`
+	After                []string       `json:"After,omitempty"`
+	OnFailure            []string       `json:"OnFailure,omitempty"`
+	OnFailureOf          []string       `json:"OnFailureOf,omitempty"`
+	OnSuccess            []string       `json:"OnSuccess,omitempty"`
+	OnSuccessOf          []string       `json:"OnSuccessOf,omitempty"`
+	PropagatesReloadTo   []string       `json:"PropagatesReloadTo,omitempty"`
+	ReloadPropagatedFrom []string       `json:"ReloadPropagatedFrom,omitempty"`
+	PropagatesStopTo     []string       `json:"PropagatesStopTo,omitempty"`
+	StopPropagatedFrom   []string       `json:"StopPropagatedFrom,omitempty"`
+	JoinsNamespaceOf     []string       `json:"JoinsNamespaceOf,omitempty"`
+	RequiresMountsFor    []string       `json:"RequiresMountsFor,omitempty"`
+	WantsMountsFor       []string       `json:"WantsMountsFor,omitempty"`
+	Triggers             []string       `json:"Triggers,omitempty"`
+	TriggeredBy          []string       `json:"TriggeredBy,omitempty"`
+	DefaultDependencies  bool           `json:"DefaultDependencies"`
+	FragmentPath         string         `json:"FragmentPath,omitempty"`
+	DropInPaths          []string       `json:"DropInPaths,omitempty"`
+	Transient            bool           `json:"Transient"`
+	Perpetual            bool           `json:"Perpetual"`
+	DebugInvocation      bool           `json:"DebugInvocation"`
+	CGroup               *CGroupContext `json:"CGroup,omitempty"`
 }
 
 // CGroupContext is the part of the IDL's CGroupContext stead fills in: the fields the IDL
