@@ -80,7 +80,7 @@ type Manager struct {
 
 	mu        sync.Mutex
 	units     map[string]*unitState
-	loader    unitLoader // aliases, the name map, units loaded as referenced (graph.go)
+	loader    unitLoader      // aliases, the name map, units loaded as referenced (graph.go)
 	unitsGen  int             // bumped when a unit is loaded or its configuration replaced (ordering.go)
 	rel       *relations      // the units' ordering and requirements, built for unitsGen (ordering.go)
 	dirCache  *conf.DirCache  // while Enqueue loads a unit and what it pulls in: the unit directories' listings
