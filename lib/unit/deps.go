@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/stead-os/stead/lib/conf"
 )
 
 // Dependency kinds, named as upstream's Describe output and io.systemd.Unit
@@ -176,6 +178,9 @@ func (u *Unit) parseImplicit(report func(error)) {
 		d.Add(DepRequires, slice)
 		d.Add(DepAfter, slice)
 	}
+	if u.Type == "service" || u.Type == "mount" || u.Type == "swap" {
+		u.execImplicit(d)
+	}
 	switch u.Type {
 	case "service":
 		if defaults {
@@ -230,17 +235,98 @@ func (u *Unit) parseImplicit(report func(error)) {
 				}
 			}
 		}
-	case "slice":
+	case "automount":
+		m := strings.TrimSuffix(u.Name, ".automount") + ".mount"
+		d.Add(DepBefore, m)
+		d.Add(DepTriggers, m)
 		if defaults {
+			d.Add(DepConflicts, "umount.target")
+			d.Add(DepBefore, "umount.target")
+		}
+	case "slice":
+		// The root slice and system.slice are the manager's own, without
+		// default dependencies, as upstream makes them.
+		if defaults && u.Name != "-.slice" && u.Name != "system.slice" {
 			d.Add(DepConflicts, "shutdown.target")
 			d.Add(DepBefore, "shutdown.target")
 		}
-	case "mount", "swap", "automount":
+	case "mount":
+		if defaults {
+			if u.networkMount() {
+				d.Add(DepAfter, "remote-fs-pre.target", "network.target")
+				d.Add(DepBefore, "remote-fs.target")
+			} else {
+				d.Add(DepAfter, "local-fs-pre.target")
+				d.Add(DepBefore, "local-fs.target")
+			}
+			d.Add(DepConflicts, "umount.target")
+			d.Add(DepBefore, "umount.target")
+		}
+	case "swap":
 		if defaults {
 			d.Add(DepConflicts, "umount.target")
 			d.Add(DepBefore, "umount.target")
 		}
 	}
+}
+
+// journalOutputs are the StandardOutput=/StandardError= values that write to
+// the journal (or the kernel log, which the journal reads).
+var journalOutputs = map[string]bool{"journal": true, "journal+console": true, "kmsg": true, "kmsg+console": true}
+
+// execImplicit adds what upstream derives from a unit's execution settings:
+// ordering after the journal's socket when output goes to the journal (the
+// default), and for PrivateTmp= the temporary directories' mounts and
+// systemd-tmpfiles-setup.service. It reads the settings without counting them
+// as applied: they are implemented (or reported) elsewhere.
+func (u *Unit) execImplicit(d Deps) {
+	in := u.rawValue(typeSection[u.Type], "StandardInput")
+	out := u.rawValue(typeSection[u.Type], "StandardOutput")
+	if out == "" {
+		out = "journal"
+		if strings.HasPrefix(in, "tty") {
+			out = "inherit"
+		}
+	}
+	errOut := u.rawValue(typeSection[u.Type], "StandardError")
+	if errOut == "" || errOut == "inherit" {
+		errOut = out
+	}
+	if journalOutputs[out] || journalOutputs[errOut] {
+		d.Add(DepAfter, "systemd-journald.socket")
+	}
+	for _, k := range []string{"StateDirectory", "CacheDirectory", "LogsDirectory"} {
+		if len(u.rawWords(typeSection[u.Type], k)) > 0 {
+			// These need write access, and /var may be on the root file system.
+			d.Add(DepAfter, "systemd-remount-fs.service")
+			break
+		}
+	}
+	if pt := u.rawValue(typeSection[u.Type], "PrivateTmp"); pt != "" {
+		// Only the connected kind shares /tmp with the host's mounts; "disconnected"
+		// gets a fresh one and needs nothing mounted.
+		if b, err := conf.ParseBool(pt); err == nil && b {
+			d.Add(DepAfter, "systemd-tmpfiles-setup.service")
+			// The mounts of /tmp and /var/tmp are wanted only with default
+			// dependencies, as upstream's dump shows.
+			u.privateTmp = u.Unit.DefaultDependencies
+		}
+	}
+}
+
+// networkMount reports whether a mount unit mounts a network file system (by
+// Type= or the _netdev option), which orders it against the remote-fs targets.
+func (u *Unit) networkMount() bool {
+	switch u.rawValue("Mount", "Type") {
+	case "nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "ncpfs", "ncp", "glusterfs", "ceph", "davfs", "afs", "gfs", "gfs2":
+		return true
+	}
+	for _, o := range strings.Split(u.rawValue("Mount", "Options"), ",") {
+		if o == "_netdev" {
+			return true
+		}
+	}
+	return false
 }
 
 // MountPaths lists the paths the unit needs mounted (RequiresMountsFor=, and
@@ -249,20 +335,27 @@ func (u *Unit) parseImplicit(report func(error)) {
 // and its parents that exist.
 func (u *Unit) MountPaths() (requires, wants []string) {
 	requires = append(requires, u.Unit.RequiresMountsFor...)
-	if s := u.Service; s != nil {
-		if s.WorkingDirectory != "" {
-			if wd := strings.TrimPrefix(s.WorkingDirectory, "-"); path.IsAbs(wd) {
-				requires = appendUniq(requires, path.Clean(wd))
-			}
-		}
-		for _, d := range s.RuntimeDirectory {
-			requires = appendUniq(requires, path.Join("/run", d))
-		}
-		for _, d := range s.StateDirectory {
-			requires = appendUniq(requires, path.Join("/var/lib", d))
+	if s := u.Service; s != nil && s.WorkingDirectory != "" {
+		if wd := strings.TrimPrefix(s.WorkingDirectory, "-"); path.IsAbs(wd) {
+			requires = appendUniq(requires, path.Clean(wd))
 		}
 	}
-	return requires, u.Unit.WantsMountsFor
+	if sec := typeSection[u.Type]; sec != "" && u.File != nil {
+		for _, dir := range []struct{ key, base string }{{"RuntimeDirectory", "/run"}, {"StateDirectory", "/var/lib"},
+			{"CacheDirectory", "/var/cache"}, {"LogsDirectory", "/var/log"}, {"ConfigurationDirectory", "/etc"}} {
+			for _, w := range u.rawWords(sec, dir.key) {
+				w, _, _ = strings.Cut(w, ":")
+				if w != "" && !path.IsAbs(w) {
+					requires = appendUniq(requires, path.Join(dir.base, w))
+				}
+			}
+		}
+	}
+	wants = u.Unit.WantsMountsFor
+	if u.privateTmp {
+		wants = appendUniq(append([]string{}, wants...), "/tmp", "/var/tmp")
+	}
+	return requires, wants
 }
 
 // SliceName is the slice the unit runs in: Slice=, else system.slice, or for
@@ -286,10 +379,29 @@ func (u *Unit) SliceName() string {
 	if u.Unit.Slice != "" {
 		return u.Unit.Slice
 	}
+	if u.Type == "mount" && extrinsicMount(unescapePath(u.Prefix)) {
+		return "-.slice" // the API file systems belong to the whole system, as upstream
+	}
 	if u.Instance != "" {
 		return "system-" + EscapeName(u.Prefix) + ".slice"
 	}
 	return "system.slice"
+}
+
+// extrinsicMount reports whether a mount point is one upstream keeps in the
+// root slice: "/", "/usr", the API file systems (/proc, /sys, /dev, /run and
+// below) and the initramfs's. An approximation of upstream's list; see
+// docs/systemd.unit.md.
+func extrinsicMount(where string) bool {
+	if where == "/" || where == "/usr" {
+		return true
+	}
+	for _, api := range []string{"/proc", "/sys", "/dev", "/run"} {
+		if where == api || strings.HasPrefix(where, api+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // EscapeName escapes s for use in a unit name as systemd-escape does: "/"

@@ -2,6 +2,7 @@ package unit
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/stead-os/stead/lib/conf"
@@ -28,14 +29,11 @@ func (u *Unit) reportUnused(report func(error)) {
 	for _, sec := range []string{"Unit", own} {
 		for _, s := range f.SectionsNamed(sec) {
 			for _, e := range s.Entries {
-				if _, ok := conditionKind(e.Key); ok && sec == "Unit" {
+				if _, ok := conditionKind(e.Key); ok && sec == "Unit" && upstreamKeys["Unit"][e.Key] {
 					f.MarkUsed(sec, e.Key)
 				}
 			}
 		}
-	}
-	if u.Type == "socket" {
-		f.MarkUsed("Socket", "ListenStream", "ListenDatagram")
 	}
 	for _, s := range f.Sections() {
 		if strings.HasPrefix(s.Name, "X-") {
@@ -57,4 +55,74 @@ func (u *Unit) reportUnused(report func(error)) {
 			f.MarkUsed(s.Name, e.Key) // once per key, not once per assignment
 		}
 	}
+}
+
+// rawValue is the last value of key in section without counting it as
+// applied: for loading decisions that depend on a setting another part of
+// stead implements (or reports as unsupported).
+func (u *Unit) rawValue(section, key string) string {
+	v := ""
+	for _, s := range u.File.SectionsNamed(section) {
+		for _, e := range s.Entries {
+			if e.Key == key {
+				v = e.Value
+			}
+		}
+	}
+	return v
+}
+
+// netlinkFamilies are the protocol names ListenNetlink= takes (upstream's
+// netlink family table) with their numbers.
+var netlinkFamilies = map[string]int{
+	"route": 0, "firewall": 3, "inet-diag": 4, "nflog": 5, "xfrm": 6, "selinux": 7, "iscsi": 8,
+	"audit": 9, "fib-lookup": 10, "connector": 11, "netfilter": 12, "ip6-fw": 13, "dnrtmsg": 14,
+	"kobject-uevent": 15, "generic": 16, "scsitransport": 18, "ecryptfs": 19, "rdma": 20, "crypto": 21,
+	"smc": 22,
+}
+
+// ParseNetlinkListen reads a ListenNetlink= value: a family name and an
+// optional multicast group number ("route 1361", "kobject-uevent 1").
+func ParseNetlinkListen(v string) (family, group int, err error) {
+	f := strings.Fields(v)
+	if len(f) == 0 || len(f) > 2 {
+		return 0, 0, fmt.Errorf("invalid netlink address %q", v)
+	}
+	family, ok := netlinkFamilies[f[0]]
+	if !ok {
+		return 0, 0, fmt.Errorf("unknown netlink family %q", f[0])
+	}
+	if len(f) == 2 {
+		n, err := strconv.ParseUint(f[1], 10, 32)
+		if err != nil {
+			return 0, 0, fmt.Errorf("invalid netlink group %q", f[1])
+		}
+		group = int(n)
+	}
+	return family, group, nil
+}
+
+// rawWords is the words of every assignment of key in section after the last
+// empty one, specifiers expanded where they resolve, without counting the key
+// as applied (see rawValue).
+func (u *Unit) rawWords(section, key string) []string {
+	var out []string
+	for _, s := range u.File.SectionsNamed(section) {
+		for _, e := range s.Entries {
+			if e.Key != key {
+				continue
+			}
+			if e.Value == "" {
+				out = nil
+				continue
+			}
+			ws, _ := wordsUntilError(e.Value)
+			for _, w := range ws {
+				if v, err := u.Spec.Expand(w); err == nil {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -91,8 +91,8 @@ type Service struct {
 
 // Listen is one Listen*= line of a socket unit.
 type Listen struct {
-	Type    string // "stream" or "datagram"
-	Address string // a path, "@abstract", "PORT" or "ADDR:PORT"
+	Type    string // "stream", "datagram", "seqpacket", "netlink", "special" or "fifo"
+	Address string // a path, "@abstract", "PORT" or "ADDR:PORT"; "FAMILY GROUP" for netlink
 }
 
 // Socket is the typed [Socket] section.
@@ -200,10 +200,23 @@ func (u *Unit) parseConditions(report func(error)) {
 				}
 				v = strings.TrimLeft(v[1:], " ")
 			}
+			if pathCondition(k.kind) && path.IsAbs(v) {
+				v = path.Clean(v) // as upstream: "/proc/sys/" is "/proc/sys"
+			}
 			c.Value = v
 			u.Unit.Conditions = append(u.Unit.Conditions, c)
 		}
 	}
+}
+
+// pathCondition reports whether a condition kind takes a path.
+func pathCondition(kind string) bool {
+	switch kind {
+	case "PathExists", "PathExistsGlob", "PathIsDirectory", "PathIsSymbolicLink", "PathIsMountPoint",
+		"PathIsReadWrite", "PathIsEncrypted", "DirectoryNotEmpty", "FileNotEmpty", "FileIsExecutable", "NeedsUpdate":
+		return true
+	}
+	return false
 }
 
 func (u *Unit) parseInstall(report func(error)) {
@@ -420,8 +433,13 @@ func (u *Unit) parseService(report func(error)) bool {
 	s.ExecCondition, _ = u.execs("ExecCondition", report)
 	if t, _ := u.File.Get("Service", "Type"); t == "" && len(s.ExecStart) == 0 {
 		s.Type = "oneshot" // no Type= and no ExecStart= (a stop-only service): oneshot, as upstream
+	} else if t == "" && u.rawValue("Service", "BusName") != "" {
+		s.Type = "dbus" // BusName= without Type=: dbus, as upstream
 	}
 	switch {
+	case len(s.ExecStart) == 0 && len(s.ExecStop) == 0 && u.rawValue("Unit", "SuccessAction") != "":
+		// Nothing to run, an action when it "succeeds" (systemd-poweroff.service and the
+		// like): upstream loads these as oneshot services.
 	case len(s.ExecStart) == 0 && len(s.ExecStop) == 0:
 		report(fmt.Errorf("%s: service has no ExecStart= or ExecStop= setting, refusing", u.Name))
 		bad = true
@@ -510,9 +528,18 @@ func (u *Unit) parseSocket(report func(error)) bool {
 				typ = "stream"
 			case "ListenDatagram":
 				typ = "datagram"
+			case "ListenSequentialPacket":
+				typ = "seqpacket"
+			case "ListenNetlink":
+				typ = "netlink"
+			case "ListenSpecial":
+				typ = "special"
+			case "ListenFIFO":
+				typ = "fifo"
 			default:
 				continue
 			}
+			u.File.MarkUsed("Socket", e.Key)
 			if e.Value == "" { // reset: drops every Listen*= before it
 				s.Listen, s.ListenStream, s.ListenDatagram = nil, nil, nil
 				continue
@@ -521,10 +548,20 @@ func (u *Unit) parseSocket(report func(error)) bool {
 			if !ok {
 				continue
 			}
+			if typ == "netlink" {
+				if _, _, err := ParseNetlinkListen(v); err != nil {
+					report(e.Wrap(err))
+					continue
+				}
+			} else if (typ == "special" || typ == "fifo") && !path.IsAbs(v) {
+				report(e.Wrap(fmt.Errorf("%q is not an absolute path, ignoring", v)))
+				continue
+			}
 			s.Listen = append(s.Listen, Listen{Type: typ, Address: v})
-			if typ == "stream" {
+			switch typ {
+			case "stream":
 				s.ListenStream = append(s.ListenStream, v)
-			} else {
+			case "datagram":
 				s.ListenDatagram = append(s.ListenDatagram, v)
 			}
 		}
@@ -554,6 +591,14 @@ func (u *Unit) parseSocket(report func(error)) bool {
 		s.Service = strings.TrimSuffix(u.Name, ".socket") + ".service"
 		if s.Accept {
 			s.Service = u.Prefix + "@.service"
+		}
+	}
+	if s.Accept {
+		for _, l := range s.Listen {
+			if l.Type != "stream" && l.Type != "seqpacket" {
+				report(fmt.Errorf("%s: Accept=yes needs stream or sequential-packet listeners only, refusing", u.Name))
+				return true
+			}
 		}
 	}
 	if len(s.Listen) == 0 {

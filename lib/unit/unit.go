@@ -89,6 +89,8 @@ type Unit struct {
 	// them: the slice, default dependencies, a socket's or timer's unit
 	// (deps.go).
 	Implicit Deps
+
+	privateTmp bool // PrivateTmp= is on: /tmp and /var/tmp are wanted mounted (MountPaths)
 }
 
 // ParseName splits a unit name into prefix, instance and type. A template
@@ -190,7 +192,7 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 	if err != nil {
 		return nil, err
 	}
-	if main == "" && len(dropins) == 0 {
+	if main == "" && len(dropins) == 0 && typ != "slice" && typ != "device" {
 		u.LoadState = NotFound
 		u.File = &conf.File{}
 		return u, nil
@@ -203,8 +205,9 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 	u.Warnings = append(u.Warnings, f.Warnings...)
 	u.LoadState = Loaded
 	if main == "" {
-		// Only drop-ins: systemd loads such a unit only for types that
-		// need no fragment; treat it as not found for services.
+		// Only drop-ins (or, for a slice or device, nothing at all): upstream loads
+		// such a unit only for types that need no fragment — slices,
+		// targets and the like — not for services and sockets.
 		if typ == "service" || typ == "socket" {
 			u.LoadState = NotFound
 		}

@@ -209,7 +209,11 @@ func (m *Manager) buildDeps(all []*unitState) map[string]unit.Deps {
 					if mnt == u.Name {
 						continue
 					}
-					if mu, known := m.units[mnt]; !known || (mu.u.LoadState != unit.Loaded) {
+					mu, known := m.units[mnt]
+					if !known {
+						mu, _ = m.get(mnt) // the graph is built again: the set of units changed
+					}
+					if mu == nil || mu.u.LoadState != unit.Loaded {
 						continue
 					}
 					add(u.Name, unit.DepAfter, mnt)
