@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stead-os/stead/integration/harness"
 	"github.com/stead-os/stead/lib/api/iosystemdunit"
@@ -205,10 +206,13 @@ mount -t tmpfs tmpfs "$U/usr/lib/systemd/system-generators"
 mount -t tmpfs tmpfs "$U/run"
 mkdir -p "$U/run/systemd/system"
 cp "$U$STAGE/stead-corpus.target" "$U/run/systemd/system/"
-exec chroot --userspec=65534:65534 "$U" /usr/lib/systemd/systemd --test --system --unit=stead-corpus.target --no-pager
+exec env -i HOME="$HOME" SHELL="$SHELL" PATH="$PATH" chroot --userspec=65534:65534 "$U" /usr/lib/systemd/systemd --test --system --unit=stead-corpus.target --no-pager
 `
 	cmd := exec.Command("unshare", "-m", "sh", "-c", script)
-	cmd.Env = []string{"UP=" + up.Dir, "ROOT=" + root, "STAGE=" + inside, "HOME=/", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_LOG_COLOR=0"}
+	// Test mode refuses to run as root; %h and %s then follow $HOME and $SHELL, which are set
+	// to what they are for root, the user a system manager runs as.
+	cmd.Env = []string{"UP=" + up.Dir, "ROOT=" + root, "STAGE=" + inside, "HOME=/root", "SHELL=/bin/sh",
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_LOG_COLOR=0"}
 	stdout, stderr, code := harness.Run(t, cmd)
 	if code != 0 {
 		t.Fatalf("upstream systemd --test: exit %d\n%s", code, stderr)
@@ -470,3 +474,110 @@ func minus(a, b []string) []string {
 }
 
 func without(l []string, s string) []string { return minus(l, []string{s}) }
+
+// TestInitUnitsLoadingAliases runs init in host mode over a root where an alias symlink, the
+// unit it names, a template and drop-ins meet: the aliased unit runs once although the default
+// target wants both names, it does not conflict with itself, Describe lists its names and the
+// reverse dependencies, the unit's own drop-in beats the type-wide one of the same name, a
+// template instance loads on query, and an unknown key is reported with file:line.
+func TestInitUnitsLoadingAliases(t *testing.T) {
+	bin := harness.Binary(t, "cmd/init")
+	root := t.TempDir()
+	out := filepath.Join(root, "out")
+	lib := filepath.Join(root, "usr/lib/systemd/system")
+	harness.WriteFile(t, filepath.Join(lib, "real.service"), `[Unit]
+Conflicts=alias.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'echo "run $X" >> `+out+`'
+ExecStrat=/bin/false
+`, 0o644)
+	if err := os.Symlink("real.service", filepath.Join(lib, "alias.service")); err != nil {
+		t.Fatal(err)
+	}
+	harness.WriteFile(t, filepath.Join(lib, "real.service.d/50-x.conf"), "[Service]\nEnvironment=X=unit\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/system/service.d/50-x.conf"), "[Service]\nEnvironment=X=typewide\n", 0o644)
+	harness.WriteFile(t, filepath.Join(lib, "tmpl@.service"), "[Unit]\nDescription=instance %i of %p\n[Service]\nExecStart=/bin/true\n", 0o644)
+	harness.WriteFile(t, filepath.Join(lib, "c1.service"), "[Unit]\nConflicts=c2.service\nOnFailure=c2.service\n[Service]\nExecStart=/bin/true\n", 0o644)
+	harness.WriteFile(t, filepath.Join(lib, "c2.service"), "[Service]\nExecStart=/bin/true\n", 0o644)
+	initWriteUnit(t, root, "default.target", "[Unit]\nWants=real.service alias.service\n")
+
+	_, _, log := startHostInit(t, bin, root)
+	initWaitFile(t, out, log)
+	initWaitPath(t, filepath.Join(root, "run/systemd/io.systemd.Manager"), log)
+	ctx, vc, closeVC := initDial(t, root, "io.systemd.Manager")
+	defer closeVC()
+	uc := iosystemdunit.NewClient(vc)
+	var real iosystemdunit.Unit
+	harness.Eventually(t, "real.service active", 15*time.Second, func() bool {
+		var err error
+		real, err = uc.Get(ctx, "alias.service")
+		return err == nil && real.Runtime.ActiveState == "active"
+	}, harness.Output("init log", log))
+	if b, _ := os.ReadFile(out); string(b) != "run unit\n" {
+		t.Errorf("the aliased unit ran as %q, want once with the unit's own drop-in (run unit)", b)
+	}
+	if real.Context.ID != "real.service" || strings.Join(real.Context.Names, " ") != "real.service alias.service" {
+		t.Errorf("alias.service: ID %s, Names %v", real.Context.ID, real.Context.Names)
+	}
+	if len(real.Context.Conflicts) != 0 || !contains(real.Context.WantedBy, "default.target") {
+		t.Errorf("real.service: Conflicts %v (a unit never conflicts with itself), WantedBy %v", real.Context.Conflicts, real.Context.WantedBy)
+	}
+	inst, err := uc.Get(ctx, "tmpl@on-demand.service")
+	if err != nil || inst.Runtime.LoadState != "loaded" || inst.Context.Description != "instance on-demand of tmpl" {
+		t.Errorf("template instance on query: %v %+v", err, inst)
+	}
+	// c1.service is loaded by this query; from then on c2.service records the reverse.
+	if _, err := uc.Get(ctx, "c1.service"); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := uc.Get(ctx, "c2.service")
+	if err != nil || !contains(c2.Context.ConflictedBy, "c1.service") || !contains(c2.Context.OnFailureOf, "c1.service") {
+		t.Errorf("c2.service: ConflictedBy/OnFailureOf not recorded: %v %+v", err, c2.Context)
+	}
+	if !strings.Contains(log.String(), "real.service:7: Unknown key 'ExecStrat' in section [Service], ignoring") {
+		t.Errorf("no file:line warning for ExecStrat=:\n%s", log.String())
+	}
+}
+
+// TestInitUnitsLoadingSpecifiers expands every specifier systemd.unit(5) lists with lib/unit
+// (init's loader) and with upstream's manager for the same template instance, whose name has
+// escapes, in the same root, and compares the results one by one.
+func TestInitUnitsLoadingSpecifiers(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	root := corpusRoot(t, up)
+	specs := strings.Fields("a A b B C d E f g G h H i I j J l L m M n N o p P q s S t T u U v V w W y Y %")
+	var env []string
+	for i, s := range specs {
+		env = append(env, fmt.Sprintf("S%02d=%%%s", i, s))
+	}
+	harness.WriteFile(t, filepath.Join(root, "etc/systemd/system/spec-x-y@.service"),
+		"[Service]\nExecStart=/bin/true %i %I %f\nEnvironment="+strings.Join(env, " ")+"\n", 0o644)
+	name := `spec-x-y@a\x2db-c.service`
+	ud := upstreamCorpusDump(t, up, root, []string{name})
+	d := ud[name]
+	if d == nil {
+		t.Fatalf("upstream did not load %s", name)
+	}
+	u, err := unit.Load(root, name, nil)
+	if err != nil || u.LoadState != unit.Loaded {
+		t.Fatalf("lib/unit: %v %+v", err, u)
+	}
+	if len(d.lines["Environment"]) != len(specs) || len(u.Service.Environment) != len(specs) {
+		t.Fatalf("upstream %d, init %d of %d assignments: %q / %q", len(d.lines["Environment"]), len(u.Service.Environment), len(specs),
+			d.lines["Environment"], u.Service.Environment)
+	}
+	for i, s := range specs {
+		if got, want := u.Service.Environment[i], d.lines["Environment"][i]; got != want {
+			t.Errorf("%%%s: init %q, upstream %q", s, got, want)
+		}
+	}
+	var q []string
+	for _, a := range u.Service.ExecStart[0].Argv {
+		q = append(q, shellQuote(a))
+	}
+	if got, want := strings.Join(q, " "), strings.Join(d.execs["ExecStart"], ""); got != want {
+		t.Errorf("ExecStart: init %s, upstream %s", got, want)
+	}
+}
