@@ -728,9 +728,8 @@ func (m *Manager) ReloadUnits() error {
 	var errs []error
 	m.loader.reset()
 	unit.ForgetHost(m.cfg.Root)
-	opts := m.loadOptions("")
 	for name, us := range m.units {
-		u, err := unit.Load(m.cfg.Root, name, opts)
+		u, err := unit.Load(m.cfg.Root, name, m.loadOptions(name))
 		if err != nil {
 			errs = append(errs, err)
 			continue
