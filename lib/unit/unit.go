@@ -232,7 +232,10 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 		}
 	}
 	u.parseImplicit(report) // deps.go
-	u.reportUnused(report)  // keys.go
+	// Settings the manager reads later, on demand, count as applied: read them once here,
+	// while keys are tracked (problems are reported when the manager reads them).
+	u.ManagedOOM(nil)
+	u.reportUnused(report) // keys.go
 	return u, nil
 }
 
