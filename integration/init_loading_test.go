@@ -539,6 +539,12 @@ ExecStrat=/bin/false
 	if !strings.Contains(log.String(), "real.service:7: Unknown key 'ExecStrat' in section [Service], ignoring") {
 		t.Errorf("no file:line warning for ExecStrat=:\n%s", log.String())
 	}
+	// steadctl status shows them too, for the unit by any of its names.
+	ctl := harness.Binary(t, "cmd/steadctl")
+	status, _, _ := harness.Run(t, exec.Command(ctl, "--root="+root, "status", "alias.service"))
+	if !strings.Contains(status, "Warnings: "+filepath.Join(lib, "real.service")+":7: Unknown key 'ExecStrat' in section [Service], ignoring") {
+		t.Errorf("steadctl status shows no warning:\n%s", status)
+	}
 }
 
 // TestInitUnitsLoadingSpecifiers expands every specifier systemd.unit(5) lists with lib/unit
