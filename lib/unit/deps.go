@@ -135,7 +135,20 @@ func (u *Unit) parseMoreDeps(report func(error)) {
 	if u.Type == "service" {
 		s.Sockets = u.names("Service", "Sockets", report)
 	}
+	// These are in the dependency graph (Describe lists them both ways, jobs are ordered by
+	// them where they order) but the job engine does not act on them yet: say so rather than
+	// let a unit count on them silently.
+	for _, k := range graphOnlyDeps {
+		if e, ok := u.File.Lookup("Unit", k); ok && e.Value != "" {
+			report(e.Wrap(fmt.Errorf("recorded as a dependency, but stead's job engine does not act on %s= yet", k)))
+		}
+	}
 }
+
+// graphOnlyDeps are the [Unit] dependency settings init records but does not act on.
+var graphOnlyDeps = []string{"Requisite", "PartOf", "Upholds", "OnFailure", "OnSuccess", "PropagatesReloadTo",
+	"PropagateReloadTo", "ReloadPropagatedFrom", "PropagateReloadFrom", "PropagatesStopTo", "StopPropagatedFrom",
+	"JoinsNamespaceOf"}
 
 // absPaths reads a list of absolute paths, specifiers expanded.
 func (u *Unit) absPaths(section, key string, report func(error)) []string {
