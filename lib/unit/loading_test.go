@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -311,3 +312,27 @@ func FuzzLoadUnit(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLoad loads a service with drop-ins, an alias and specifiers from a search path of
+// a few hundred units, as init does for each unit of a boot (the name map built once).
+func BenchmarkLoad(b *testing.B) {
+	root := b.TempDir()
+	for i := 0; i < 300; i++ {
+		write(b, root, "usr/lib/systemd/system/u"+strings.Repeat("x", i%7)+"-"+string(rune('a'+i%26))+"-"+strconv.Itoa(i)+".service", "[Service]\nExecStart=/bin/true\n")
+	}
+	write(b, root, "usr/lib/systemd/system/foo-bar@.service", "[Unit]\nWants=a.service\nAfter=b.service\n[Service]\nExecStart=/bin/echo %i %I %n\nEnvironment=A=%p B=%j\nStateDirectory=foo/%i\nPrivateTmp=yes\n")
+	write(b, root, "etc/systemd/system/foo-.service.d/10-x.conf", "[Service]\nEnvironment=X=1\n")
+	write(b, root, "etc/systemd/system/service.d/20-y.conf", "[Service]\nEnvironment=Y=1\n")
+	if err := os.Symlink("foo-bar@.service", filepath.Join(root, "usr/lib/systemd/system/alias@.service")); err != nil {
+		b.Fatal(err)
+	}
+	opts := &Options{Names: BuildNameMap(root, DefaultDirs), Host: HostFor(root)}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u, err := Load(root, `foo-bar@a\x2db.service`, opts)
+		if err != nil || u.LoadState != Loaded {
+			b.Fatal(err, u.LoadState)
+		}
+	}
+}
+
