@@ -335,4 +335,3 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
-
