@@ -90,6 +90,39 @@ type File struct {
 	Warnings []error
 
 	sections []*Section
+	// used records the section/key pairs a reader asked for while tracking is on
+	// (TrackUse): what is left over was never applied.
+	used map[usedKey]bool
+}
+
+type usedKey struct{ section, key string }
+
+// TrackUse starts recording which keys Lookup, Get, Entries and Values are asked for,
+// so that a reader can report the assignments it never looked at (Unused). Tracking is
+// for the one goroutine that parses the file; StopTracking ends it.
+func (f *File) TrackUse() { f.used = map[usedKey]bool{} }
+
+// StopTracking ends what TrackUse started; later reads record nothing.
+func (f *File) StopTracking() { f.used = nil }
+
+// MarkUsed records keys of section as read, for readers that walk the entries
+// themselves instead of asking by key.
+func (f *File) MarkUsed(section string, keys ...string) {
+	if f.used == nil {
+		return
+	}
+	for _, k := range keys {
+		f.used[usedKey{section, k}] = true
+	}
+}
+
+// Used reports whether key of section was asked for since TrackUse.
+func (f *File) Used(section, key string) bool { return f.used[usedKey{section, key}] }
+
+func (f *File) mark(section, key string) {
+	if f.used != nil {
+		f.used[usedKey{section, key}] = true
+	}
 }
 
 // Sections returns all sections in file order. The slice is the File's
@@ -109,6 +142,7 @@ func (f *File) SectionsNamed(name string) []*Section {
 
 // Lookup returns the last assignment of key in any section called section.
 func (f *File) Lookup(section, key string) (Entry, bool) {
+	f.mark(section, key)
 	for i := len(f.sections) - 1; i >= 0; i-- {
 		if s := f.sections[i]; s.Name == section {
 			if e, ok := s.Lookup(key); ok {
@@ -132,6 +166,7 @@ func (f *File) Get(section, key string) (string, bool) {
 // This is how list settings accumulate: each assignment adds, "Key=" on
 // its own clears what came before (for example in a drop-in).
 func (f *File) Entries(section, key string) []Entry {
+	f.mark(section, key)
 	var acc []Entry
 	for _, s := range f.sections {
 		if s.Name == section {

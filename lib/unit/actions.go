@@ -6,7 +6,8 @@ import (
 )
 
 // Actions are the [Unit] settings that say what else happens when a unit
-// changes state, and who may start or stop it (systemd.unit(5)).
+// changes state, and who may start or stop it (systemd.unit(5)); the units
+// OnFailure= and OnSuccess= name are dependencies (UnitSection, deps.go).
 type Actions struct {
 	OnFailure, OnSuccess                []string
 	OnFailureJobMode, OnSuccessJobMode  string // replace (default), fail, …
@@ -29,8 +30,6 @@ var EmergencyActions = []string{"none", "exit", "exit-force", "soft-reboot", "so
 // parseActions reads the Actions of [Unit].
 func (u *Unit) parseActions(report func(error)) {
 	a := &u.Unit.Actions
-	a.OnFailure = u.names("Unit", "OnFailure", report)
-	a.OnSuccess = u.names("Unit", "OnSuccess", report)
 	a.OnFailureJobMode = u.enum("Unit", "OnFailureJobMode", "replace", jobModes, report)
 	a.OnSuccessJobMode = u.enum("Unit", "OnSuccessJobMode", "replace", jobModes, report)
 	a.FailureAction = u.enum("Unit", "FailureAction", "none", EmergencyActions, report)

@@ -22,11 +22,20 @@ type ExecCommand struct {
 
 // ParseExec splits the value of an Exec*= setting into commands: words are
 // separated by whitespace, quoted with '…' or "…", and C-style backslash
-// escapes are honoured; a word that is a lone ";" separates commands.
+// escapes are honoured; a word that is a lone ";" separates commands and "\;"
+// is a literal ";" argument. An unknown escape is kept as written, backslash
+// included, as upstream does after warning; ParseExecWarn tells about it.
 func ParseExec(value string) ([]ExecCommand, error) {
-	words, err := SplitWords(value)
+	cmds, _, err := ParseExecWarn(value)
+	return cmds, err
+}
+
+// ParseExecWarn is ParseExec that also reports whether value had escape
+// sequences it kept verbatim (upstream: "Ignoring unknown escape sequences").
+func ParseExecWarn(value string) ([]ExecCommand, bool, error) {
+	words, relaxed, err := splitWords(value, true)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var cmds []ExecCommand
 	var cur []string
@@ -45,16 +54,16 @@ func ParseExec(value string) ([]ExecCommand, error) {
 	for _, w := range words {
 		if w.text == ";" && !w.quoted {
 			if err := flush(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			continue
 		}
 		cur = append(cur, w.text)
 	}
 	if err := flush(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return cmds, nil
+	return cmds, relaxed, nil
 }
 
 func makeCommand(words []string) (ExecCommand, error) {
@@ -123,12 +132,22 @@ type word struct {
 	quoted bool
 }
 
-// SplitWords splits s the way systemd splits command lines: whitespace
-// separates words, '…' and "…" quote (and may be joined to unquoted text),
-// backslash escapes are C-style (\n \t \\ \" \' \xNN \NNN \uXXXX), and a
-// backslash at the end of the line is an error.
+// SplitWords splits s the way systemd's extract_first_word does with
+// unquoting and C unescaping: whitespace separates words, '…' and "…" quote
+// (and may be joined to unquoted text), backslash escapes are C-style (\a \b
+// \f \n \r \t \v \s \\ \" \' \xNN \NNN \uXXXX \UXXXXXXXX). An unknown
+// escape (such as "\ " or "\$"), a trailing backslash and unbalanced quotes
+// are errors.
 func SplitWords(s string) ([]word, error) {
-	var out []word
+	w, _, err := splitWords(s, false)
+	return w, err
+}
+
+// splitWords is SplitWords; with relax, unknown escapes and a trailing
+// backslash are kept verbatim and reported through relaxed instead (upstream's
+// EXTRACT_CUNESCAPE_RELAX retry for command lines). A word that is exactly "\;"
+// is a quoted ";" (upstream's command separator escape).
+func splitWords(s string, relax bool) (out []word, relaxed bool, err error) {
 	var b strings.Builder
 	in := false // inside a word
 	quoted := false
@@ -143,18 +162,32 @@ func SplitWords(s string) ([]word, error) {
 			}
 			continue
 		}
+		if !in && c == '\\' && strings.HasPrefix(s[i:], "\\;") && (i+2 == len(s) || strings.IndexByte(" \t\n\r", s[i+2]) >= 0) {
+			out = append(out, word{";", true})
+			i++
+			continue
+		}
 		in = true
 		switch {
 		case c == '\\':
 			if i+1 >= len(s) {
-				return nil, errors.New("trailing backslash")
+				if relax && q == 0 {
+					b.WriteByte('\\')
+					relaxed = true
+					continue
+				}
+				return nil, false, errors.New("trailing backslash")
 			}
 			n, adv, err := unescapeOne(s[i+1:])
 			if err != nil {
-				return nil, err
-			}
-			if s[i+1] == ';' {
-				quoted = true // an escaped ";" is not a separator
+				if !relax {
+					return nil, false, err
+				}
+				relaxed = true
+				b.WriteByte('\\')
+				b.WriteByte(s[i+1])
+				i++
+				continue
 			}
 			b.WriteString(n)
 			i += adv
@@ -168,12 +201,12 @@ func SplitWords(s string) ([]word, error) {
 		}
 	}
 	if q != 0 {
-		return nil, fmt.Errorf("unbalanced quote %c", q)
+		return nil, false, fmt.Errorf("unbalanced quote %c", q)
 	}
 	if in {
 		out = append(out, word{b.String(), quoted})
 	}
-	return out, nil
+	return out, relaxed, nil
 }
 
 // unescapeOne decodes the escape after a backslash in s; it returns the text
@@ -196,10 +229,8 @@ func unescapeOne(s string) (string, int, error) {
 		return "\v", 1, nil
 	case 's':
 		return " ", 1, nil
-	case '\\', '"', '\'', ' ', '$':
+	case '\\', '"', '\'':
 		return string(s[0]), 1, nil
-	case ';':
-		return ";", 1, nil
 	case 'x':
 		if len(s) < 3 {
 			return "", 0, errors.New("short \\x escape")

@@ -301,7 +301,7 @@ func (c *installCtx) parseInstall(info *installInfo, f *conf.File) {
 				}
 				list = &info.aliases
 			case "Also":
-				for _, w := range splitWords(e.Value) {
+				for _, w := range installWords(e.Value) {
 					n, err := installPrintf(info, w)
 					if err != nil {
 						in.warn(e, "failed to resolve unit name in Also=%q: %v", w, err)
@@ -343,13 +343,13 @@ func (c *installCtx) parseInstall(info *installInfo, f *conf.File) {
 				*list = nil
 				continue
 			}
-			*list = append(*list, splitWords(e.Value)...)
+			*list = append(*list, installWords(e.Value)...)
 		}
 	}
 }
 
-// splitWords splits a list value into words, honouring quotes.
-func splitWords(s string) []string {
+// installWords splits an [Install] list value into words, honouring quotes.
+func installWords(s string) []string {
 	var out []string
 	var b strings.Builder
 	in, q := false, byte(0)

@@ -112,36 +112,13 @@ func (m *Mount) ParentMounts() []string {
 	return names
 }
 
-// addMountDependencies adds the dependencies systemd.mount(5) gives a
-// mount unit by itself: the backing device, and with
-// DefaultDependencies=yes the file-system targets and umount.target.
+// addMountDependencies binds a mount to the device unit of a /dev/… What=
+// (not for bind mounts), as upstream does; the default dependencies are in
+// deps.go.
 func (u *Unit) addMountDependencies() {
-	m, s := u.Mount, &u.Unit
-	if dev := m.device(); dev != "" {
-		s.BindsTo = appendUniq(s.BindsTo, dev)
-		s.After = appendUniq(s.After, dev)
-	}
-	if !s.DefaultDependencies {
-		return
-	}
-	s.Conflicts = appendUniq(s.Conflicts, "umount.target")
-	s.Before = appendUniq(s.Before, "umount.target")
-	installed := HasMountOption(m.Options, "nofail") || HasMountOption(m.Options, "x-systemd.wanted-by") ||
-		HasMountOption(m.Options, "x-systemd.required-by")
-	if m.Network() {
-		s.After = appendUniq(s.After, "remote-fs-pre.target", "network.target", "network-online.target")
-		s.Wants = appendUniq(s.Wants, "network-online.target")
-		if !installed {
-			s.Before = appendUniq(s.Before, "remote-fs.target")
-		}
-		return
-	}
-	s.After = appendUniq(s.After, "local-fs-pre.target")
-	if m.Type == "tmpfs" {
-		s.After = appendUniq(s.After, "swap.target")
-	}
-	if !installed {
-		s.Before = appendUniq(s.Before, "local-fs.target")
+	if dev := u.Mount.device(); dev != "" {
+		u.Unit.BindsTo = appendUniq(u.Unit.BindsTo, dev)
+		u.Unit.After = appendUniq(u.Unit.After, dev)
 	}
 }
 

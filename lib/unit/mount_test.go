@@ -58,23 +58,28 @@ func TestMountDependencies(t *testing.T) {
 	if !reflect.DeepEqual(u.Unit.BindsTo, []string{"dev-vdb1.device"}) {
 		t.Errorf("BindsTo = %v", u.Unit.BindsTo)
 	}
-	if !reflect.DeepEqual(u.Unit.After, []string{"dev-vdb1.device", "local-fs-pre.target"}) {
+	if !reflect.DeepEqual(u.Unit.After, []string{"dev-vdb1.device"}) {
 		t.Errorf("After = %v", u.Unit.After)
 	}
-	if !reflect.DeepEqual(u.Unit.Before, []string{"umount.target", "local-fs.target"}) {
-		t.Errorf("Before = %v", u.Unit.Before)
+	im := u.Implicit
+	if !containsName(im[DepRequires], "-.mount") || !containsName(im[DepRequires], "srv.mount") ||
+		!containsName(im[DepAfter], "srv.mount") || !containsName(im[DepAfter], "local-fs-pre.target") {
+		t.Errorf("implicit Requires=%v After=%v", im[DepRequires], im[DepAfter])
+	}
+	if !containsName(im[DepBefore], "umount.target") || !containsName(im[DepBefore], "local-fs.target") {
+		t.Errorf("implicit Before = %v", im[DepBefore])
 	}
 	if got := u.Mount.ParentMounts(); !reflect.DeepEqual(got, []string{"-.mount", "srv.mount"}) {
 		t.Errorf("ParentMounts = %v", got)
 	}
 
 	u, _ = loadMount(t, "mnt-nfs.mount", "[Mount]\nWhat=server:/export\nWhere=/mnt/nfs\nType=nfs\nOptions=nofail\n")
-	if !reflect.DeepEqual(u.Unit.Wants, []string{"network-online.target"}) || containsName(u.Unit.Before, "remote-fs.target") {
-		t.Errorf("nfs nofail: Wants=%v Before=%v", u.Unit.Wants, u.Unit.Before)
+	if im := u.Implicit; !containsName(im[DepWants], "network-online.target") || containsName(im[DepBefore], "remote-fs.target") {
+		t.Errorf("nfs nofail: implicit Wants=%v Before=%v", im[DepWants], im[DepBefore])
 	}
 	u, _ = loadMount(t, "tmp.mount", "[Unit]\nDefaultDependencies=no\n[Mount]\nWhat=tmpfs\nWhere=/tmp\nType=tmpfs\n")
-	if len(u.Unit.After)+len(u.Unit.Before)+len(u.Unit.Conflicts) != 0 {
-		t.Errorf("DefaultDependencies=no: After=%v Before=%v Conflicts=%v", u.Unit.After, u.Unit.Before, u.Unit.Conflicts)
+	if im := u.Implicit; containsName(im[DepBefore], "umount.target") || containsName(im[DepAfter], "swap.target") {
+		t.Errorf("DefaultDependencies=no: implicit %v", im)
 	}
 }
 

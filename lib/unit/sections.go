@@ -31,10 +31,19 @@ type UnitSection struct {
 	Conflicts, After, Before                    []string
 	Conditions                                  []Condition
 	DefaultDependencies                         bool
-	Actions                                                   // OnFailure=, FailureAction=, RefuseManualStart=, … (actions.go)
-	StartLimitInterval                          time.Duration // StartLimitIntervalSec=, 0 disables
-	StartLimitBurst                             int
-	StartLimitSet                               bool // either was set
+	// The rest of the dependencies upstream reads from [Unit] (deps.go).
+	Upholds, OnFailure, OnSuccess            []string
+	PropagatesReloadTo, ReloadPropagatedFrom []string
+	PropagatesStopTo, StopPropagatedFrom     []string
+	JoinsNamespaceOf                         []string
+	RequiresMountsFor, WantsMountsFor        []string // absolute paths
+	Documentation                            []string
+	Slice                                    string        // Slice= of the unit's type section, "" for the default
+	Sockets                                  []string      // a service's Sockets=
+	Actions                                                // FailureAction=, RefuseManualStart=, … (actions.go)
+	StartLimitInterval                       time.Duration // StartLimitIntervalSec=, 0 disables
+	StartLimitBurst                          int
+	StartLimitSet                            bool // either was set
 }
 
 // Install is the typed [Install] section.
@@ -85,8 +94,8 @@ type Service struct {
 
 // Listen is one Listen*= line of a socket unit.
 type Listen struct {
-	Type    string // "stream" or "datagram"
-	Address string // a path, "@abstract", "PORT" or "ADDR:PORT"
+	Type    string // "stream", "datagram", "seqpacket", "netlink", "special" or "fifo"
+	Address string // a path, "@abstract", "PORT" or "ADDR:PORT"; "FAMILY GROUP" for netlink
 }
 
 // Socket is the typed [Socket] section.
@@ -108,13 +117,14 @@ func (u *Unit) parseUnit(report func(error)) {
 	s.Description = u.str("Unit", "Description", report)
 	s.Wants = u.names("Unit", "Wants", report)
 	s.Requires = u.names("Unit", "Requires", report)
-	s.BindsTo = u.names("Unit", "BindsTo", report)
+	s.BindsTo = appendUniq(u.names("Unit", "BindsTo", report), u.names("Unit", "BindTo", report)...)
 	s.Requisite = u.names("Unit", "Requisite", report)
 	s.PartOf = u.names("Unit", "PartOf", report)
 	s.Conflicts = u.names("Unit", "Conflicts", report)
 	s.After = u.names("Unit", "After", report)
 	s.Before = u.names("Unit", "Before", report)
 	s.DefaultDependencies = u.boolean("Unit", "DefaultDependencies", true, report)
+	u.parseMoreDeps(report) // deps.go
 	s.StartLimitInterval = 10 * time.Second
 	s.StartLimitBurst = 5
 	for _, sec := range []string{"Unit", "Service"} { // [Service] is the legacy place
@@ -209,10 +219,23 @@ func (u *Unit) parseConditions(report func(error)) {
 				}
 				v = strings.TrimLeft(v[1:], " ")
 			}
+			if pathCondition(k.kind) && path.IsAbs(v) {
+				v = path.Clean(v) // as upstream: "/proc/sys/" is "/proc/sys"
+			}
 			c.Value = v
 			u.Unit.Conditions = append(u.Unit.Conditions, c)
 		}
 	}
+}
+
+// pathCondition reports whether a condition kind takes a path.
+func pathCondition(kind string) bool {
+	switch kind {
+	case "PathExists", "PathExistsGlob", "PathIsDirectory", "PathIsSymbolicLink", "PathIsMountPoint",
+		"PathIsReadWrite", "PathIsEncrypted", "DirectoryNotEmpty", "FileNotEmpty", "FileIsExecutable", "NeedsUpdate":
+		return true
+	}
+	return false
 }
 
 func (u *Unit) parseInstall(report func(error)) {
@@ -253,22 +276,42 @@ func (u *Unit) enum(section, key, def string, allowed []string, report func(erro
 	return def
 }
 
+// execs reads an Exec*= setting as upstream does: the line is split into
+// words first and the specifiers of each word expanded after, so that %i keeps
+// its escaped form ("\x2d") instead of being unescaped again. A command whose
+// specifiers fail makes the unit unloadable, as upstream, unless its "-"
+// prefix says failures are fine.
 func (u *Unit) execs(key string, report func(error)) ([]ExecCommand, bool) {
 	var out []ExecCommand
 	bad := false
 	for _, e := range u.File.Entries("Service", key) {
-		v, ok := u.expand(e, report)
-		if !ok {
-			bad = true
-			continue
-		}
-		cmds, err := ParseExec(v)
+		cmds, relaxed, err := ParseExecWarn(e.Value)
 		if err != nil {
 			report(e.Wrap(err))
 			bad = true
 			continue
 		}
+		if relaxed {
+			report(e.Wrap(errors.New("ignoring unknown escape sequences, keeping them as written")))
+		}
+	cmds:
 		for _, c := range cmds {
+			p, err := u.Spec.Expand(c.Path)
+			if err != nil {
+				report(e.Wrap(err))
+				bad = bad || !c.IgnoreFailure
+				continue
+			}
+			c.Path = p
+			argv := make([]string, len(c.Argv))
+			for i, a := range c.Argv {
+				if argv[i], err = u.Spec.Expand(a); err != nil {
+					report(e.Wrap(err))
+					bad = bad || !c.IgnoreFailure
+					continue cmds
+				}
+			}
+			c.Argv = argv
 			if !strings.HasPrefix(c.Path, "/") && strings.Contains(c.Path, "/") {
 				report(e.Wrap(fmt.Errorf("executable path %q is neither absolute nor a plain name", c.Path)))
 				bad = true
@@ -280,10 +323,75 @@ func (u *Unit) execs(key string, report func(error)) ([]ExecCommand, bool) {
 	return out, bad
 }
 
+// words reads a list setting of words (Environment=, SupplementaryGroups=, …)
+// as upstream: each assignment is split into words, then each word's
+// specifiers are expanded (a word whose specifiers fail is dropped with a
+// warning). A syntax error (an unknown escape such as "\ ", unbalanced quotes)
+// keeps the words before it and drops the rest of the line, as upstream.
+// An empty assignment resets the list.
 func (u *Unit) words(section, key string, report func(error)) []string {
-	return listSetting(u, section, key, report, func(v string, _ func(error)) ([]string, error) {
-		return wordTexts(v)
-	})
+	var out []string
+	for _, e := range u.File.Entries(section, key) {
+		ws, err := wordsUntilError(e.Value)
+		if err != nil {
+			report(e.Wrap(fmt.Errorf("invalid syntax, ignoring the rest of the line: %w", err)))
+		}
+		for _, w := range ws {
+			v, err := u.Spec.Expand(w)
+			if err != nil {
+				report(e.Wrap(err))
+				continue
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// wordsUntilError splits v into words; on a syntax error it returns the
+// words before the bad one with the error.
+func wordsUntilError(v string) ([]string, error) {
+	if ws, err := wordTexts(v); err == nil {
+		return ws, nil
+	}
+	// Find the first bad word: split the text word by word.
+	var out []string
+	rest := v
+	for {
+		rest = strings.TrimLeft(rest, " \t\n\r")
+		if rest == "" {
+			return out, nil
+		}
+		n := wordEnd(rest)
+		ws, err := wordTexts(rest[:n])
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ws...)
+		rest = rest[n:]
+	}
+}
+
+// wordEnd is the length of the first word of s (which starts with no
+// whitespace): up to unquoted, unescaped whitespace.
+func wordEnd(s string) int {
+	var q byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			i++
+		case q != 0:
+			if c == q {
+				q = 0
+			}
+		case c == '\'' || c == '"':
+			q = c
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return i
+		}
+	}
+	return len(s)
 }
 
 // wordTexts splits a value into its words, quotes and escapes resolved.
@@ -344,8 +452,13 @@ func (u *Unit) parseService(report func(error)) bool {
 	s.ExecCondition, _ = u.execs("ExecCondition", report)
 	if t, _ := u.File.Get("Service", "Type"); t == "" && len(s.ExecStart) == 0 {
 		s.Type = "oneshot" // no Type= and no ExecStart= (a stop-only service): oneshot, as upstream
+	} else if t == "" && u.rawValue("Service", "BusName") != "" {
+		s.Type = "dbus" // BusName= without Type=: dbus, as upstream
 	}
 	switch {
+	case len(s.ExecStart) == 0 && len(s.ExecStop) == 0 && u.rawValue("Unit", "SuccessAction") != "":
+		// Nothing to run, an action when it "succeeds" (systemd-poweroff.service and the
+		// like): upstream loads these as oneshot services.
 	case len(s.ExecStart) == 0 && len(s.ExecStop) == 0:
 		report(fmt.Errorf("%s: service has no ExecStart= or ExecStop= setting, refusing", u.Name))
 		bad = true
@@ -435,9 +548,18 @@ func (u *Unit) parseSocket(report func(error)) bool {
 				typ = "stream"
 			case "ListenDatagram":
 				typ = "datagram"
+			case "ListenSequentialPacket":
+				typ = "seqpacket"
+			case "ListenNetlink":
+				typ = "netlink"
+			case "ListenSpecial":
+				typ = "special"
+			case "ListenFIFO":
+				typ = "fifo"
 			default:
 				continue
 			}
+			u.File.MarkUsed("Socket", e.Key)
 			if e.Value == "" { // reset: drops every Listen*= before it
 				s.Listen, s.ListenStream, s.ListenDatagram = nil, nil, nil
 				continue
@@ -446,10 +568,20 @@ func (u *Unit) parseSocket(report func(error)) bool {
 			if !ok {
 				continue
 			}
+			if typ == "netlink" {
+				if _, _, err := ParseNetlinkListen(v); err != nil {
+					report(e.Wrap(err))
+					continue
+				}
+			} else if (typ == "special" || typ == "fifo") && !path.IsAbs(v) {
+				report(e.Wrap(fmt.Errorf("%q is not an absolute path, ignoring", v)))
+				continue
+			}
 			s.Listen = append(s.Listen, Listen{Type: typ, Address: v})
-			if typ == "stream" {
+			switch typ {
+			case "stream":
 				s.ListenStream = append(s.ListenStream, v)
-			} else {
+			case "datagram":
 				s.ListenDatagram = append(s.ListenDatagram, v)
 			}
 		}
@@ -479,6 +611,14 @@ func (u *Unit) parseSocket(report func(error)) bool {
 		s.Service = strings.TrimSuffix(u.Name, ".socket") + ".service"
 		if s.Accept {
 			s.Service = u.Prefix + "@.service"
+		}
+	}
+	if s.Accept {
+		for _, l := range s.Listen {
+			if l.Type != "stream" && l.Type != "seqpacket" {
+				report(fmt.Errorf("%s: Accept=yes needs stream or sequential-packet listeners only, refusing", u.Name))
+				return true
+			}
 		}
 	}
 	if len(s.Listen) == 0 {

@@ -102,6 +102,7 @@ func (u *Unit) capSet(key string, initial CapSet, report func(error)) CapSet {
 	// Every assignment counts, empty ones too (File.Entries drops those and
 	// what came before, but an inverted line after "" must still see it).
 	var entries []conf.Entry
+	u.File.MarkUsed("Service", key) // read here by walking the entries (see reportUnused)
 	for _, sec := range u.File.SectionsNamed("Service") {
 		for _, e := range sec.Entries {
 			if e.Key == key {

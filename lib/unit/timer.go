@@ -58,15 +58,6 @@ type Timer struct {
 	DeferReactivation bool
 }
 
-// timerSettings are the keys [Timer] knows, for the unknown-key warning.
-var timerSettings = map[string]bool{
-	"OnActiveSec": true, "OnBootSec": true, "OnStartupSec": true, "OnUnitActiveSec": true,
-	"OnUnitInactiveSec": true, "OnCalendar": true, "Unit": true, "AccuracySec": true,
-	"RandomizedDelaySec": true, "RandomizedOffsetSec": true, "FixedRandomDelay": true, "Persistent": true,
-	"WakeSystem": true, "RemainAfterElapse": true, "OnClockChange": true, "OnTimezoneChange": true,
-	"DeferReactivation": true,
-}
-
 // parseTimer reads the [Timer] section; it reports true when the unit
 // cannot be used (no value setting at all, as upstream refuses it).
 func (u *Unit) parseTimer(report func(error)) bool {
@@ -74,14 +65,12 @@ func (u *Unit) parseTimer(report func(error)) bool {
 	u.Timer = t
 	for _, sec := range u.File.SectionsNamed("Timer") {
 		for _, e := range sec.Entries {
-			if !timerSettings[e.Key] {
-				report(e.Wrap(errors.New("unknown setting in [Timer], ignoring")))
-				continue
-			}
+			// Unknown keys are reported by the loader (keys.go).
 			base, mono := timerKeys[e.Key]
 			if !mono && e.Key != "OnCalendar" {
 				continue
 			}
+			u.File.MarkUsed("Timer", e.Key)
 			if e.Value == "" { // resets every timer value, monotonic and calendar
 				t.Values = nil
 				continue

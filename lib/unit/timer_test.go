@@ -47,7 +47,7 @@ Frobnicate=1
 	w := strings.ReplaceAll(fmtErrs(u.Warnings), root+"/etc/systemd/system/", "")
 	for _, want := range []string{`t.timer:8: OnCalendar: invalid calendar specification "tomorrow"`,
 		"t.timer:13: WakeSystem: waking the system from suspend is not supported",
-		"t.timer:15: Frobnicate: unknown setting in [Timer]"} {
+		"t.timer:15: Unknown key 'Frobnicate' in section [Timer]"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings lack %q:\n%s", want, w)
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,16 +58,23 @@ type Options struct {
 	// from listings of their directories (see conf.DirCache): for loading
 	// many units at one moment.
 	DirCache *conf.DirCache
+	// Names, if set, is the search path's alias map (BuildNameMap) for loading
+	// many units at one moment; nil builds one for this Load.
+	Names *NameMap
+	// Host, if set, gives the host specifiers' values; nil reads them from the
+	// root once (HostFor).
+	Host *Host
 }
 
 // Unit is one loaded unit.
 type Unit struct {
-	Name      string // "foo@bar.service"
-	Type      string // "service", "socket", "target", …
-	Prefix    string // "foo"
-	Instance  string // "bar", or "" for a non-instance unit
-	Template  string // "foo@.service" for an instance, else ""
-	Fragment  string // in-root path of the main file, "" if none
+	Name      string   // "foo@bar.service": the unit's id, what its alias symlinks point at
+	Names     []string // Name first, then its aliases (symlinks in the search path), sorted
+	Type      string   // "service", "socket", "target", …
+	Prefix    string   // "foo"
+	Instance  string   // "bar", or "" for a non-instance unit
+	Template  string   // "foo@.service" for an instance, else ""
+	Fragment  string   // in-root path of the main file, "" if none
 	DropIns   []string
 	LoadState string
 	File      *conf.File
@@ -79,6 +87,12 @@ type Unit struct {
 	Mount   *Mount   // set for .mount units
 	Timer   *Timer   // set for .timer units (timer.go)
 	Install Install
+	// Implicit holds the dependencies upstream adds without a setting naming
+	// them: the slice, default dependencies, a socket's or timer's unit
+	// (deps.go).
+	Implicit Deps
+
+	privateTmp bool // PrivateTmp= is on: /tmp and /var/tmp are wanted mounted (MountPaths)
 }
 
 // ParseName splits a unit name into prefix, instance and type. A template
@@ -106,28 +120,43 @@ func ParseName(name string) (prefix, instance, typ string, template bool, err er
 }
 
 // Load loads the unit called name from opts.Dirs under root ("" or "/" for
-// the real root). A missing unit is not an error: it has LoadState NotFound.
-// The error is for invalid names and I/O failures.
+// the real root). An alias name loads the unit it is an alias of: the result's
+// Name is that unit's, Names lists every name. A missing unit is not an error:
+// it has LoadState NotFound. The error is for invalid names and I/O failures.
 func Load(root, name string, opts *Options) (*Unit, error) {
-	prefix, inst, typ, tmpl, err := ParseName(name)
-	if err != nil {
+	if _, _, _, tmpl, err := ParseName(name); err != nil {
 		return nil, err
-	}
-	if tmpl {
+	} else if tmpl {
 		return nil, fmt.Errorf("cannot load template %q without an instance", name)
 	}
 	dirs := DefaultDirs
 	var warn func(error)
 	var dc *conf.DirCache
+	var nm *NameMap
+	var host *Host
 	if opts != nil {
 		if opts.Dirs != nil {
 			dirs = opts.Dirs
 		}
-		warn = opts.Warn
-		dc = opts.DirCache
+		warn, dc, nm, host = opts.Warn, opts.DirCache, opts.Names, opts.Host
+	}
+	if nm == nil {
+		nm = BuildNameMap(root, dirs)
+	}
+	if host == nil {
+		host = HostFor(root)
+	}
+	requested := name
+	name = nm.Canonical(name)
+	prefix, inst, typ, _, err := ParseName(name)
+	if err != nil {
+		return nil, err
 	}
 	u := &Unit{Name: name, Type: typ, Prefix: prefix, Instance: inst,
-		Spec: Specifiers{Name: name, Prefix: prefix, Instance: inst}}
+		Names: append([]string{name}, nm.Aliases(name)...)}
+	if requested != name && !slices.Contains(u.Names, requested) {
+		u.Names = append(u.Names, requested)
+	}
 	if inst != "" {
 		u.Template = prefix + "@." + typ
 	}
@@ -142,34 +171,30 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 	if err != nil {
 		return nil, err
 	}
+	if main == "" && requested != name {
+		// The alias symlink points outside the search path: read it as itself.
+		main, mask, err = dc.FindMain(root, dirs, requested)
+		if err != nil {
+			return nil, err
+		}
+	}
 	if main == "" && u.Template != "" {
 		main, mask, err = dc.FindMain(root, dirs, u.Template)
 		if err != nil {
 			return nil, err
 		}
 	}
+	u.Spec = Specifiers{Name: name, Prefix: prefix, Instance: inst, Fragment: main, Host: host}
 	if mask {
 		u.LoadState = Masked
 		u.File = &conf.File{}
 		return u, nil
 	}
-	var ddirs []string
-	names := []string{name}
-	if u.Template != "" {
-		names = append(names, u.Template)
-	}
-	for _, d := range dirs {
-		for _, n := range names {
-			ddirs = append(ddirs, path.Join(d, n+".d"))
-		}
-		ddirs = append(ddirs, path.Join(d, typ+".d"))
-	}
-	dropins, err := dc.FindDropins(root, ddirs)
+	dropins, err := dc.FindDropins(root, dropinDirs(dirs, u.Names, ".d"))
 	if err != nil {
 		return nil, err
 	}
-	// Device units need no file: the kernel's device is the unit.
-	if main == "" && len(dropins) == 0 && typ != "device" {
+	if main == "" && len(dropins) == 0 && typ != "slice" && typ != "device" {
 		u.LoadState = NotFound
 		u.File = &conf.File{}
 		return u, nil
@@ -182,17 +207,21 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 	u.Warnings = append(u.Warnings, f.Warnings...)
 	u.LoadState = Loaded
 	if main == "" {
-		// Only drop-ins: systemd loads such a unit only for types that
-		// need no fragment; treat it as not found for services.
+		// Only drop-ins (or, for a slice or device, nothing at all): upstream loads
+		// such a unit only for types that need no fragment — slices,
+		// targets and the like — not for services and sockets.
 		if typ == "service" || typ == "socket" || typ == "mount" {
 			u.LoadState = NotFound
 		}
 	}
 
-	wants, requires := depDirs(root, dirs, names, inst, dc)
+	f.TrackUse()
+	defer f.StopTracking()
+	wants, requires, upholds := depDirs(root, dirs, u.Names, inst, dc)
 	u.parseUnit(report)
 	u.Unit.Wants = appendUniq(u.Unit.Wants, wants...)
 	u.Unit.Requires = appendUniq(u.Unit.Requires, requires...)
+	u.Unit.Upholds = appendUniq(u.Unit.Upholds, upholds...)
 	u.parseInstall(report)
 	switch typ {
 	case "service":
@@ -215,45 +244,44 @@ func Load(root, name string, opts *Options) (*Unit, error) {
 			u.LoadState = BadSetting
 		}
 	}
+	u.parseImplicit(report) // deps.go
+	// Settings the manager reads later, on demand, count as applied: read them once here,
+	// while keys are tracked (problems are reported when the manager reads them).
+	u.ManagedOOM(nil)
+	u.reportUnused(report) // keys.go
 	return u, nil
 }
 
-// depDirs lists the units symlinked into NAME.wants/ and NAME.requires/.
-func depDirs(root string, dirs, names []string, inst string, dc *conf.DirCache) (wants, requires []string) {
-	var w, r uniqList
-	for _, d := range dirs {
-		for _, n := range names {
-			for _, kind := range []string{".wants", ".requires"} {
-				if dc.Absent(root, path.Join(d, n+kind)) {
+// depDirs lists the units symlinked into the .wants/, .requires/ and
+// .upholds/ directories of a unit's names, found as drop-in directories are.
+func depDirs(root string, dirs, names []string, inst string, dc *conf.DirCache) (wants, requires, upholds []string) {
+	var lists [3]uniqList
+	for k, suffix := range []string{".wants", ".requires", ".upholds"} {
+		for _, d := range dropinDirs(dirs, names, suffix) {
+			if dc.Absent(root, d) {
+				continue
+			}
+			ents, err := os.ReadDir(path.Join(rootJoin(root), d))
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				dep := e.Name()
+				if _, _, _, tmpl, err := ParseName(dep); err != nil {
 					continue
-				}
-				ents, err := os.ReadDir(path.Join(rootJoin(root), d, n+kind))
-				if err != nil {
-					continue
-				}
-				for _, e := range ents {
-					dep := e.Name()
-					if _, _, _, tmpl, err := ParseName(dep); err != nil {
+				} else if tmpl {
+					if inst == "" {
 						continue
-					} else if tmpl {
-						if inst == "" {
-							continue
-						}
-						i := strings.IndexByte(dep, '@')
-						dep = dep[:i+1] + inst + dep[i+1:]
 					}
-					if kind == ".wants" {
-						w.add(dep)
-					} else {
-						r.add(dep)
-					}
+					i := strings.IndexByte(dep, '@')
+					dep = dep[:i+1] + inst + dep[i+1:]
 				}
+				lists[k].add(dep)
 			}
 		}
+		sort.Strings(lists[k].list)
 	}
-	sort.Strings(w.list)
-	sort.Strings(r.list)
-	return w.list, r.list
+	return lists[0].list, lists[1].list, lists[2].list
 }
 
 func rootJoin(root string) string {

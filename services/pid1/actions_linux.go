@@ -81,10 +81,10 @@ func (m *Manager) afterStateChange(us *unitState, old, active string) {
 	a := us.u.Unit.Actions
 	switch {
 	case active == StateFailed && old != StateFailed:
-		m.triggerUnits(us, "OnFailure", a.OnFailure, a.OnFailureJobMode)
+		m.triggerUnits(us, "OnFailure", us.u.Unit.OnFailure, a.OnFailureJobMode)
 		m.emergencyAction(us, "FailureAction", a.FailureAction)
 	case active == StateInactive && old != StateInactive && old != StateFailed && us.result == resultSuccess:
-		m.triggerUnits(us, "OnSuccess", a.OnSuccess, a.OnSuccessJobMode)
+		m.triggerUnits(us, "OnSuccess", us.u.Unit.OnSuccess, a.OnSuccessJobMode)
 		m.emergencyAction(us, "SuccessAction", a.SuccessAction)
 	}
 	if (active == StateInactive || active == StateFailed) && old != active {

@@ -80,6 +80,7 @@ type Manager struct {
 
 	mu        sync.Mutex
 	units     map[string]*unitState
+	loader    unitLoader      // aliases, the name map, units loaded as referenced (graph.go)
 	unitsGen  int             // bumped when a unit is loaded or its configuration replaced (ordering.go)
 	rel       *relations      // the units' ordering and requirements, built for unitsGen (ordering.go)
 	dirCache  *conf.DirCache  // while Enqueue loads a unit and what it pulls in: the unit directories' listings
@@ -155,22 +156,11 @@ func (m *Manager) notifyChange() {
 	m.changed = make(chan struct{})
 }
 
-// get returns the unit called name, loading it on first use. m.mu held.
+// get returns the unit called name (or an alias of it), loading it on first
+// use together with every unit it refers to, as upstream does (graph.go).
+// m.mu held.
 func (m *Manager) get(name string) (*unitState, error) {
-	if us, ok := m.units[name]; ok {
-		return us, nil
-	}
-	u, err := unit.Load(m.cfg.Root, name, &unit.Options{Dirs: m.cfg.Dirs, DirCache: m.dirCache, Warn: func(e error) {
-		m.log.Warn("unit file problem", "unit", name, "err", e)
-	}})
-	if err != nil {
-		return nil, err
-	}
-	us := &unitState{u: u, active: StateInactive, sub: subDead}
-	m.units[name] = us
-	m.requireParentMounts(us) // mount_linux.go
-	m.unitsChanged()
-	return us, nil
+	return m.loadUnit(name)
 }
 
 // deps lists the units us pulls in or orders against, with implicit ones.
@@ -209,6 +199,7 @@ func (m *Manager) Enqueue(name, typ string) (*Job, error) {
 	// The unit and what it pulls in are loaded at one moment: each unit
 	// directory is listed once for all of them.
 	m.dirCache = conf.NewDirCache()
+	m.loader.names = nil // see alias symlinks added since the last load
 	us, err := m.get(name)
 	if err != nil {
 		m.dirCache = nil
@@ -750,13 +741,19 @@ func (m *Manager) ReloadUnits() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
+	m.loader.reset()
+	unit.ForgetHost(m.cfg.Root)
 	for name, us := range m.units {
-		u, err := unit.Load(m.cfg.Root, name, &unit.Options{Dirs: m.cfg.Dirs})
+		u, err := unit.Load(m.cfg.Root, name, m.loadOptions(name))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		us.u = u
+		m.loader.noteNames(us)
+	}
+	for _, us := range m.units {
+		m.canonicalize(us.u)
 	}
 	for _, us := range m.units {
 		m.requireParentMounts(us)

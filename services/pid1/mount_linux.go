@@ -82,14 +82,15 @@ func umountArgv(mt *unit.Mount) []string {
 }
 
 // requireParentMounts makes a mount unit require, and order after, the
-// mount units of the directories above it that exist, as upstream does.
-// m.mu held.
+// loaded mount units of the directories above it (upstream requires them;
+// the loader loads them as implicit dependencies, which alone the job engine
+// does not start). m.mu held.
 func (m *Manager) requireParentMounts(us *unitState) {
 	if us.u.Mount == nil {
 		return
 	}
 	for _, n := range us.u.Mount.ParentMounts() {
-		if p, err := m.get(n); err == nil && p.u.LoadState == unit.Loaded {
+		if p, ok := m.units[n]; ok && p.u.LoadState == unit.Loaded {
 			us.u.Unit.Requires = appendNew(us.u.Unit.Requires, n)
 			us.u.Unit.After = appendNew(us.u.Unit.After, n)
 		}

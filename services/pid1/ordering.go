@@ -1,5 +1,7 @@
 package pid1
 
+import "github.com/stead-os/stead/lib/unit"
+
 // The ordering and requirement relations between loaded units, indexed so
 // that the job engine looks only at a unit's neighbours instead of at every
 // unit or job: with hundreds of queued jobs, checking every pair on every
@@ -20,6 +22,8 @@ type relations struct {
 	requiredBy map[string][]*unitState
 	// sockets[s]: the socket units (Accept=no) whose Service= is s.
 	sockets map[string][]*unitState
+	// deps[a]: every dependency of a in both directions, by kind (graph.go).
+	deps map[string]unit.Deps
 }
 
 // unitsChanged invalidates the relations; call it (m.mu held) after adding
@@ -50,15 +54,15 @@ func (m *Manager) rels() *relations {
 			r.neighbours[a] = append(r.neighbours[a], b)
 			r.neighbours[b] = append(r.neighbours[b], a)
 		}
+		r.deps = m.buildDeps(all) // may load mount units: then build again
+		for a, d := range r.deps {
+			for _, b := range d[unit.DepAfter] {
+				edge(a, b)
+			}
+		}
 		for _, us := range all {
 			u := us.u
 			name := u.Name
-			for _, n := range u.Unit.After {
-				edge(name, n)
-			}
-			for _, n := range u.Unit.Before {
-				edge(n, name)
-			}
 			_, iafter := m.implicit(us) // may load the socket unit: then build again
 			for _, n := range iafter {
 				edge(name, n)

@@ -1,6 +1,7 @@
 package pid1
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -36,11 +37,7 @@ func (m *Manager) startSocket(us *unitState) {
 		}
 	}
 	for _, l := range s.Listen {
-		typ := unix.SOCK_STREAM
-		if l.Type == "datagram" {
-			typ = unix.SOCK_DGRAM
-		}
-		fd, err := m.listen(l.Address, typ, s.SocketMode)
+		fd, err := m.openListener(l, s.SocketMode)
 		if err != nil {
 			fail(err)
 			return
@@ -116,7 +113,8 @@ func (m *Manager) stopSocket(us *unitState) {
 	}
 	us.sock.fds = nil
 	for _, l := range us.u.Socket.Listen {
-		if strings.HasPrefix(l.Address, "/") {
+		// Only what startSocket created: never a ListenSpecial= device or file.
+		if l.Type != "special" && l.Type != "netlink" && strings.HasPrefix(l.Address, "/") {
 			_ = os.Remove(m.hostPath(l.Address))
 		}
 	}
@@ -128,6 +126,53 @@ func (m *Manager) stopSocket(us *unitState) {
 		}
 	}
 	m.setState(us, StateInactive, subDead)
+}
+
+// openListener creates one Listen*= listener: a stream, datagram or
+// sequential-packet socket (m.listen), a netlink socket bound to its multicast
+// group, a FIFO (created with the socket's mode) or a special file opened
+// read-write, as upstream does.
+func (m *Manager) openListener(l unit.Listen, mode uint32) (int, error) {
+	switch l.Type {
+	case "datagram":
+		return m.listen(l.Address, unix.SOCK_DGRAM, mode)
+	case "seqpacket":
+		return m.listen(l.Address, unix.SOCK_SEQPACKET, mode)
+	case "netlink":
+		family, group, err := unit.ParseNetlinkListen(l.Address)
+		if err != nil {
+			return -1, err
+		}
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, family)
+		if err != nil {
+			return -1, fmt.Errorf("netlink %s: %w", l.Address, err)
+		}
+		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: uint32(group)}); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("netlink %s: %w", l.Address, err)
+		}
+		return fd, nil
+	case "fifo":
+		p := m.hostPath(l.Address)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return -1, err
+		}
+		if err := unix.Mkfifo(p, mode); err != nil && !errors.Is(err, unix.EEXIST) {
+			return -1, fmt.Errorf("%s: %w", l.Address, err)
+		}
+		fd, err := unix.Open(p, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return -1, fmt.Errorf("%s: %w", l.Address, err)
+		}
+		return fd, nil
+	case "special":
+		fd, err := unix.Open(m.hostPath(l.Address), unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return -1, fmt.Errorf("%s: %w", l.Address, err)
+		}
+		return fd, nil
+	}
+	return m.listen(l.Address, unix.SOCK_STREAM, mode)
 }
 
 func (m *Manager) listen(addr string, typ int, mode uint32) (int, error) {
@@ -185,7 +230,7 @@ func (m *Manager) listen(addr string, typ int, mode uint32) (int, error) {
 			return -1, err
 		}
 	}
-	if err == nil && typ == unix.SOCK_STREAM {
+	if err == nil && (typ == unix.SOCK_STREAM || typ == unix.SOCK_SEQPACKET) {
 		err = unix.Listen(fd, unix.SOMAXCONN)
 	}
 	if err != nil {

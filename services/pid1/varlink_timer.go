@@ -5,16 +5,13 @@ import (
 )
 
 // timerInfo adds a timer's context and runtime to its io.systemd.Unit
-// description, and Triggers/TriggeredBy to both ends of a timer. m.mu held.
+// description (Triggers/TriggeredBy come from the dependency graph). m.mu
+// held.
 func (m *Manager) timerInfo(us *unitState, c *UnitContext, r *UnitRuntime) {
-	for _, tu := range m.timersOf(us.u.Name) {
-		c.TriggeredBy = append(c.TriggeredBy, tu.u.Name)
-	}
 	t := us.u.Timer
 	if t == nil || us.u.Type != "timer" {
 		return
 	}
-	c.Triggers = []string{t.Unit}
 	tc := &iosystemdunit.TimerContext{Unit: t.Unit, OnClockChange: t.OnClockChange, OnTimezoneChange: t.OnTimezoneChange,
 		AccuracyUSec: t.Accuracy.Microseconds(), RandomizedDelayUSec: t.RandomizedDelay.Microseconds(),
 		RandomizedOffsetUSec: t.RandomizedOffset.Microseconds(), FixedRandomDelay: t.FixedRandomDelay,

@@ -47,13 +47,39 @@ func (m *Manager) cgroupContext(us *unitState) *iosystemdunit.CGroupContext {
 	return cc
 }
 
+// describeDeps fills c's dependency lists from the symmetric graph: what
+// the unit's files say, what upstream adds implicitly, and the reverse of
+// every other loaded unit's dependencies on it. m.mu held.
+func (m *Manager) describeDeps(c *UnitContext, us *unitState) {
+	d := m.rels().deps[us.u.Name]
+	c.Wants, c.WantedBy = d[unit.DepWants], d[unit.DepWantedBy]
+	c.Requires, c.RequiredBy = d[unit.DepRequires], d[unit.DepRequiredBy]
+	c.Requisite, c.RequisiteOf = d[unit.DepRequisite], d[unit.DepRequisiteOf]
+	c.BindsTo, c.BoundBy = d[unit.DepBindsTo], d[unit.DepBoundBy]
+	c.PartOf, c.ConsistsOf = d[unit.DepPartOf], d[unit.DepConsistsOf]
+	c.Upholds, c.UpheldBy = d[unit.DepUpholds], d[unit.DepUpheldBy]
+	c.Conflicts, c.ConflictedBy = d[unit.DepConflicts], d[unit.DepConflictedBy]
+	c.Before, c.After = d[unit.DepBefore], d[unit.DepAfter]
+	c.OnFailure, c.OnFailureOf = d[unit.DepOnFailure], d[unit.DepOnFailureOf]
+	c.OnSuccess, c.OnSuccessOf = d[unit.DepOnSuccess], d[unit.DepOnSuccessOf]
+	c.PropagatesReloadTo, c.ReloadPropagatedFrom = d[unit.DepPropagatesReloadTo], d[unit.DepReloadPropagatedFrom]
+	c.PropagatesStopTo, c.StopPropagatedFrom = d[unit.DepPropagatesStopTo], d[unit.DepStopPropagatedFrom]
+	c.JoinsNamespaceOf = d[unit.DepJoinsNamespaceOf]
+	c.Triggers, c.TriggeredBy = d[unit.DepTriggers], d[unit.DepTriggeredBy]
+	req, wants := us.u.MountPaths()
+	c.RequiresMountsFor, c.WantsMountsFor = req, wants
+}
+
 // unitInfo describes us. m.mu held.
 func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 	u := us.u
-	c := UnitContext{Type: u.Type, ID: u.Name, Names: []string{u.Name}, Description: u.Unit.Description,
-		Requires: u.Unit.Requires, Requisite: u.Unit.Requisite, Wants: u.Unit.Wants, BindsTo: u.Unit.BindsTo,
-		PartOf: u.Unit.PartOf, Conflicts: u.Unit.Conflicts, Before: u.Unit.Before, After: u.Unit.After,
-		DefaultDependencies: u.Unit.DefaultDependencies, FragmentPath: u.Fragment, DropInPaths: u.DropIns}
+	c := UnitContext{Type: u.Type, ID: u.Name, Names: u.Names, Description: u.Unit.Description,
+		Documentation: u.Unit.Documentation, DefaultDependencies: u.Unit.DefaultDependencies,
+		FragmentPath: u.Fragment, DropInPaths: u.DropIns}
+	if len(c.Names) == 0 {
+		c.Names = []string{u.Name}
+	}
+	m.describeDeps(&c, us)
 	r := UnitRuntime{LoadState: u.LoadState, ActiveState: us.active, SubState: string(us.sub),
 		CanStart: u.LoadState == unit.Loaded, CanStop: u.LoadState == unit.Loaded,
 		CanReload: u.Service != nil && (len(u.Service.ExecReload) > 0 || u.Service.Type == "notify-reload"), InvocationID: us.rt.invocationID,
@@ -105,23 +131,21 @@ func (m *Manager) unitInfo(us *unitState) (UnitContext, UnitRuntime) {
 	return c, r
 }
 
-// lookupForQuery returns the unit called name for List, loading it from
-// disk if nothing referred to it yet (as upstream does, so that status and
-// show work on any installed unit); a unit without a file is nil, as
-// upstream answers NoSuchUnit for it, and is not kept. Masked and
-// bad-setting units are returned: List refuses them by name. Unlike upstream, a
-// query does not instantiate a template: instances exist while something
-// made them (a dependency, an Accept=yes connection) and finished
-// Accept=yes instances stay gone. m.mu held.
+// lookupForQuery returns the unit called name (or an alias of it) for List,
+// loading it from disk if nothing referred to it yet (as upstream does, so
+// that status and show work on any installed unit); an instance is loaded from
+// its template on demand, as upstream. A unit without a file is nil, as
+// upstream answers NoSuchUnit for it, and is not kept. Masked and bad-setting
+// units are returned: List refuses them by name. m.mu held.
 func (m *Manager) lookupForQuery(name string) *unitState {
-	us, known := m.units[name]
+	us, known := m.units[m.loader.id(name)]
 	if known {
 		if us.u.LoadState == unit.NotFound {
 			return nil
 		}
 		return us
 	}
-	if _, inst, _, _, err := unit.ParseName(name); err != nil || inst != "" {
+	if _, _, _, tmpl, err := unit.ParseName(name); err != nil || tmpl {
 		return nil
 	}
 	us, err := m.get(name)
@@ -129,7 +153,8 @@ func (m *Manager) lookupForQuery(name string) *unitState {
 		return nil
 	}
 	if us.u.LoadState == unit.NotFound {
-		delete(m.units, name)
+		delete(m.units, us.u.Name)
+		m.unitsChanged()
 		return nil
 	}
 	return us

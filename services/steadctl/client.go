@@ -143,3 +143,18 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// warnings returns what the manager reported about a unit's files; nothing from a manager
+// without io.stead.Manager (upstream's, whose reports are in its journal).
+func (c *client) warnings(ctx context.Context, name string) ([]string, error) {
+	var out []string
+	err := c.with(ctx, func(vc *varlinkd.Client) error {
+		var err error
+		out, err = iosteadmanager.NewClient(vc).ListUnitWarnings(ctx, name)
+		return err
+	})
+	if varlinkd.ErrorName(err) == "org.varlink.service.InterfaceNotFound" || varlinkd.ErrorName(err) == "org.varlink.service.MethodNotFound" {
+		return nil, nil
+	}
+	return out, err
+}

@@ -79,6 +79,12 @@ func (f *fakeManager) ListFDStore(ctx context.Context, c iosteadmanager.VarlinkC
 	}
 	return c.ReplyNoSuchUnit(ctx, name)
 }
+func (f *fakeManager) ListUnitWarnings(ctx context.Context, c iosteadmanager.VarlinkCall, name string) error {
+	if name == "a.service" {
+		return c.ReplyListUnitWarnings(ctx, []string{"/etc/systemd/system/a.service:4: Unknown key 'ExecStrat' in section [Service], ignoring"})
+	}
+	return c.ReplyListUnitWarnings(ctx, []string{})
+}
 func (f *fakeManager) ClearFDStore(ctx context.Context, c iosteadmanager.VarlinkCall, name string) error {
 	switch name {
 	case "a.service":
@@ -174,6 +180,9 @@ func TestRun(t *testing.T) {
 		t.Errorf("manager calls: %q", f.called)
 	}
 	f.mu.Unlock()
+	if out, _, _ := run(Options{}, "status", "a"); !strings.Contains(out, "   Warnings: /etc/systemd/system/a.service:4: Unknown key 'ExecStrat' in section [Service], ignoring\n") {
+		t.Errorf("status shows no unit file warnings:\n%s", out)
+	}
 	out, _, _ := run(Options{JSON: "short"}, "status", "a")
 	var js []iosystemdunit.Unit
 	if err := json.Unmarshal([]byte(out), &js); err != nil || len(js) != 1 || js[0].Context.ID != "a.service" {

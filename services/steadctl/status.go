@@ -90,6 +90,18 @@ func writeStatus(w io.Writer, u *iosystemdunit.Unit, root string, now time.Time)
 	return err
 }
 
+// writeWarnings lists what the manager reported about the unit's files (unknown keys,
+// unsupported settings, bad values), where systemctl shows the unit's log lines.
+func writeWarnings(w io.Writer, warnings []string) {
+	for i, m := range warnings {
+		label := ""
+		if i == 0 {
+			label = "Warnings:"
+		}
+		fmt.Fprintf(w, "%12s %s\n", label, m)
+	}
+}
+
 // sinceStamp is when the unit entered its current state.
 func sinceStamp(r *iosystemdunit.UnitRuntime) time.Time {
 	switch r.ActiveState {

@@ -212,6 +212,9 @@ func (x *ctl) status(ctx context.Context, args []string) int {
 			if err := writeStatus(x.stdout, u, x.opts.Root, x.now()); err != nil {
 				return ExitFailure
 			}
+			if ws, err := x.c.warnings(ctx, u.Context.ID); err == nil {
+				writeWarnings(x.stdout, ws)
+			}
 		}
 		if u.Runtime.ActiveState != "active" && u.Runtime.ActiveState != "reloading" && code == ExitOK {
 			code = ExitNotActive

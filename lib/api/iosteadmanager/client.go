@@ -109,3 +109,16 @@ func (c *Client) ClearFDStore(ctx context.Context, name string) error {
 	err := c.conn.Call(ctx, Name+".ClearFDStore", in, nil)
 	return clienterr.Typed(err, Dispatch_Error)
 }
+
+// ListUnitWarnings returns what init reported about the files of the unit called name (or an
+// alias of it) when it last loaded them, each "FILE:LINE: message".
+func (c *Client) ListUnitWarnings(ctx context.Context, name string) ([]string, error) {
+	in := struct {
+		Name string `json:"name"`
+	}{name}
+	var out struct {
+		Warnings []string `json:"warnings"`
+	}
+	err := c.conn.Call(ctx, Name+".ListUnitWarnings", in, &out)
+	return out.Warnings, clienterr.Typed(err, Dispatch_Error)
+}

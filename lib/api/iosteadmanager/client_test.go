@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -76,6 +77,27 @@ func (f *fakeJobs) ClearFDStore(ctx context.Context, c VarlinkCall, name string)
 		return c.ReplyUnitActive(ctx, name, "active")
 	}
 	return c.ReplyClearFDStore(ctx)
+}
+
+func (f *fakeJobs) ListUnitWarnings(ctx context.Context, c VarlinkCall, name string) error {
+	if name != "ok.service" {
+		return c.ReplyNoSuchUnit(ctx, name)
+	}
+	return c.ReplyListUnitWarnings(ctx, []string{"/etc/systemd/system/ok.service:3: Unknown key 'X' in section [Service], ignoring"})
+}
+
+func TestClientListUnitWarnings(t *testing.T) {
+	addr := apitest.Serve(t, filepath.Join(t.TempDir(), "m"), VarlinkNew(&fakeJobs{}))
+	c := NewClient(apitest.Dial(t, addr))
+	ctx := context.Background()
+	w, err := c.ListUnitWarnings(ctx, "ok.service")
+	if err != nil || len(w) != 1 || !strings.Contains(w[0], "ok.service:3:") {
+		t.Errorf("ListUnitWarnings: %q %v", w, err)
+	}
+	var ns *NoSuchUnit
+	if _, err := c.ListUnitWarnings(ctx, "nope.service"); !errors.As(err, &ns) {
+		t.Errorf("NoSuchUnit: %#v", err)
+	}
 }
 
 func TestClientFDStore(t *testing.T) {

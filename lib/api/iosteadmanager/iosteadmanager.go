@@ -681,6 +681,68 @@ func (m ClearFDStore_methods) Upgrade(ctx context.Context, c *varlink.Connection
 	}, nil
 }
 
+// The problems init found in a unit's files when it last loaded them, each as
+// "FILE:LINE: message": unknown sections and keys, settings stead does not support, values it
+// could not use. Upstream writes these to the journal; systemctl status shows them from there.
+type ListUnitWarnings_methods struct{}
+
+func ListUnitWarnings() ListUnitWarnings_methods { return ListUnitWarnings_methods{} }
+
+func (m ListUnitWarnings_methods) Call(ctx context.Context, c *varlink.Connection, name_in_ string) (warnings_out_ []string, err_ error) {
+	receive, err_ := m.Send(ctx, c, 0, name_in_)
+	if err_ != nil {
+		return
+	}
+	warnings_out_, _, err_ = receive(ctx)
+	return
+}
+
+func (m ListUnitWarnings_methods) Send(ctx context.Context, c *varlink.Connection, flags uint64, name_in_ string) (func(ctx context.Context) ([]string, uint64, error), error) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	in.Name = name_in_
+	receive, err := c.Send(ctx, "io.stead.Manager.ListUnitWarnings", in, flags)
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) (warnings_out_ []string, flags uint64, err error) {
+		var out struct {
+			Warnings []string `json:"warnings"`
+		}
+		flags, err = receive(ctx, &out)
+		if err != nil {
+			err = Dispatch_Error(err)
+			return
+		}
+		warnings_out_ = []string(out.Warnings)
+		return
+	}, nil
+}
+
+func (m ListUnitWarnings_methods) Upgrade(ctx context.Context, c *varlink.Connection, name_in_ string) (func(ctx context.Context) (warnings_out_ []string, flags uint64, conn varlink.ReadWriterContext, err_ error), error) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	in.Name = name_in_
+	receive, err := c.Upgrade(ctx, "io.stead.Manager.ListUnitWarnings", in)
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) (warnings_out_ []string, flags uint64, conn varlink.ReadWriterContext, err error) {
+		var out struct {
+			Warnings []string `json:"warnings"`
+		}
+		flags, conn, err = receive(ctx, &out)
+		if err != nil {
+			err = Dispatch_Error(err)
+			return
+		}
+		warnings_out_ = []string(out.Warnings)
+		return
+	}, nil
+}
+
 // Generated service interface with all methods
 
 type iosteadmanagerInterface interface {
@@ -690,6 +752,7 @@ type iosteadmanagerInterface interface {
 	ReloadUnit(ctx context.Context, c VarlinkCall, name_ string, mode_ *JobMode) error
 	ListFDStore(ctx context.Context, c VarlinkCall, name_ string) error
 	ClearFDStore(ctx context.Context, c VarlinkCall, name_ string) error
+	ListUnitWarnings(ctx context.Context, c VarlinkCall, name_ string) error
 }
 
 // Generated service object with all methods
@@ -849,6 +912,14 @@ func (c *VarlinkCall) ReplyClearFDStore(ctx context.Context) error {
 	return c.Reply(ctx, nil)
 }
 
+func (c *VarlinkCall) ReplyListUnitWarnings(ctx context.Context, warnings_ []string) error {
+	var out struct {
+		Warnings []string `json:"warnings"`
+	}
+	out.Warnings = []string(warnings_)
+	return c.Reply(ctx, &out)
+}
+
 // Generated dummy implementations for all varlink methods
 
 // Queues a start job for the unit (and the units it pulls in) and waits for it to finish. With
@@ -883,6 +954,13 @@ func (s *VarlinkInterface) ListFDStore(ctx context.Context, c VarlinkCall, name_
 // The unit must be inactive or failed.
 func (s *VarlinkInterface) ClearFDStore(ctx context.Context, c VarlinkCall, name_ string) error {
 	return c.ReplyMethodNotImplemented(ctx, "io.stead.Manager.ClearFDStore")
+}
+
+// The problems init found in a unit's files when it last loaded them, each as
+// "FILE:LINE: message": unknown sections and keys, settings stead does not support, values it
+// could not use. Upstream writes these to the journal; systemctl status shows them from there.
+func (s *VarlinkInterface) ListUnitWarnings(ctx context.Context, c VarlinkCall, name_ string) error {
+	return c.ReplyMethodNotImplemented(ctx, "io.stead.Manager.ListUnitWarnings")
 }
 
 // Generated method call dispatcher
@@ -952,6 +1030,16 @@ func (s *VarlinkInterface) VarlinkDispatch(ctx context.Context, call varlink.Cal
 			return call.ReplyInvalidParameter(ctx, "parameters")
 		}
 		return s.iosteadmanagerInterface.ClearFDStore(ctx, VarlinkCall{call}, in.Name)
+
+	case "ListUnitWarnings":
+		var in struct {
+			Name string `json:"name"`
+		}
+		err := call.GetParameters(&in)
+		if err != nil {
+			return call.ReplyInvalidParameter(ctx, "parameters")
+		}
+		return s.iosteadmanagerInterface.ListUnitWarnings(ctx, VarlinkCall{call}, in.Name)
 
 	default:
 		return call.ReplyMethodNotFound(ctx, methodname)
@@ -1087,6 +1175,16 @@ method ListFDStore(
 # Closes every fd a service keeps in its fd store (what systemctl clean --what=fdstore does).
 # The unit must be inactive or failed.
 method ClearFDStore(name: string) -> ()
+
+# The problems init found in a unit's files when it last loaded them, each as
+# "FILE:LINE: message": unknown sections and keys, settings stead does not support, values it
+# could not use. Upstream writes these to the journal; systemctl status shows them from there.
+method ListUnitWarnings(
+	# The unit's name or one of its aliases; the unit is loaded if it was not.
+	name: string
+) -> (
+	warnings: []string
+)
 
 # The unit is not a service, so it has no fd store.
 error NotAService(name: string)
