@@ -756,3 +756,97 @@ MatchPattern=app_@v.img
 		t.Errorf("CheckNew after the update: %v, want NoUpdateNeeded", err)
 	}
 }
+
+// TestSysupdateManifestSubdirs: a server whose SHA256SUMS lists payloads in subdirectories
+// ("foo_2/kernel.efi", "images/stable/tree_2.tar.gz"), matched by a pattern with a directory
+// (url-file) and by a "**/" pattern (url-tar). Upstream 262 and ours agree on `list`, and
+// `update` installs the newest version from the subdirectories. An entry escaping the
+// directory ("../x") makes the whole manifest invalid, for both.
+func TestSysupdateManifestSubdirs(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	bin := harness.Binary(t, "./cmd/sysupdate")
+	host, inside := up.Stage(t)
+	root := filepath.Join(host, "root")
+	web := t.TempDir()
+	srv := fetchtest.New(t, web)
+	var sums strings.Builder
+	add := func(name string, data []byte) {
+		harness.WriteFile(t, filepath.Join(web, name), string(data), 0o644)
+		h := sha256.Sum256(data)
+		fmt.Fprintf(&sums, "%s *%s\n", hex.EncodeToString(h[:]), name)
+	}
+	for _, v := range []string{"1", "2"} {
+		add("foo_"+v+"/kernel.efi", []byte("kernel "+v))
+		var gz bytes.Buffer
+		w := gzip.NewWriter(&gz)
+		w.Write(tarOf(t, "tree "+v))
+		w.Close()
+		add("images/stable/tree_"+v+".tar.gz", gz.Bytes())
+	}
+	add("unrelated/foo_9.txt", []byte("not matched"))
+	harness.WriteFile(t, filepath.Join(web, "SHA256SUMS"), sums.String(), 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=steadtest\nIMAGE_VERSION=1\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/sysupdate.d/10-kernel.transfer"), `[Transfer]
+Verify=no
+[Source]
+Type=url-file
+Path=`+srv.URL()+`
+MatchPattern=foo_@v/kernel.efi
+[Target]
+Type=regular-file
+Path=/boot/EFI/Linux
+MatchPattern=kernel_@v.efi
+`, 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/sysupdate.d/20-tree.transfer"), `[Transfer]
+Verify=no
+[Source]
+Type=url-tar
+Path=`+srv.URL()+`
+MatchPattern=**/tree_@v.tar.gz
+[Target]
+Type=directory
+Path=/var/lib/tree
+MatchPattern=tree_@v
+`, 0o644)
+	harness.WriteFile(t, filepath.Join(root, "boot/EFI/Linux/kernel_1.efi"), "kernel 1", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "var/lib/tree/tree_1/c"), "tree 1", 0o644)
+
+	ours := func(args ...string) (string, string, int) {
+		return harness.Run(t, exec.Command(bin, append([]string{"--root=" + root}, args...)...))
+	}
+	compare := func(stage string, args ...string) {
+		args = append([]string{"--json=short"}, args...)
+		theirs, theirErr, theirCode := suUpstream(t, up, append([]string{"--root=" + filepath.Join(inside, "root")}, args...)...)
+		our, ourErr, ourCode := ours(args...)
+		if theirCode != ourCode || !jsonEqual(theirs, our) {
+			t.Errorf("%s: %v:\nupstream (exit %d): %s%s\nours     (exit %d): %s%s", stage, args, theirCode, theirs, theirErr, ourCode, our, ourErr)
+		}
+	}
+	compare("1 installed", "list")
+	compare("1 installed", "list", "2")
+	compare("1 installed", "check-new")
+
+	if out, errOut, code := ours("update"); code != 0 {
+		t.Fatalf("update: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "boot/EFI/Linux/kernel_2.efi")); err != nil || string(b) != "kernel 2" {
+		t.Errorf("kernel_2.efi: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "var/lib/tree/tree_2/c")); err != nil || string(b) != "tree 2" {
+		t.Errorf("tree_2/c: %q %v", b, err)
+	}
+	if n := srv.BytesServed("foo_2/kernel.efi"); n != int64(len("kernel 2")) {
+		t.Errorf("foo_2/kernel.efi: %d bytes served", n)
+	}
+	compare("2 installed", "list")
+
+	// An entry leaving the directory: the manifest is invalid as a whole.
+	harness.WriteFile(t, filepath.Join(web, "SHA256SUMS"), sums.String()+strings.Repeat("ab", 32)+" *../escape_3/kernel.efi\n", 0o644)
+	out, errOut, code := ours("--json=short", "check-new")
+	if code == 0 || !strings.Contains(errOut, "line 6") {
+		t.Errorf("check-new with an escaping entry: exit %d, %s%s; want a failure naming line 6", code, out, errOut)
+	}
+	if _, _, theirCode := suUpstream(t, up, "--root="+filepath.Join(inside, "root"), "check-new"); theirCode == 0 {
+		t.Errorf("upstream accepted the manifest with an escaping entry")
+	}
+}
