@@ -54,6 +54,8 @@ type Options struct {
 	Terminal       bool // draw a progress bar on Stderr
 	Log            *slog.Logger
 	Client         *http.Client // tests
+
+	autoDisk string // the disk of Path=auto partition targets (the loop device of --image=)
 }
 
 // Verbs and how many arguments each takes at most.
@@ -67,7 +69,7 @@ const StateDir = "/var/lib/stead/sysupdate"
 // NewContext reads the definitions for o.
 func NewContext(o Options) (*Context, error) {
 	env := &Env{Root: o.Root, Definitions: o.Definitions, Component: o.Component,
-		TransferSource: o.TransferSource, Spec: NewSpecifiers(o.Root)}
+		TransferSource: o.TransferSource, Spec: NewSpecifiers(o.Root), AutoDisk: o.autoDisk}
 	env.Warn = func(err error) { o.Log.Warn(err.Error()) }
 	features, err := env.LoadFeatures()
 	if err != nil {
@@ -135,6 +137,9 @@ func Main(ctx context.Context, o Options) int {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(o.Stderr, nil))
 	}
+	if o.Image != "" {
+		return runImage(ctx, o)
+	}
 	if o.Root == "" {
 		o.Root = "/"
 	}
@@ -152,9 +157,6 @@ func Main(ctx context.Context, o Options) int {
 var errQuietFailure = errors.New("failure")
 
 func run(ctx context.Context, o Options) error {
-	if o.Image != "" {
-		return errors.New("--image= is not supported by stead yet: mount the image and use --root=")
-	}
 	if o.Reboot && o.Component != "" {
 		return errors.New("--reboot may not be combined with --component=")
 	}
