@@ -850,3 +850,84 @@ MatchPattern=tree_@v
 		t.Errorf("upstream accepted the manifest with an escaping entry")
 	}
 }
+
+func sortedFeatures(t *testing.T, s string) string {
+	var v struct{ Features []string }
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Errorf("features JSON %q: %v", s, err)
+		return s
+	}
+	slices.Sort(v.Features)
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestSysupdateFeatureVerbs: enable-feature and disable-feature of upstream 262 and ours, run
+// in the same order on two copies of a root, write the same drop-ins (paths, content, modes),
+// exit alike (a missing feature fails after the earlier ones were written), print the same
+// messages, and afterwards `features` and `list` agree.
+func TestSysupdateFeatureVerbs(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	bin := harness.Binary(t, "./cmd/sysupdate")
+	host, inside := up.Stage(t)
+	mk := func(name string) string {
+		root := filepath.Join(host, name)
+		harness.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=steadtest\nIMAGE_VERSION=1\n", 0o644)
+		harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.d/foo.feature"), "[Feature]\nDescription=Foo\n", 0o644)
+		harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.d/bar.feature"), "[Feature]\nDescription=Bar\nEnabled=yes\n", 0o644)
+		harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.d/a.transfer"), `[Transfer]
+Features=foo
+[Source]
+Type=regular-file
+Path=/src
+MatchPattern=a_@v
+[Target]
+Type=regular-file
+Path=/dst
+MatchPattern=a_@v
+`, 0o644)
+		harness.WriteFile(t, filepath.Join(root, "src/a_2"), "2", 0o644)
+		harness.WriteFile(t, filepath.Join(root, "dst/a_1"), "1", 0o644)
+		return root
+	}
+	ours, theirs := mk("ours"), mk("theirs")
+	tree := func(root string) string {
+		var b strings.Builder
+		filepath.Walk(filepath.Join(root, "etc"), func(p string, info os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			fmt.Fprintf(&b, "%s %v\n", rel, info.Mode())
+			if info.Mode().IsRegular() {
+				data, _ := os.ReadFile(p)
+				fmt.Fprintf(&b, "%s\n", data)
+			}
+			return nil
+		})
+		return b.String()
+	}
+	for _, args := range [][]string{
+		{"enable-feature", "foo"},
+		{"disable-feature", "bar"},
+		{"enable-feature", "bar", "nonexistent", "foo"},
+		{"--json=short", "features"},
+		{"--json=short", "features", "foo"},
+		{"--json=short", "list"},
+		{"-C", "comp", "enable-feature", "foo"},
+	} {
+		theirOut, theirErr, theirCode := suUpstream(t, up, append([]string{"--root=" + filepath.Join(inside, "theirs")}, args...)...)
+		ourOut, ourErr, ourCode := harness.Run(t, exec.Command(bin, append([]string{"--root=" + ours}, args...)...))
+		if len(args) == 2 && args[1] == "features" {
+			// upstream lists the names in its hash table's order
+			theirOut, ourOut = sortedFeatures(t, theirOut), sortedFeatures(t, ourOut)
+		}
+		// upstream runs with SYSTEMD_LOG_LEVEL=err: its stderr is the error, if any.
+		if theirCode != ourCode || !jsonEqual(theirOut, ourOut) || !strings.Contains(ourErr, strings.TrimSpace(theirErr)) {
+			t.Errorf("%v:\nupstream (exit %d): %s%s\nours     (exit %d): %s%s", args, theirCode, theirOut, theirErr, ourCode, ourOut, ourErr)
+		}
+		if a, b := tree(theirs), tree(ours); a != b {
+			t.Errorf("after %v, /etc differs:\nupstream:\n%s\nours:\n%s", args, a, b)
+		}
+	}
+}

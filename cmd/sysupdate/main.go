@@ -28,6 +28,8 @@ Update OS images.
 Commands:
   [list [VERSION]]          Show installed and available versions
   features [FEATURE]        Show optional features
+  enable-feature FEATURE…   Enable optional feature
+  disable-feature FEATURE…  Disable optional feature
   check-new                 Check if there's a new version available
   update [VERSION]          Install new version now
   acquire [VERSION]         Acquire (download and verify) new version now

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -60,7 +61,8 @@ type Options struct {
 
 // Verbs and how many arguments each takes at most.
 var Verbs = map[string]int{"list": 1, "features": 1, "check-new": 0, "update": 1, "acquire": 1,
-	"vacuum": 0, "pending": 0, "reboot": 0, "components": 0}
+	"vacuum": 0, "pending": 0, "reboot": 0, "components": 0,
+	"enable-feature": math.MaxInt, "disable-feature": math.MaxInt}
 
 // StateDir is where stead keeps its install journals and staged partition payloads (upstream
 // has no such directory; see docs/sysupdate.md).
@@ -169,6 +171,9 @@ func run(ctx context.Context, o Options) error {
 	}
 	if o.Verb == "features" {
 		return features(o, c)
+	}
+	if o.Verb == "enable-feature" || o.Verb == "disable-feature" {
+		return setFeatures(o, c, o.Verb == "enable-feature")
 	}
 	if len(c.Transfers) == 0 {
 		return errors.New("No transfer definitions found.")
@@ -600,9 +605,10 @@ func features(o Options, c *Context) error {
 		return nil
 	}
 	if o.JSON != "" {
-		out := []map[string]any{}
+		// Names only, as upstream; `features NAME` has the details.
+		out := []string{}
 		for _, f := range c.Features {
-			out = append(out, featureJSON(f))
+			out = append(out, f.ID)
 		}
 		return writeJSON(o, map[string]any{"features": out})
 	}
