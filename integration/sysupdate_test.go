@@ -756,3 +756,178 @@ MatchPattern=app_@v.img
 		t.Errorf("CheckNew after the update: %v, want NoUpdateNeeded", err)
 	}
 }
+
+// TestSysupdateManifestSubdirs: a server whose SHA256SUMS lists payloads in subdirectories
+// ("foo_2/kernel.efi", "images/stable/tree_2.tar.gz"), matched by a pattern with a directory
+// (url-file) and by a "**/" pattern (url-tar). Upstream 262 and ours agree on `list`, and
+// `update` installs the newest version from the subdirectories. An entry escaping the
+// directory ("../x") makes the whole manifest invalid, for both.
+func TestSysupdateManifestSubdirs(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	bin := harness.Binary(t, "./cmd/sysupdate")
+	host, inside := up.Stage(t)
+	root := filepath.Join(host, "root")
+	web := t.TempDir()
+	srv := fetchtest.New(t, web)
+	var sums strings.Builder
+	add := func(name string, data []byte) {
+		harness.WriteFile(t, filepath.Join(web, name), string(data), 0o644)
+		h := sha256.Sum256(data)
+		fmt.Fprintf(&sums, "%s *%s\n", hex.EncodeToString(h[:]), name)
+	}
+	for _, v := range []string{"1", "2"} {
+		add("foo_"+v+"/kernel.efi", []byte("kernel "+v))
+		var gz bytes.Buffer
+		w := gzip.NewWriter(&gz)
+		w.Write(tarOf(t, "tree "+v))
+		w.Close()
+		add("images/stable/tree_"+v+".tar.gz", gz.Bytes())
+	}
+	add("unrelated/foo_9.txt", []byte("not matched"))
+	harness.WriteFile(t, filepath.Join(web, "SHA256SUMS"), sums.String(), 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=steadtest\nIMAGE_VERSION=1\n", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/sysupdate.d/10-kernel.transfer"), `[Transfer]
+Verify=no
+[Source]
+Type=url-file
+Path=`+srv.URL()+`
+MatchPattern=foo_@v/kernel.efi
+[Target]
+Type=regular-file
+Path=/boot/EFI/Linux
+MatchPattern=kernel_@v.efi
+`, 0o644)
+	harness.WriteFile(t, filepath.Join(root, "etc/sysupdate.d/20-tree.transfer"), `[Transfer]
+Verify=no
+[Source]
+Type=url-tar
+Path=`+srv.URL()+`
+MatchPattern=**/tree_@v.tar.gz
+[Target]
+Type=directory
+Path=/var/lib/tree
+MatchPattern=tree_@v
+`, 0o644)
+	harness.WriteFile(t, filepath.Join(root, "boot/EFI/Linux/kernel_1.efi"), "kernel 1", 0o644)
+	harness.WriteFile(t, filepath.Join(root, "var/lib/tree/tree_1/c"), "tree 1", 0o644)
+
+	ours := func(args ...string) (string, string, int) {
+		return harness.Run(t, exec.Command(bin, append([]string{"--root=" + root}, args...)...))
+	}
+	compare := func(stage string, args ...string) {
+		args = append([]string{"--json=short"}, args...)
+		theirs, theirErr, theirCode := suUpstream(t, up, append([]string{"--root=" + filepath.Join(inside, "root")}, args...)...)
+		our, ourErr, ourCode := ours(args...)
+		if theirCode != ourCode || !jsonEqual(theirs, our) {
+			t.Errorf("%s: %v:\nupstream (exit %d): %s%s\nours     (exit %d): %s%s", stage, args, theirCode, theirs, theirErr, ourCode, our, ourErr)
+		}
+	}
+	compare("1 installed", "list")
+	compare("1 installed", "list", "2")
+	compare("1 installed", "check-new")
+
+	if out, errOut, code := ours("update"); code != 0 {
+		t.Fatalf("update: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "boot/EFI/Linux/kernel_2.efi")); err != nil || string(b) != "kernel 2" {
+		t.Errorf("kernel_2.efi: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "var/lib/tree/tree_2/c")); err != nil || string(b) != "tree 2" {
+		t.Errorf("tree_2/c: %q %v", b, err)
+	}
+	if n := srv.BytesServed("foo_2/kernel.efi"); n != int64(len("kernel 2")) {
+		t.Errorf("foo_2/kernel.efi: %d bytes served", n)
+	}
+	compare("2 installed", "list")
+
+	// An entry leaving the directory: the manifest is invalid as a whole.
+	harness.WriteFile(t, filepath.Join(web, "SHA256SUMS"), sums.String()+strings.Repeat("ab", 32)+" *../escape_3/kernel.efi\n", 0o644)
+	out, errOut, code := ours("--json=short", "check-new")
+	if code == 0 || !strings.Contains(errOut, "line 6") {
+		t.Errorf("check-new with an escaping entry: exit %d, %s%s; want a failure naming line 6", code, out, errOut)
+	}
+	if _, _, theirCode := suUpstream(t, up, "--root="+filepath.Join(inside, "root"), "check-new"); theirCode == 0 {
+		t.Errorf("upstream accepted the manifest with an escaping entry")
+	}
+}
+
+func sortedFeatures(t *testing.T, s string) string {
+	var v struct{ Features []string }
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Errorf("features JSON %q: %v", s, err)
+		return s
+	}
+	slices.Sort(v.Features)
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestSysupdateFeatureVerbs: enable-feature and disable-feature of upstream 262 and ours, run
+// in the same order on two copies of a root, write the same drop-ins (paths, content, modes),
+// exit alike (a missing feature fails after the earlier ones were written), print the same
+// messages, and afterwards `features` and `list` agree.
+func TestSysupdateFeatureVerbs(t *testing.T) {
+	up := harness.NeedUpstream(t)
+	bin := harness.Binary(t, "./cmd/sysupdate")
+	host, inside := up.Stage(t)
+	mk := func(name string) string {
+		root := filepath.Join(host, name)
+		harness.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=steadtest\nIMAGE_VERSION=1\n", 0o644)
+		harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.d/foo.feature"), "[Feature]\nDescription=Foo\n", 0o644)
+		harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.d/bar.feature"), "[Feature]\nDescription=Bar\nEnabled=yes\n", 0o644)
+		harness.WriteFile(t, filepath.Join(root, "usr/lib/sysupdate.d/a.transfer"), `[Transfer]
+Features=foo
+[Source]
+Type=regular-file
+Path=/src
+MatchPattern=a_@v
+[Target]
+Type=regular-file
+Path=/dst
+MatchPattern=a_@v
+`, 0o644)
+		harness.WriteFile(t, filepath.Join(root, "src/a_2"), "2", 0o644)
+		harness.WriteFile(t, filepath.Join(root, "dst/a_1"), "1", 0o644)
+		return root
+	}
+	ours, theirs := mk("ours"), mk("theirs")
+	tree := func(root string) string {
+		var b strings.Builder
+		filepath.Walk(filepath.Join(root, "etc"), func(p string, info os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			fmt.Fprintf(&b, "%s %v\n", rel, info.Mode())
+			if info.Mode().IsRegular() {
+				data, _ := os.ReadFile(p)
+				fmt.Fprintf(&b, "%s\n", data)
+			}
+			return nil
+		})
+		return b.String()
+	}
+	for _, args := range [][]string{
+		{"enable-feature", "foo"},
+		{"disable-feature", "bar"},
+		{"enable-feature", "bar", "nonexistent", "foo"},
+		{"--json=short", "features"},
+		{"--json=short", "features", "foo"},
+		{"--json=short", "list"},
+		{"-C", "comp", "enable-feature", "foo"},
+	} {
+		theirOut, theirErr, theirCode := suUpstream(t, up, append([]string{"--root=" + filepath.Join(inside, "theirs")}, args...)...)
+		ourOut, ourErr, ourCode := harness.Run(t, exec.Command(bin, append([]string{"--root=" + ours}, args...)...))
+		if len(args) == 2 && args[1] == "features" {
+			// upstream lists the names in its hash table's order
+			theirOut, ourOut = sortedFeatures(t, theirOut), sortedFeatures(t, ourOut)
+		}
+		// upstream runs with SYSTEMD_LOG_LEVEL=err: its stderr is the error, if any.
+		if theirCode != ourCode || !jsonEqual(theirOut, ourOut) || !strings.Contains(ourErr, strings.TrimSpace(theirErr)) {
+			t.Errorf("%v:\nupstream (exit %d): %s%s\nours     (exit %d): %s%s", args, theirCode, theirOut, theirErr, ourCode, ourOut, ourErr)
+		}
+		if a, b := tree(theirs), tree(ours); a != b {
+			t.Errorf("after %v, /etc differs:\nupstream:\n%s\nours:\n%s", args, a, b)
+		}
+	}
+}

@@ -28,6 +28,8 @@ Update OS images.
 Commands:
   [list [VERSION]]          Show installed and available versions
   features [FEATURE]        Show optional features
+  enable-feature FEATURE…   Enable optional feature
+  disable-feature FEATURE…  Disable optional feature
   check-new                 Check if there's a new version available
   update [VERSION]          Install new version now
   acquire [VERSION]         Acquire (download and verify) new version now
@@ -43,8 +45,7 @@ Options:
   -C --component=NAME       Select component to update
      --definitions=DIR      Find transfer definitions in specified directory
      --root=PATH            Operate on an alternate filesystem root
-     --image=PATH           Operate on disk image as filesystem root (refused:
-                            not supported by stead yet)
+     --image=PATH           Operate on disk image as filesystem root
      --transfer-source=PATH Specify the directory to transfer sources from
   -m --instances-max=INT    How many instances to maintain
      --sync=BOOL            Controls whether to sync data to disk (stead
@@ -69,7 +70,7 @@ func main() { daemon.RunTool(run) }
 
 // run is sysupdate with a command line and its output streams; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := sysupdate.Options{Root: "/", Version: version, Stdout: stdout, Stderr: stderr}
+	o := sysupdate.Options{Version: version, Stdout: stdout, Stderr: stderr}
 	var serve, noPager bool
 	sync := true
 	idle := sysupdate.DefaultIdleExit
@@ -117,6 +118,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sysupdate: --sync=no is not supported: stead always syncs what it installs")
 	}
 	if serve || (len(words) == 0 && os.Getenv("LISTEN_FDS") != "") {
+		if o.Image != "" {
+			return c.Report(fmt.Errorf("--image= cannot be combined with --varlink"))
+		}
+		if o.Root == "" {
+			o.Root = "/"
+		}
 		return sysupdate.Serve(ctx, o, idle)
 	}
 	o.Verb = "list"

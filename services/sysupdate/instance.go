@@ -238,7 +238,7 @@ func (f *Fetcher) get(ctx context.Context, url string) ([]byte, error) {
 // discoverPartitions reads the partition table of a partition target.
 func discoverPartitions(t *Transfer) (*Discovered, error) {
 	if t.Target.Path == "auto" {
-		return nil, fmt.Errorf("transfer %s: Path=auto is not supported by stead yet; name the disk", t.ID)
+		return nil, fmt.Errorf("transfer %s: Path=auto is only supported by stead with --image= (the image's disk); name the disk", t.ID)
 	}
 	tab, err := gpt.ReadFile(t.Target.Path)
 	if err != nil {

@@ -59,18 +59,15 @@ func (c *Context) stage(ctx context.Context, t *Transfer, src *Instance) error {
 	case URLFile, URLTar:
 		c.Progress.Start(t.ID, src.Name)
 		began := time.Now()
-		n, err := fetch.Download(ctx, c.Fetch.Client, src.Path, dl, c.Progress.Update)
+		// The hash is computed while the download is written (a resumed one: the part
+		// already there first); it is checked here, before anything else uses the file.
+		n, sum, err := fetch.Download(ctx, c.Fetch.Client, src.Path, dl, c.Progress.Update)
 		c.Progress.Done()
 		if err != nil {
 			return fmt.Errorf("transfer %s: downloading %s: %w (the partial download is kept and resumed by the next attempt)", t.ID, src.Path, err)
 		}
-		fetched := time.Since(began)
-		sum, err := hashFile(dl)
-		if err != nil {
-			return err
-		}
-		c.Log.Info(fmt.Sprintf("Acquired %s (%s) in %v, hashed in %v.", src.Path, conf.FormatBytes(uint64(n)),
-			fetched.Round(time.Millisecond), (time.Since(began) - fetched).Round(time.Millisecond)))
+		c.Log.Info(fmt.Sprintf("Acquired and hashed %s (%s) in %v.", src.Path, conf.FormatBytes(uint64(n)),
+			time.Since(began).Round(time.Millisecond)))
 		if sum != src.SHA256 {
 			return c.refuseSet(src.Version, fmt.Errorf("transfer %s: %s: SHA256 %x does not match the manifest's %x; the version's downloads were removed",
 				t.ID, src.Name, sum, src.SHA256))
@@ -79,14 +76,11 @@ func (c *Context) stage(ctx context.Context, t *Transfer, src *Instance) error {
 			return err
 		}
 	case RegularFile, Tar:
-		if err := copyFile(src.Path, dl); err != nil {
+		sum, err := copyFile(src.Path, dl)
+		if err != nil {
 			return fmt.Errorf("transfer %s: %w", t.ID, err)
 		}
 		if src.Meta.SHA256 != nil {
-			sum, err := hashFile(dl)
-			if err != nil {
-				return err
-			}
 			if sum != *src.Meta.SHA256 {
 				os.Remove(dl)
 				return fmt.Errorf("transfer %s: %s: SHA256 does not match the name's @h", t.ID, src.Path)
@@ -182,40 +176,30 @@ func commitStaged(tmp, staged string) error {
 	return syncDir(filepath.Dir(staged))
 }
 
-func hashFile(p string) ([32]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
-		return [32]byte{}, err
-	}
-	var s [32]byte
-	copy(s[:], h.Sum(nil))
-	return s, nil
-}
-
-func copyFile(src, dst string) error {
+// copyFile copies src to dst durably and returns the SHA-256 of the bytes copied, computed
+// as they are written.
+func copyFile(src, dst string) ([32]byte, error) {
+	var sum [32]byte
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return sum, err
 	}
-	if _, err := io.CopyBuffer(out, in, make([]byte, 1<<20)); err != nil {
+	h := sha256.New()
+	if _, err := io.CopyBuffer(io.MultiWriter(out, h), in, make([]byte, 1<<20)); err != nil {
 		out.Close()
-		return err
+		return sum, err
 	}
 	if err := out.Sync(); err != nil {
 		out.Close()
-		return err
+		return sum, err
 	}
-	return out.Close()
+	copy(sum[:], h.Sum(nil))
+	return sum, out.Close()
 }
 
 func decompressFile(src, dst string, open func(io.Reader) (io.ReadCloser, error), mode fs.FileMode) error {
@@ -336,7 +320,7 @@ func copyTree(src, dst string) error {
 			}
 			return os.Symlink(l, out)
 		case info.Mode().IsRegular():
-			if err := copyFile(p, out); err != nil {
+			if _, err := copyFile(p, out); err != nil {
 				return err
 			}
 			return os.Chmod(out, info.Mode().Perm())

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -54,11 +55,14 @@ type Options struct {
 	Terminal       bool // draw a progress bar on Stderr
 	Log            *slog.Logger
 	Client         *http.Client // tests
+
+	autoDisk string // the disk of Path=auto partition targets (the loop device of --image=)
 }
 
 // Verbs and how many arguments each takes at most.
 var Verbs = map[string]int{"list": 1, "features": 1, "check-new": 0, "update": 1, "acquire": 1,
-	"vacuum": 0, "pending": 0, "reboot": 0, "components": 0}
+	"vacuum": 0, "pending": 0, "reboot": 0, "components": 0,
+	"enable-feature": math.MaxInt, "disable-feature": math.MaxInt}
 
 // StateDir is where stead keeps its install journals and staged partition payloads (upstream
 // has no such directory; see docs/sysupdate.md).
@@ -67,7 +71,7 @@ const StateDir = "/var/lib/stead/sysupdate"
 // NewContext reads the definitions for o.
 func NewContext(o Options) (*Context, error) {
 	env := &Env{Root: o.Root, Definitions: o.Definitions, Component: o.Component,
-		TransferSource: o.TransferSource, Spec: NewSpecifiers(o.Root)}
+		TransferSource: o.TransferSource, Spec: NewSpecifiers(o.Root), AutoDisk: o.autoDisk}
 	env.Warn = func(err error) { o.Log.Warn(err.Error()) }
 	features, err := env.LoadFeatures()
 	if err != nil {
@@ -135,6 +139,9 @@ func Main(ctx context.Context, o Options) int {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(o.Stderr, nil))
 	}
+	if o.Image != "" {
+		return runImage(ctx, o)
+	}
 	if o.Root == "" {
 		o.Root = "/"
 	}
@@ -152,9 +159,6 @@ func Main(ctx context.Context, o Options) int {
 var errQuietFailure = errors.New("failure")
 
 func run(ctx context.Context, o Options) error {
-	if o.Image != "" {
-		return errors.New("--image= is not supported by stead yet: mount the image and use --root=")
-	}
 	if o.Reboot && o.Component != "" {
 		return errors.New("--reboot may not be combined with --component=")
 	}
@@ -167,6 +171,9 @@ func run(ctx context.Context, o Options) error {
 	}
 	if o.Verb == "features" {
 		return features(o, c)
+	}
+	if o.Verb == "enable-feature" || o.Verb == "disable-feature" {
+		return setFeatures(o, c, o.Verb == "enable-feature")
 	}
 	if len(c.Transfers) == 0 {
 		return errors.New("No transfer definitions found.")
@@ -598,9 +605,10 @@ func features(o Options, c *Context) error {
 		return nil
 	}
 	if o.JSON != "" {
-		out := []map[string]any{}
+		// Names only, as upstream; `features NAME` has the details.
+		out := []string{}
 		for _, f := range c.Features {
-			out = append(out, featureJSON(f))
+			out = append(out, f.ID)
 		}
 		return writeJSON(o, map[string]any{"features": out})
 	}

@@ -87,6 +87,7 @@ const DefaultInstancesMax = 2
 // Env is what definitions are read against.
 type Env struct {
 	Root           string // "/" or a directory holding the OS tree
+	AutoDisk       string // with --image=: the loop device, what Path=auto partition targets mean
 	Definitions    string // --definitions=: a host directory replacing the search path
 	Component      string // --component=
 	TransferSource string // --transfer-source= (PathRelativeTo=explicit)
@@ -483,6 +484,9 @@ func (e *Env) resolvePath(r Resource, v string) (string, error) {
 		return strings.TrimSuffix(v, "/"), nil
 	}
 	if r.Type == Partition && v == "auto" {
+		if e.AutoDisk != "" {
+			return e.AutoDisk, nil
+		}
 		return "auto", nil
 	}
 	if !path.IsAbs(v) {

@@ -2,7 +2,8 @@
 // SHA256SUMS parsing, detached OpenPGP signatures and decompression by file suffix.
 //
 // Download fetches into a temporary "partial" file that the caller names and later renames
-// into place only after checking its hash; an interrupted download resumes from the bytes
+// into place only after checking its hash, which Download computes while it writes (see
+// hashPipe); an interrupted download resumes from the bytes
 // already there, with an HTTP Range request guarded by If-Range, so a server whose file
 // changed in between sends the whole new file instead of a mix.
 //
@@ -33,8 +34,8 @@ const copyBufferSize = 1 << 20
 // asked for; the partial file is left as it was.
 var ErrContentRange = errors.New("fetch: server answered with a wrong Content-Range")
 
-// Download downloads url into partialPath and returns the number of bytes in it once the
-// whole body has arrived (a body shorter than the server announced is an error, with the
+// Download downloads url into partialPath and returns the number of bytes in it and their
+// SHA-256 once the whole body has arrived (a body shorter than the server announced is an error, with the
 // bytes kept for a resume). If partialPath holds data from an earlier attempt at the same
 // URL with a recorded validator, only the rest is requested (Range: bytes=N-, If-Range);
 // a 200 answer (a server without ranges, or a changed file) starts over from byte 0, and a
@@ -42,15 +43,20 @@ var ErrContentRange = errors.New("fetch: server answered with a wrong Content-Ra
 // bytes in the file so far and the total (-1 when the server does not say). The file is
 // fsynced before Download returns, also on errors, so what it holds survives for a resume.
 //
+// The SHA-256 covers the whole file as written: for a resumed download the bytes already
+// there are hashed first (read back once, before the rest arrives), then every new chunk as
+// it is written. It is only meaningful when err is nil.
+//
 // The partial file never claims completeness: only the returned error says whether the
-// download finished, and the caller must verify the content (its SHA256) before renaming it.
-func Download(ctx context.Context, c *http.Client, url, partialPath string, progress func(done, total int64)) (n int64, err error) {
+// download finished, and the caller must compare the returned SHA-256 with the manifest's
+// before renaming the file.
+func Download(ctx context.Context, c *http.Client, url, partialPath string, progress func(done, total int64)) (n int64, sum [32]byte, err error) {
 	if c == nil {
 		c = http.DefaultClient
 	}
 	f, err := os.OpenFile(partialPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return 0, fmt.Errorf("fetch: %w", err)
+		return 0, sum, fmt.Errorf("fetch: %w", err)
 	}
 	defer func() {
 		if serr := f.Sync(); serr != nil && err == nil {
@@ -62,7 +68,7 @@ func Download(ctx context.Context, c *http.Client, url, partialPath string, prog
 	}()
 	st, err := f.Stat()
 	if err != nil {
-		return 0, fmt.Errorf("fetch: %w", err)
+		return 0, sum, fmt.Errorf("fetch: %w", err)
 	}
 	have := st.Size()
 	validator := ""
@@ -74,7 +80,7 @@ func Download(ctx context.Context, c *http.Client, url, partialPath string, prog
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, fmt.Errorf("fetch: %w", err)
+		return 0, sum, fmt.Errorf("fetch: %w", err)
 	}
 	// identity: a transparently decompressed body would make byte ranges meaningless.
 	req.Header.Set("Accept-Encoding", "identity")
@@ -84,7 +90,7 @@ func Download(ctx context.Context, c *http.Client, url, partialPath string, prog
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return have, fmt.Errorf("fetch: %w", err)
+		return have, sum, fmt.Errorf("fetch: %w", err)
 	}
 	defer resp.Body.Close()
 
@@ -93,57 +99,71 @@ func Download(ctx context.Context, c *http.Client, url, partialPath string, prog
 	case resp.StatusCode == http.StatusPartialContent && validator != "":
 		start, end, size, err := parseContentRange(resp.Header.Get("Content-Range"))
 		if err != nil || start != have || end < start {
-			return have, fmt.Errorf("%w: asked for bytes %d-, got %q", ErrContentRange, have, resp.Header.Get("Content-Range"))
+			return have, sum, fmt.Errorf("%w: asked for bytes %d-, got %q", ErrContentRange, have, resp.Header.Get("Content-Range"))
 		}
 		if size >= 0 && end != size-1 {
-			return have, fmt.Errorf("%w: asked for bytes %d- of the file, got %q", ErrContentRange, have, resp.Header.Get("Content-Range"))
+			return have, sum, fmt.Errorf("%w: asked for bytes %d- of the file, got %q", ErrContentRange, have, resp.Header.Get("Content-Range"))
 		}
 		if v := responseValidator(resp); v != "" && v != validator {
-			return have, fmt.Errorf("fetch: %s: resumed response has validator %s, expected %s", url, v, validator)
+			return have, sum, fmt.Errorf("fetch: %s: resumed response has validator %s, expected %s", url, v, validator)
 		}
 		offset, total = have, size
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && validator != "":
 		// If-Range matched, so this is the same file and it is no longer than what we have.
 		if _, _, size, err := parseContentRange(resp.Header.Get("Content-Range")); err == nil && size == have {
+			hp := newHashPipe()
+			err := hp.hashExisting(f, have)
+			sum = hp.finish()
+			if err != nil {
+				return have, sum, err
+			}
 			if progress != nil {
 				progress(have, have)
 			}
-			return have, nil
+			return have, sum, nil
 		}
 		// More bytes than the server's file has: they cannot be trusted. Start over; the
 		// emptied file has no validator, so the second call sends a plain GET.
 		if err := restart(f, partialPath); err != nil {
-			return 0, err
+			return 0, sum, err
 		}
 		resp.Body.Close()
 		return Download(ctx, c, url, partialPath, progress)
 	case resp.StatusCode == http.StatusOK:
 		// A fresh download: no usable partial data, a server ignoring Range, or a changed file.
 		if err := restart(f, partialPath); err != nil {
-			return 0, err
+			return 0, sum, err
 		}
 		if v := responseValidator(resp); v != "" {
 			if err := writeValidator(f, partialPath, v, url); err != nil {
-				return 0, err
+				return 0, sum, err
 			}
 		}
 		offset, total = 0, resp.ContentLength
 	default:
-		return have, fmt.Errorf("fetch: %s: %s", url, resp.Status)
+		return have, sum, fmt.Errorf("fetch: %s: %s", url, resp.Status)
 	}
 
-	w := &progressWriter{f: f, off: offset, total: total, progress: progress}
+	hp := newHashPipe()
+	defer func() {
+		if err != nil {
+			hp.finish() // stop the hashing goroutine; the sum of a failed download is moot
+		}
+	}()
+	if err := hp.hashExisting(f, offset); err != nil {
+		return offset, sum, err
+	}
 	if progress != nil {
 		progress(offset, total)
 	}
-	_, err = io.CopyBuffer(w, onlyReader{resp.Body}, make([]byte, copyBufferSize))
+	off, err := hp.copy(f, offset, resp.Body, total, progress)
 	if err != nil {
-		return w.off, fmt.Errorf("fetch: %s: after %d bytes: %w", url, w.off, err)
+		return off, sum, fmt.Errorf("fetch: %s: after %d bytes: %w", url, off, err)
 	}
-	if total >= 0 && w.off != total {
-		return w.off, fmt.Errorf("fetch: %s: got %d of %d bytes: %w", url, w.off, total, io.ErrUnexpectedEOF)
+	if total >= 0 && off != total {
+		return off, sum, fmt.Errorf("fetch: %s: got %d of %d bytes: %w", url, off, total, io.ErrUnexpectedEOF)
 	}
-	return w.off, nil
+	return off, hp.finish(), nil
 }
 
 // restart empties the partial file and forgets its validator, durably, before new data is
@@ -160,26 +180,6 @@ func restart(f *os.File, partialPath string) error {
 	}
 	return nil
 }
-
-// progressWriter writes at increasing offsets of the partial file and reports progress.
-type progressWriter struct {
-	f        *os.File
-	off      int64
-	total    int64
-	progress func(done, total int64)
-}
-
-func (w *progressWriter) Write(p []byte) (int, error) {
-	n, err := w.f.WriteAt(p, w.off)
-	w.off += int64(n)
-	if w.progress != nil && n > 0 {
-		w.progress(w.off, w.total)
-	}
-	return n, err
-}
-
-// onlyReader hides WriterTo so that io.CopyBuffer uses its buffer (large writes).
-type onlyReader struct{ io.Reader }
 
 // responseValidator is the validator If-Range may carry: a strong ETag, else Last-Modified.
 // Weak ETags (W/"…") cannot be used with If-Range.

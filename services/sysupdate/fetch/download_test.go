@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"net/http"
@@ -50,7 +51,7 @@ func TestDownloadResumeAfterDrop(t *testing.T) {
 			const dropAt = 1<<20 + 4567
 
 			srv.DropAfter("img.raw", dropAt)
-			n, err := Download(context.Background(), nil, srv.URL()+"/img.raw", partial, nil)
+			n, _, err := Download(context.Background(), nil, srv.URL()+"/img.raw", partial, nil)
 			if err == nil {
 				t.Fatal("a dropped connection was reported as a complete download")
 			}
@@ -62,9 +63,12 @@ func TestDownloadResumeAfterDrop(t *testing.T) {
 			}
 
 			var last [2]int64
-			n, err = Download(context.Background(), nil, srv.URL()+"/img.raw", partial, func(done, total int64) { last = [2]int64{done, total} })
+			n, sum, err := Download(context.Background(), nil, srv.URL()+"/img.raw", partial, func(done, total int64) { last = [2]int64{done, total} })
 			if err != nil {
 				t.Fatal(err)
+			}
+			if sum != sha256.Sum256(data) {
+				t.Errorf("resumed download: SHA-256 %x is not that of the whole file (kept part and new part)", sum)
 			}
 			if n != int64(len(data)) || last != [2]int64{n, n} {
 				t.Fatalf("resumed download: %d bytes, last progress %v", n, last)
@@ -78,8 +82,8 @@ func TestDownloadResumeAfterDrop(t *testing.T) {
 			}
 
 			// Complete already: one more call sends no body and keeps the file.
-			if n, err := Download(context.Background(), nil, srv.URL()+"/img.raw", partial, nil); err != nil || n != int64(len(data)) {
-				t.Fatalf("download of a complete file: %d, %v", n, err)
+			if n, sum, err := Download(context.Background(), nil, srv.URL()+"/img.raw", partial, nil); err != nil || n != int64(len(data)) || sum != sha256.Sum256(data) {
+				t.Fatalf("download of a complete file: %d, %x, %v", n, sum, err)
 			}
 			checkFile(t, partial, data)
 			if got := srv.BytesServed("img.raw"); got != int64(len(data)) {
@@ -95,14 +99,14 @@ func TestDownloadChangedFileRestarts(t *testing.T) {
 	srv := fetchtest.New(t, srvDir)
 	partial := filepath.Join(dst, "f.partial")
 	srv.DropAfter("f", 500000)
-	if _, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil); err == nil {
+	if _, _, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil); err == nil {
 		t.Fatal("drop not reported")
 	}
 	newData := payload(t, srvDir, "f", 2<<20) // same size, new content and mtime
 	os.Chtimes(filepath.Join(srvDir, "f"), time.Now(), time.Now().Add(time.Hour))
-	n, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
-	if err != nil || n != int64(len(newData)) {
-		t.Fatalf("%d, %v", n, err)
+	n, sum, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
+	if err != nil || n != int64(len(newData)) || sum != sha256.Sum256(newData) {
+		t.Fatalf("%d, %x, %v", n, sum, err)
 	}
 	checkFile(t, partial, newData)
 	if got := srv.BytesServed("f"); got != 500000+int64(len(newData)) {
@@ -118,9 +122,9 @@ func TestDownloadNoRangeSupportRestarts(t *testing.T) {
 	srv.DropAfter("f", 300000)
 	Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
 	srv.SetRanges(false)
-	n, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
-	if err != nil || n != int64(len(data)) {
-		t.Fatalf("%d, %v", n, err)
+	n, sum, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
+	if err != nil || n != int64(len(data)) || sum != sha256.Sum256(data) {
+		t.Fatalf("%d, %x, %v", n, sum, err)
 	}
 	checkFile(t, partial, data)
 	if got := srv.BytesServed("f"); got != 300000+int64(len(data)) {
@@ -137,7 +141,7 @@ func TestDownloadOtherURLNotResumed(t *testing.T) {
 	partial := filepath.Join(dst, "x.partial")
 	srv.DropAfter("a", 1000)
 	Download(context.Background(), nil, srv.URL()+"/a", partial, nil)
-	if _, err := Download(context.Background(), nil, srv.URL()+"/b", partial, nil); err != nil {
+	if _, _, err := Download(context.Background(), nil, srv.URL()+"/b", partial, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, partial, b)
@@ -153,8 +157,8 @@ func TestDownloadNoValidatorNotResumed(t *testing.T) {
 		io.WriteString(w, "fresh")
 	}))
 	defer srv.Close()
-	n, err := Download(context.Background(), srv.Client(), srv.URL, partial, nil)
-	if err != nil || n != 5 || sawRange {
+	n, sum, err := Download(context.Background(), srv.Client(), srv.URL, partial, nil)
+	if err != nil || n != 5 || sawRange || sum != sha256.Sum256([]byte("fresh")) {
 		t.Fatalf("%d %v range=%v", n, err, sawRange)
 	}
 	checkFile(t, partial, []byte("fresh"))
@@ -180,7 +184,7 @@ func TestDownloadWrongContentRange(t *testing.T) {
 		partial := filepath.Join(dst, "p")
 		// A first download records validator "v1" for 10 bytes that are then cut short.
 		first := rangeServer(t, http.StatusOK, "", "0123456789")
-		if _, err := Download(context.Background(), nil, first.URL, partial, nil); err != nil {
+		if _, _, err := Download(context.Background(), nil, first.URL, partial, nil); err != nil {
 			t.Fatal(err)
 		}
 		srv := rangeServer(t, http.StatusPartialContent, cr, "abcdefghij")
@@ -188,7 +192,7 @@ func TestDownloadWrongContentRange(t *testing.T) {
 		f, _ := os.OpenFile(partial, os.O_RDWR, 0)
 		writeValidator(f, partial, `"v1"`, srv.URL)
 		f.Close()
-		_, err := Download(context.Background(), nil, srv.URL, partial, nil)
+		_, _, err := Download(context.Background(), nil, srv.URL, partial, nil)
 		if !errors.Is(err, ErrContentRange) {
 			t.Errorf("Content-Range %q: %v", cr, err)
 		}
@@ -199,7 +203,7 @@ func TestDownloadWrongContentRange(t *testing.T) {
 func TestDownloadHTTPError(t *testing.T) {
 	srv := fetchtest.New(t, t.TempDir())
 	partial := filepath.Join(t.TempDir(), "p")
-	if _, err := Download(context.Background(), nil, srv.URL()+"/missing", partial, nil); err == nil {
+	if _, _, err := Download(context.Background(), nil, srv.URL()+"/missing", partial, nil); err == nil {
 		t.Fatal("404 accepted")
 	}
 }
@@ -210,7 +214,7 @@ func TestDownloadCancel(t *testing.T) {
 	srv := fetchtest.New(t, srvDir)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Download(ctx, nil, srv.URL()+"/f", filepath.Join(t.TempDir(), "p"), nil); !errors.Is(err, context.Canceled) {
+	if _, _, err := Download(ctx, nil, srv.URL()+"/f", filepath.Join(t.TempDir(), "p"), nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
@@ -282,7 +286,7 @@ func BenchmarkDownload(b *testing.B) {
 		b.SetBytes(size)
 		for b.Loop() {
 			p := filepath.Join(dst, "p")
-			if _, err := Download(context.Background(), nil, srv.URL()+"/big", p, nil); err != nil {
+			if _, _, err := Download(context.Background(), nil, srv.URL()+"/big", p, nil); err != nil {
 				b.Fatal(err)
 			}
 			Discard(p)
@@ -308,7 +312,7 @@ func TestDownloadPartialLongerThanFile(t *testing.T) {
 	srv := fetchtest.New(t, srvDir)
 	partial := filepath.Join(dst, "p")
 	payload(t, srvDir, "f", 1<<20)
-	if _, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil); err != nil {
+	if _, _, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Append garbage to the completed partial file: the same file on the server is shorter.
@@ -316,9 +320,9 @@ func TestDownloadPartialLongerThanFile(t *testing.T) {
 	fh.Write([]byte("garbage"))
 	fh.Close()
 	data, _ := os.ReadFile(filepath.Join(srvDir, "f"))
-	n, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
-	if err != nil || n != int64(len(data)) {
-		t.Fatalf("%d, %v", n, err)
+	n, sum, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
+	if err != nil || n != int64(len(data)) || sum != sha256.Sum256(data) {
+		t.Fatalf("%d, %x, %v", n, sum, err)
 	}
 	checkFile(t, partial, data)
 }
@@ -339,4 +343,40 @@ func FuzzParseContentRange(f *testing.F) {
 			t.Fatalf("%q: %d-%d/%d", s, start, end, size)
 		}
 	})
+}
+
+// TestDownloadHashesResumedChunks: a download interrupted several times, at offsets that are
+// not multiples of the chunk size, is resumed each time; the SHA-256 returned at the end is
+// that of the whole file, the earlier parts hashed from the file and the rest while written.
+func TestDownloadHashesResumedChunks(t *testing.T) {
+	srvDir, dst := t.TempDir(), t.TempDir()
+	data := payload(t, srvDir, "f", 5<<20+77)
+	srv := fetchtest.New(t, srvDir)
+	partial := filepath.Join(dst, "p")
+	for _, at := range []int64{1, copyBufferSize - 1, copyBufferSize + 1} {
+		srv.DropAfter("f", at)
+		if _, _, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil); err == nil {
+			t.Fatal("drop not reported")
+		}
+	}
+	n, sum, err := Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("%d, %v", n, err)
+	}
+	if sum != sha256.Sum256(data) {
+		t.Fatalf("SHA-256 %x, want %x", sum, sha256.Sum256(data))
+	}
+	if got := srv.BytesServed("f"); got != int64(len(data)) {
+		t.Errorf("served %d bytes for a %d-byte file", got, len(data))
+	}
+	// Bytes changed on disk behind the download's back: the hash of a resumed download
+	// reads them back, so the corruption shows in the sum (and the caller refuses the file).
+	os.Truncate(partial, 3<<20)
+	f, _ := os.OpenFile(partial, os.O_WRONLY, 0)
+	f.WriteAt([]byte("corrupt"), 1000)
+	f.Close()
+	_, sum, err = Download(context.Background(), nil, srv.URL()+"/f", partial, nil)
+	if err != nil || sum == sha256.Sum256(data) {
+		t.Fatalf("corrupted kept part: %x, %v; want a different SHA-256", sum, err)
+	}
 }

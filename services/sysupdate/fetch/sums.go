@@ -8,9 +8,11 @@ import (
 
 // ParseSHA256SUMS parses a SHA256SUMS file as sha256sum writes it: per line 64 hex digits,
 // a space, then a space (text mode) or '*' (binary mode), then the file name; a line starting
-// with '\' has its name escaped (\\, \n, \r). Empty lines are skipped. Any other line, a
-// name that is not a plain file name (empty, ".", "..", containing '/' or NUL) and a name
-// listed twice are errors naming the line.
+// with '\' has its name escaped (\\, \n, \r). Empty lines are skipped. A name may be a
+// relative path below the manifest's directory ("foo_1/bar.efi"), as upstream 262 accepts;
+// any other line, a name that is not a normalized relative path (empty, absolute, with an
+// empty, "." or ".." component, or holding NUL) and a name listed twice are errors naming
+// the line.
 func ParseSHA256SUMS(data []byte) (map[string][32]byte, error) {
 	sums := make(map[string][32]byte)
 	for i, line := range strings.Split(string(data), "\n") {
@@ -36,8 +38,8 @@ func ParseSHA256SUMS(data []byte) (map[string][32]byte, error) {
 				return nil, fmt.Errorf("SHA256SUMS line %d: %w", lineNo, err)
 			}
 		}
-		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
-			return nil, fmt.Errorf("SHA256SUMS line %d: %q is not a file name", lineNo, name)
+		if !validRelativePath(name) {
+			return nil, fmt.Errorf("SHA256SUMS line %d: %q is not a relative path below the manifest's directory", lineNo, name)
 		}
 		if _, dup := sums[name]; dup {
 			return nil, fmt.Errorf("SHA256SUMS line %d: %q listed twice", lineNo, name)
@@ -45,6 +47,20 @@ func ParseSHA256SUMS(data []byte) (map[string][32]byte, error) {
 		sums[name] = sum
 	}
 	return sums, nil
+}
+
+// validRelativePath reports whether name is a non-empty relative path whose components are
+// all proper names: no leading or doubled '/', no trailing '/', no "." or "..", no NUL.
+func validRelativePath(name string) bool {
+	if name == "" || strings.ContainsRune(name, 0) {
+		return false
+	}
+	for _, c := range strings.Split(name, "/") {
+		if c == "" || c == "." || c == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func unescapeName(s string) (string, error) {

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"crypto/sha256"
+	"path"
 	"strings"
 	"testing"
 )
@@ -11,12 +12,16 @@ func TestParseSHA256SUMS(t *testing.T) {
 	hexA := "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
 	hexB := "3E23E8160039594A33894F6564E1B1348BBD7A0088D42C4ACB73EEAED59C009D" // upper case
 	data := hexA + "  foo_1.raw.xz\n" + hexB + " *bar 2.efi\n\n" +
-		"\\" + hexA + "  we\\\\ird\\nname\n"
+		"\\" + hexA + "  we\\\\ird\\nname\n" +
+		hexA + " *foo_1/bar.efi\n" + hexB + "  a/b/c_2.raw\n"
 	sums, err := ParseSHA256SUMS([]byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sums) != 3 || sums["foo_1.raw.xz"] != a || sums["bar 2.efi"] != b || sums["we\\ird\nname"] != a {
+	if sums["foo_1/bar.efi"] != a || sums["a/b/c_2.raw"] != b {
+		t.Fatalf("subpaths: %v", sums)
+	}
+	if len(sums) != 5 || sums["foo_1.raw.xz"] != a || sums["bar 2.efi"] != b || sums["we\\ird\nname"] != a {
 		t.Fatalf("%v", sums)
 	}
 	if s, err := ParseSHA256SUMS(nil); err != nil || len(s) != 0 {
@@ -33,8 +38,15 @@ func TestParseSHA256SUMSErrors(t *testing.T) {
 		good[:63] + "  a\n":                "line 1",
 		strings.Repeat("zz", 32) + "  a\n": "line 1",
 		good + "  \n":                      "line 1",
-		good + "  a/b\n":                   "line 1",
+		good + "  /a/b\n":                  "line 1",
+		good + "  ../a\n":                  "line 1",
+		good + "  a/../b\n":                "line 1",
+		good + "  a/./b\n":                 "line 1",
+		good + "  ./a\n":                   "line 1",
+		good + "  a//b\n":                  "line 1",
+		good + "  a/\n":                    "line 1",
 		good + "  ..\n":                    "line 1",
+		good + "  .\n":                     "line 1",
 		good + "  a\n" + good + " *a\n":    "line 2",
 		"\n\n\\" + good + "  a\\x\n":       "line 3",
 		"\\" + good + "  a\\\n":            "line 1",
@@ -53,13 +65,15 @@ func FuzzParseSHA256SUMS(f *testing.F) {
 	f.Add([]byte(good + "  a.raw\n" + good + " *b.raw\n"))
 	f.Add([]byte("\\" + good + "  a\\nb\n"))
 	f.Add([]byte("x\n"))
+	f.Add([]byte(good + "  a/../b\n" + good + "  c/d\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sums, err := ParseSHA256SUMS(data)
 		if err != nil {
 			return
 		}
 		for name := range sums {
-			if name == "" || strings.ContainsAny(name, "/\x00") {
+			if name == "" || strings.ContainsRune(name, 0) || path.IsAbs(name) || path.Clean(name) != name ||
+				name == ".." || strings.HasPrefix(name, "../") {
 				t.Fatalf("accepted name %q", name)
 			}
 		}
