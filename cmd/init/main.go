@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/stead-os/stead/lib/cli"
 	"github.com/stead-os/stead/lib/daemon"
@@ -41,6 +42,8 @@ Debugging:
 
 Internal:
      --exec-shim PATH ARGV0 [ARG…]  Set LISTEN_PID to our pid and execute PATH
+     --deserialize=FD  Take over the state the previous incarnation wrote to FD
+                       (daemon-reexec, soft-reboot)
 `
 
 func main() {
@@ -58,9 +61,14 @@ func main() {
 	}
 	root, level := "/", ""
 	var host bool
+	deserialize := -1
 	c := cli.New("init", usage, version)
 	c.String(&root, "root", 0)
 	c.Bool(&host, "host", 0)
+	c.Func("deserialize", 0, func(v string) (err error) {
+		deserialize, err = strconv.Atoi(v)
+		return err
+	})
 	c.Func("log-level", 0, func(v string) error {
 		_, err := steadlog.ParseLevel(v)
 		level = v
@@ -72,13 +80,21 @@ func main() {
 	if !host || os.Getpid() == 1 {
 		c.Fail(errors.New("without --host only as PID 1; --host only as an ordinary process"))
 	}
-	os.Exit(runHost(root, level))
+	os.Exit(runHost(root, level, deserialize))
+}
+
+// deserializeFile is the state handed over in fd (--deserialize=FD), or nil.
+func deserializeFile(fd int) *os.File {
+	if fd < 3 {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), "deserialize")
 }
 
 // runHost is host mode: the manager over root, run by lib/daemon (logging, signals, the
 // Varlink sockets, READY=1/RELOADING=1/STOPPING=1 to a service manager above, exit code).
 // level, if set, overrides $SYSTEMD_LOG_LEVEL.
-func runHost(root, level string) int {
+func runHost(root, level string, deserialize int) int {
 	d := daemon.New(daemon.Spec{Name: "init", Version: version, Root: root})
 	if level != "" {
 		steadlog.SetLevel(level) // checked when parsed
@@ -87,7 +103,7 @@ func runHost(root, level string) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	m, err := pid1.New(pid1.Config{Root: root, Host: true, Logger: d.Log(), Version: version, Daemon: d,
-		Shutdown: func(string) { stop() }})
+		Shutdown: func(string) { stop() }, Deserialize: deserializeFile(deserialize)})
 	if err != nil {
 		return d.ExitCode(err)
 	}

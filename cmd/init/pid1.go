@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,18 @@ import (
 	"github.com/stead-os/stead/services/pid1"
 	"golang.org/x/sys/unix"
 )
+
+// deserializeArg is N of --deserialize=N, or -1.
+func deserializeArg(args []string) int {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--deserialize="); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
 
 func hasArg(args []string, a string) bool {
 	for _, x := range args {
@@ -64,10 +77,12 @@ func runPID1() {
 		panic("stead.debug_panic on the kernel command line")
 	}
 	ctx, action, request := pid1.ShutdownSignals(context.Background())
-	m, err := pid1.New(pid1.Config{Root: "/", PID1: true, Logger: logger, Version: version, Shutdown: request})
+	m, err := pid1.New(pid1.Config{Root: "/", PID1: true, Logger: logger, Version: version, Shutdown: request,
+		Deserialize: deserializeFile(deserializeArg(os.Args[1:]))})
 	if err != nil {
 		pid1.Emergency(err.Error())
 	}
+	defer m.ReexecOnSIGTERM()()
 	stopProfiles := startProfiles() // STEAD_INIT_PPROF= on the kernel command line: up to default.target
 	go func() {
 		if m.WaitActive(ctx, pid1.DefaultTarget) {
@@ -82,6 +97,14 @@ func runPID1() {
 	}
 	a := action()
 	logger.Info("all units stopped", "action", a)
+	switch a {
+	case pid1.ActionSoftReboot:
+		err := m.SoftReboot(logger) // returns only on failure
+		logger.Error("soft-reboot failed, rebooting", "err", err)
+		a = pid1.ActionReboot
+	case pid1.ActionKexec:
+		m.KexecHandover(logger)
+	}
 	err = pid1.Finish(logger, a, 5*time.Second)
 	pid1.Emergency(fmt.Sprintf("reboot(%s): %v", a, err))
 }

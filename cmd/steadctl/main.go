@@ -52,6 +52,9 @@ Unit file commands:
 
 Manager commands:
   daemon-reload            Re-read all unit files
+  daemon-reexec            Execute the manager again, keeping its state
+  soft-reboot              Stop every unit and start userspace again
+  kexec                    Stop every unit and boot the kexec kernel
   poweroff, reboot, halt   Stop every unit and shut the machine down
                            (a host-mode manager exits)
 

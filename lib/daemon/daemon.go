@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -75,6 +76,9 @@ type Socket struct {
 	// socket came from socket activation.
 	IdleExit   time.Duration
 	Interfaces []varlinkd.Dispatcher
+	// Listener, if set, is served instead of binding Path: a socket kept open over a
+	// re-execution (init's daemon-reexec).
+	Listener net.Listener
 }
 
 // Service is a daemon's own work.

@@ -132,7 +132,7 @@ func (d *Daemon) startServer(ctx context.Context, s Socket, done chan<- error) (
 	}
 	up = make(chan struct{})
 	o := varlinkd.Options{Root: d.spec.Root, Socket: s.Path, Mode: s.Mode, IdleExit: s.IdleExit,
-		Ready: func() { close(up) }, NoNotify: true}
+		Ready: func() { close(up) }, NoNotify: true, Listener: s.Listener}
 	go func() { done <- srv.Run(ctx, o) }()
 	return up, nil
 }

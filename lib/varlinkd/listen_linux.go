@@ -37,6 +37,10 @@ type Options struct {
 	// NoNotify leaves READY=1 to the caller: lib/daemon sends it once all of a daemon's
 	// sockets are served and the daemon itself has started.
 	NoNotify bool
+	// Listener, if set, is served instead of binding Socket: a socket the caller kept open
+	// over a re-execution (init's daemon-reexec). Run closes it when done but removes no
+	// file.
+	Listener net.Listener
 }
 
 // Run serves until ctx is done and removes what it created. It handles no signals: the
@@ -45,6 +49,10 @@ type Options struct {
 // connected socket, as upstream's exec: addresses pass, is served alone and Run returns when
 // its peer hangs up.
 func (s *Server) Run(ctx context.Context, o Options) error {
+	if o.Listener != nil {
+		s.ready(o)
+		return s.Serve(ctx, o.Listener, 0)
+	}
 	f, err := activationFile()
 	if err != nil {
 		return err

@@ -487,7 +487,7 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 		r.Close()
 		return 0, err
 	}
-	m.pids[pid] = &proc{pid: pid, us: us, main: main, cmd: c}
+	m.pids[pid] = &proc{pid: pid, us: us, main: main, cmd: c, log: r}
 	if main {
 		us.svc.ex.pgid = pid // Setpgid: the child leads a group of its own
 	}

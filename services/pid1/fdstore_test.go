@@ -270,3 +270,37 @@ func TestFDStorePreserve(t *testing.T) {
 		})
 	}
 }
+
+// Bad input is refused with a log line and disturbs nothing: fds from a process that is not
+// the unit's main process, an invalid FDNAME= (stored under the default name, as upstream),
+// FDSTORE=1 over the limit.
+func TestFDStoreBadInput(t *testing.T) {
+	e := newFDStoreEnv(t, "FileDescriptorStoreMax=2\n")
+	r1, w1 := pipe(t)
+	e.send("FDSTORE=1\nFDNAME=good", r1)
+	d, err := unix.Dup(w1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m.mu.Lock()
+	e.m.handleNotify(os.Getpid()+100000, []byte("FDSTORE=1\nFDNAME=foreign"), []int{d})
+	e.m.mu.Unlock()
+	if _, err := unix.FcntlInt(uintptr(d), unix.F_GETFD, 0); err == nil {
+		t.Error("an fd from a foreign process was kept open")
+	}
+	r2, _ := pipe(t)
+	r3, _ := pipe(t)
+	e.send("FDSTORE=1\nFDNAME=bad\x01name", r2)
+	e.send("FDSTORE=1\nFDNAME=over", r3)
+	if got := e.names(); got != "good:stored" {
+		t.Errorf("store %q", got)
+	}
+	for _, want := range []string{"no unit's main process, closed", "invalid FDNAME=", "fd store full"} {
+		if !strings.Contains(e.logs.String(), want) {
+			t.Errorf("no %q in the log:\n%s", want, e.logs)
+		}
+	}
+	if e.us.active != StateActive {
+		t.Errorf("the unit is %s", e.us.active)
+	}
+}

@@ -71,6 +71,12 @@ type Config struct {
 	// VarlinkSockets and announces reloads (io.systemd.Manager.Reload goes through it); Run
 	// then serves no socket itself. nil: Run serves them (PID 1, tests).
 	Daemon *daemon.Daemon
+	// Deserialize is the state a previous incarnation handed over (init --deserialize=FD:
+	// daemon-reexec, soft-reboot); New reads and closes it (reexec_linux.go).
+	Deserialize *os.File
+	// ExecArgv is the command line a re-execution runs, --deserialize=FD appended; default:
+	// our own binary with our arguments.
+	ExecArgv []string
 }
 
 // Manager is the service manager.
@@ -103,9 +109,10 @@ type Manager struct {
 	started       time.Time
 	onState       func(name, active string) // test hook, called with m.mu held
 	finished      time.Time
-	oom           oomHub   // io.systemd.ManagedOOM subscriber (managedoom.go)
-	fdPoll        fdPoller // watches the stored fds for hang-ups (fdstore_linux.go)
-	timers        timerHub // wake-ups of the timer units (timerhub_linux.go)
+	oom           oomHub      // io.systemd.ManagedOOM subscriber (managedoom.go)
+	fdPoll        fdPoller    // watches the stored fds for hang-ups (fdstore_linux.go)
+	timers        timerHub    // wake-ups of the timer units (timerhub_linux.go)
+	xs            transitions // re-execution, soft-reboot, kexec: counters and handover (reexec_linux.go)
 }
 
 type job struct {
@@ -144,8 +151,10 @@ func New(cfg Config) (*Manager, error) {
 		}
 		cfg.ShimArgv = []string{self, "--exec-shim"}
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, units: map[string]*unitState{}, jobs: map[string]*job{},
-		pids: map[int]*proc{}, changed: make(chan struct{})}, nil
+	m := &Manager{cfg: cfg, log: cfg.Logger, units: map[string]*unitState{}, jobs: map[string]*job{},
+		pids: map[int]*proc{}, changed: make(chan struct{})}
+	m.initTransitions()
+	return m, nil
 }
 
 func (m *Manager) hostPath(p string) string { return filepath.Join(m.cfg.Root, p) }

@@ -146,7 +146,11 @@ func (m *Manager) handleNotify(pid int, msg []byte, fds []int) {
 	}
 	if us == nil || us.u.Service == nil {
 		closeFDs(fds)
-		m.log.Debug("notification from unknown pid ignored", "pid", pid)
+		if len(fds) > 0 { // fds from anyone but a main process are refused, visibly
+			m.log.Warn("fds sent by a process that is no unit's main process, closed", "pid", pid, "fds", len(fds))
+		} else {
+			m.log.Debug("notification from unknown pid ignored", "pid", pid)
+		}
 		return
 	}
 	m.storeFDs(us, parseFDMessage(msg), fds)

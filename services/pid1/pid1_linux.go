@@ -28,6 +28,9 @@ const (
 	ActionPoweroff = "poweroff"
 	ActionReboot   = "reboot"
 	ActionHalt     = "halt"
+	// Not shutdowns, but they end the manager the same way (reexec_linux.go, kexec_linux.go).
+	ActionSoftReboot = "soft-reboot"
+	ActionKexec      = "kexec"
 )
 
 // Real-time signals systemd (PID 1) understands; Linux's SIGRTMIN is 32, the
@@ -145,14 +148,14 @@ func Uptime() time.Duration {
 }
 
 // ShutdownSignals returns a context ended by the first shutdown request, and
-// a function reporting which action it asked for: SIGRTMIN+4 or SIGTERM →
-// poweroff, SIGRTMIN+5 or SIGINT (Ctrl-Alt-Del, once reboot(CAD_OFF) made the
+// a function reporting which action it asked for: SIGRTMIN+4 → poweroff
+// (SIGTERM re-executes, as upstream's PID 1: ReexecOnSIGTERM), SIGRTMIN+5 or SIGINT (Ctrl-Alt-Del, once reboot(CAD_OFF) made the
 // kernel send it) → reboot, SIGRTMIN+3 → halt. Request, if called, asks for
 // an action from inside the process (e.g. from a Varlink method).
 func ShutdownSignals(parent context.Context) (ctx context.Context, action func() string, request func(string)) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, SigHalt, SigPoweroff, SigReboot)
+	signal.Notify(ch, syscall.SIGINT, SigHalt, SigPoweroff, SigReboot)
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
 	got := make(chan string, 1)
 	request = func(a string) {
@@ -165,7 +168,7 @@ func ShutdownSignals(parent context.Context) (ctx context.Context, action func()
 	go func() {
 		for s := range ch {
 			switch s {
-			case SigPoweroff, syscall.SIGTERM:
+			case SigPoweroff:
 				request(ActionPoweroff)
 			case SigReboot, syscall.SIGINT:
 				request(ActionReboot)
@@ -192,6 +195,22 @@ func ShutdownSignals(parent context.Context) (ctx context.Context, action func()
 // remounted read-only), sync again, then reboot(2) with action. It returns
 // only if reboot failed.
 func Finish(log *slog.Logger, action string, grace time.Duration) error {
+	KillRemaining(log, grace)
+	unix.Sync()
+	unmountAll(log)
+	unix.Sync()
+	cmd := map[string]int{ActionPoweroff: unix.LINUX_REBOOT_CMD_POWER_OFF, ActionReboot: unix.LINUX_REBOOT_CMD_RESTART,
+		ActionHalt: unix.LINUX_REBOOT_CMD_HALT, ActionKexec: unix.LINUX_REBOOT_CMD_KEXEC}[action]
+	if cmd == 0 {
+		cmd = unix.LINUX_REBOOT_CMD_POWER_OFF
+	}
+	log.Info("system "+action, "uptime", Uptime().Round(time.Millisecond).String())
+	return unix.Reboot(cmd)
+}
+
+// KillRemaining sends SIGTERM to every process but us (and kernel threads), SIGKILL to the
+// stragglers after grace, and reaps them.
+func KillRemaining(log *slog.Logger, grace time.Duration) {
 	if remaining() > 0 {
 		log.Info("sending SIGTERM to remaining processes", "n", remaining())
 		_ = unix.Kill(-1, unix.SIGTERM)
@@ -204,16 +223,6 @@ func Finish(log *slog.Logger, action string, grace time.Duration) error {
 		}
 	}
 	reapAll()
-	unix.Sync()
-	unmountAll(log)
-	unix.Sync()
-	cmd := map[string]int{ActionPoweroff: unix.LINUX_REBOOT_CMD_POWER_OFF, ActionReboot: unix.LINUX_REBOOT_CMD_RESTART,
-		ActionHalt: unix.LINUX_REBOOT_CMD_HALT}[action]
-	if cmd == 0 {
-		cmd = unix.LINUX_REBOOT_CMD_POWER_OFF
-	}
-	log.Info("system "+action, "uptime", Uptime().Round(time.Millisecond).String())
-	return unix.Reboot(cmd)
 }
 
 // remaining counts the processes other than us and kernel threads (pid 2,

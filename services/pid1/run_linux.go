@@ -19,8 +19,10 @@ const DefaultTarget = "default.target"
 // stopping every unit. ready, if set, is called once the default target's
 // job has been queued.
 func (m *Manager) Run(ctx context.Context, ready func()) error {
-	if err := m.openNotify(); err != nil {
-		return err
+	if m.notifyConn == nil { // else inherited over a re-execution
+		if err := m.openNotify(); err != nil {
+			return err
+		}
 	}
 	if !m.cfg.PID1 {
 		// Orphans of our services are re-parented to us and reaped by the
@@ -65,7 +67,8 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	m.importSystemCredentials() // syscreds_linux.go
 	m.runGenerators()           // generators_linux.go: before any unit is loaded for the boot
 	m.started = time.Now()
-	if j, err := m.Enqueue(DefaultTarget, JobStart); err != nil {
+	if m.resume() { // reexec_linux.go: a re-execution goes on where it was
+	} else if j, err := m.Enqueue(DefaultTarget, JobStart); err != nil {
 		m.log.Error("cannot start default target", "err", err)
 	} else {
 		go func() {
@@ -87,7 +90,7 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 	<-reaperDone
 	m.notifyConn.Close()
 	_ = os.Remove(m.notifyPath)
-	m.closeFDStores()
+	m.endFDStores() // keeps what a soft-reboot or kexec hands over
 	m.closeTimers()
 	m.mu.Lock()
 	if m.devnull != nil {

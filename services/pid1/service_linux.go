@@ -2,6 +2,7 @@ package pid1
 
 import (
 	"errors"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ type proc struct {
 	main bool
 	cmd  unit.ExecCommand
 	gen  *genExit // a generator (generators_linux.go), not a unit's process
+	log  *os.File // the read end of its output pipe, copied by copyOutput
 }
 
 // startService runs ExecStartPre=, then the main command. m.mu held.

@@ -26,10 +26,10 @@ type varlinkManager struct{ m *Manager }
 // ManagedOOMSocket. With Config.Daemon (host mode) lib/daemon serves them; otherwise Run does.
 func (m *Manager) VarlinkSockets() []daemon.Socket {
 	return []daemon.Socket{
-		{Path: SocketPath, Mode: 0o666, Interfaces: []varlinkd.Dispatcher{
+		{Path: SocketPath, Mode: 0o666, Listener: m.xs.inherited[SocketPath], Interfaces: []varlinkd.Dispatcher{
 			iosystemdmanager.VarlinkNew(varlinkManager{m}), iosystemdunit.VarlinkNew(varlinkUnit{m}),
 			iosteadmanager.VarlinkNew(varlinkJobs{m}), iosystemdjob.VarlinkNew(varlinkJobList{m})}},
-		m.managedOOMSocket(),
+		m.withInherited(m.managedOOMSocket()),
 	}
 }
 
@@ -70,7 +70,7 @@ func (m *Manager) serveVarlink(ctx context.Context) error {
 func (m *Manager) serveSocket(ctx context.Context, s daemon.Socket) error {
 	srv, err := daemon.NewServer("init", m.cfg.Version, m.Reload, s.Interfaces...)
 	if err == nil {
-		err = srv.Run(ctx, varlinkd.Options{Root: m.cfg.Root, Socket: s.Path, Mode: s.Mode, NoNotify: true})
+		err = srv.Run(ctx, varlinkd.Options{Root: m.cfg.Root, Socket: s.Path, Mode: s.Mode, NoNotify: true, Listener: s.Listener})
 	}
 	if err != nil {
 		m.log.Error("varlink server", "socket", s.Path, "err", err)
@@ -144,11 +144,12 @@ func (m *Manager) Describe() (ManagerContext, ManagerRuntime) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.managerContext()
-	kexecs := 0
+	kexecs := m.xs.kexecs
 	r := ManagerRuntime{Version: m.cfg.Version, Architecture: archNames[runtime.GOARCH], Features: "",
 		UnitPath: m.cfg.Dirs, NNames: len(m.units), NJobs: len(m.jobs), NInstalledJobs: m.installedJobs,
-		NFailedJobs: m.failedJobs, ReloadCount: m.reloadCount, KExecsCount: &kexecs,
-		Virtualization: virt, ConfidentialVirtualization: cvm}
+		NFailedJobs: m.failedJobs, ReloadCount: m.reloadCount, KExecsCount: &kexecs, KExecCount: kexecs,
+		SoftRebootsCount: m.xs.softReboots,
+		Virtualization:   virt, ConfidentialVirtualization: cvm}
 	if r.Version == "" {
 		r.Version = "stead"
 	}

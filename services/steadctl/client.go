@@ -129,6 +129,9 @@ var shutdownMethods = map[string]func(*iosystemdmanager.Client, context.Context)
 	"poweroff": (*iosystemdmanager.Client).PowerOff,
 	"reboot":   (*iosystemdmanager.Client).Reboot,
 	"halt":     (*iosystemdmanager.Client).Halt,
+	// Not shutdowns, but called the same way.
+	"soft-reboot": (*iosystemdmanager.Client).SoftReboot,
+	"kexec":       (*iosystemdmanager.Client).KExec,
 }
 
 // shutdown asks the manager to power off, reboot or halt.

@@ -98,7 +98,9 @@ func (x *ctl) run(ctx context.Context, verb string, args []string) int {
 		return x.jobs(ctx, verb, args)
 	case "isolate":
 		return x.isolate(ctx, args)
-	case "poweroff", "reboot", "halt":
+	case "daemon-reexec":
+		return x.reexec(ctx, args)
+	case "poweroff", "reboot", "halt", "soft-reboot", "kexec":
 		if len(args) > 0 {
 			x.errorf("%s takes no arguments", verb)
 			return ExitFailure

@@ -16,6 +16,14 @@
 // (FDSTORE=1); with -remove, when it was passed some, it removes them by
 // name instead (FDSTOREREMOVE=1). It then sends READY=1 and waits for
 // SIGTERM.
+//
+//	stead-testsvc state -report FILE -listen PATH [-exit-code N -exit-after D]
+//
+// keeps three memfds and a listening socket in its fd store (state.go);
+//
+//	stead-testsvc probe -connect PATH -out FILE
+//
+// keeps connecting to PATH and counts the answers.
 package main
 
 import (
@@ -36,6 +44,14 @@ import (
 func main() {
 	if len(os.Args) >= 2 && os.Args[1] == "fdstore" {
 		fdStore()
+		return
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "state" {
+		state()
+		return
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "probe" {
+		probe()
 		return
 	}
 	if len(os.Args) < 2 || os.Args[1] != "watchdog" {

@@ -48,6 +48,16 @@ func (c *Client) Reboot(ctx context.Context) error { return c.call(ctx, "Reboot"
 // Halt asks the manager to stop every unit and halt.
 func (c *Client) Halt(ctx context.Context) error { return c.call(ctx, "Halt") }
 
+// Reexecute asks the manager to execute itself again, keeping its state; the connection ends
+// after the reply.
+func (c *Client) Reexecute(ctx context.Context) error { return c.call(ctx, "Reexecute") }
+
+// SoftReboot asks the manager to stop every unit and start userspace again.
+func (c *Client) SoftReboot(ctx context.Context) error { return c.call(ctx, "SoftReboot") }
+
+// KExec asks the manager to stop every unit and boot the kernel to kexec.
+func (c *Client) KExec(ctx context.Context) error { return c.call(ctx, "KExec") }
+
 // call runs a method without parameters or reply; varlinkd's Call reads the empty reply
 // that varlink/go's generated clients fail on.
 func (c *Client) call(ctx context.Context, method string) error {

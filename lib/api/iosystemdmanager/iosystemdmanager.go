@@ -148,6 +148,14 @@ type Manager interface {
 	Halt(ctx context.Context, c *varlink.Call) error
 }
 
+// Transitions is what a Manager that can re-execute itself, soft-reboot and kexec
+// implements besides; without it those methods answer MethodNotImplemented.
+type Transitions interface {
+	Reexecute(ctx context.Context, c *varlink.Call) error
+	SoftReboot(ctx context.Context, c *varlink.Call) error
+	KExec(ctx context.Context, c *varlink.Call) error
+}
+
 // Dispatcher serves io.systemd.Manager for a Manager.
 type Dispatcher struct{ M Manager }
 
@@ -168,7 +176,19 @@ func (d Dispatcher) VarlinkDispatch(ctx context.Context, call varlink.Call, meth
 		return d.M.Reboot(ctx, c)
 	case "Halt":
 		return d.M.Halt(ctx, c)
-	case "Reexecute", "EnqueueMarkedJobs", "KExec", "SoftReboot":
+	case "Reexecute", "KExec", "SoftReboot":
+		t, ok := d.M.(Transitions)
+		switch {
+		case !ok:
+		case method == "Reexecute":
+			return t.Reexecute(ctx, c)
+		case method == "KExec":
+			return t.KExec(ctx, c)
+		default:
+			return t.SoftReboot(ctx, c)
+		}
+		return c.ReplyMethodNotImplemented(ctx, Name+"."+method)
+	case "EnqueueMarkedJobs":
 		return c.ReplyMethodNotImplemented(ctx, Name+"."+method)
 	}
 	return c.ReplyMethodNotFound(ctx, Name+"."+method)
