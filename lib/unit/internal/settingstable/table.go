@@ -103,7 +103,11 @@ func Generate() ([]Row, error) {
 			if err != nil {
 				return nil, err
 			}
-			rows = append(rows, classify(sec, k, base, o))
+			r, err := classify(sec, k, base, o)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, r)
 		}
 	}
 	return rows, nil
@@ -162,7 +166,7 @@ func load(root string, p probe, key, value string) (observed, error) {
 	o.state = u.LoadState
 	for _, w := range u.Warnings {
 		var ce *conf.Error
-		if errors.As(w, &ce) && ce.File == path && ce.Line > 0 {
+		if errors.As(w, &ce) && (ce.File == path || ce.File == filepath.Join(root, path)) && ce.Line > 0 {
 			if ce.Line == o.line {
 				o.warnings = append(o.warnings, ce.Msg)
 			}
@@ -179,8 +183,11 @@ var (
 	notActedOn   = regexp.MustCompile(`^\S+: recorded as a dependency, but stead's job engine does not act on \S+= yet$`)
 )
 
-// classify compares a setting's unit with the base unit.
-func classify(sec, key string, base, o observed) Row {
+// classify compares a setting's unit with the base unit. A warning that
+// neither says the setting is ignored nor makes the unit fail to load is
+// about the sample value: an error, so that samples.go gets a valid one
+// rather than the table a wrong status.
+func classify(sec, key string, base, o observed) (Row, error) {
 	r := Row{Section: sec, Key: key}
 	var own []string
 	for _, w := range o.warnings {
@@ -194,16 +201,24 @@ func classify(sec, key string, base, o observed) Row {
 		if len(own) > 0 {
 			r.Note += ": " + noteOf(key, own[0])
 		}
-		return r
+		return r, nil
 	}
 	if len(own) == 0 {
 		r.Status = Implemented
-		return r
+		return r, nil
 	}
 	r.Status = Ignored
 	r.Note = noteOf(key, own[0])
-	return r
+	if !ignoring.MatchString(own[0]) {
+		return r, fmt.Errorf("[%s] %s=%s: the sample value draws %q: give it a valid one in samples.go",
+			sec, key, sampleValue(sec, key), own[0])
+	}
+	return r, nil
 }
+
+// ignoring matches the loader's warnings that say a setting is not applied,
+// as opposed to a value that is invalid.
+var ignoring = regexp.MustCompile(`not supported|stead does not|does not act on`)
 
 // noteOf is the class of a warning about key: its text without the key's
 // own name where that is all that varies.
