@@ -2,6 +2,7 @@ package unit
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -123,6 +124,23 @@ func (u *Unit) rawWords(section, key string) []string {
 				}
 			}
 		}
+	}
+	return out
+}
+
+// UpstreamKeys returns every key upstream systemd 262 reads in unit files
+// (upstream_keys.go), per section, each list sorted: for tools that report
+// on all of them (lib/unit/internal/settingstable writes the table of
+// docs/systemd.unit.md from it).
+func UpstreamKeys() map[string][]string {
+	out := make(map[string][]string, len(upstreamKeys))
+	for sec, keys := range upstreamKeys {
+		l := make([]string, 0, len(keys))
+		for k := range keys {
+			l = append(l, k)
+		}
+		sort.Strings(l)
+		out[sec] = l
 	}
 	return out
 }

@@ -99,8 +99,12 @@ func (u *Unit) parseMount(report func(error)) bool {
 // point, nearest last ("-.mount" first): upstream orders a mount after
 // (and requires) those of them that exist.
 func (m *Mount) ParentMounts() []string {
+	w := path.Clean(m.Where)
+	if !path.IsAbs(w) || w == "/" {
+		return nil // a relative Where= is refused at load; its path.Dir never reaches "/"
+	}
 	var names []string
-	for p := path.Dir(m.Where); m.Where != "/"; p = path.Dir(p) {
+	for p := path.Dir(w); ; p = path.Dir(p) {
 		n, err := EscapePath(p)
 		if err == nil {
 			names = append([]string{n + ".mount"}, names...)

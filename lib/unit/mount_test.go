@@ -87,6 +87,8 @@ func TestMountRefusals(t *testing.T) {
 	for name, body := range map[string]string{
 		"srv-data.mount": "[Mount]\nWhat=/dev/vdb1\nWhere=/srv/other\n",
 		"srv.mount":      "[Mount]\nWhere=/srv\n",
+		// a relative Where= once made the implicit dependencies loop for ever
+		"srv-rel.mount": "[Mount]\nWhat=/dev/vdb1\nWhere=yes\n",
 	} {
 		u, warns := loadMount(t, name, body)
 		if u.LoadState != BadSetting || len(warns) == 0 {

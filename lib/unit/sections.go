@@ -243,6 +243,8 @@ func (u *Unit) parseInstall(report func(error)) {
 	u.Install.RequiredBy = u.names("Install", "RequiredBy", report)
 	u.Install.Also = u.names("Install", "Also", report)
 	u.Install.Alias = u.names("Install", "Alias", report)
+	// Applied by enable/disable (install.go, which reads [Install] itself): not unsupported.
+	u.File.MarkUsed("Install", "UpheldBy", "DefaultInstance")
 }
 
 // unsignedInt reads a count: a decimal integer, at least 0.

@@ -71,3 +71,29 @@ func TestGraphAliasesAndReverseDeps(t *testing.T) {
 		t.Errorf("names %v", names)
 	}
 }
+
+// TestReloadLoadsNewlyNamedUnits: after daemon-reload, a unit that a reloaded file names for
+// the first time is loaded (with what it names in turn), as at boot.
+func TestReloadLoadsNewlyNamedUnits(t *testing.T) {
+	root := t.TempDir()
+	writeUnit(t, root, "a.target", "[Unit]\nDescription=a\n")
+	m, _ := newTestManager(t, root)
+	m.mu.Lock()
+	if _, err := m.get("a.target"); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Unlock()
+	writeUnit(t, root, "a.target", "[Unit]\nAfter=b.service\n")
+	writeUnit(t, root, "b.service", "[Unit]\nAfter=c.service\n[Service]\nExecStart=/bin/true\n")
+	writeUnit(t, root, "c.service", "[Service]\nExecStart=/bin/true\n")
+	if err := m.ReloadUnits(); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range []string{"b.service", "c.service"} {
+		if us := m.units[n]; us == nil || us.u.LoadState != unit.Loaded {
+			t.Errorf("%s not loaded after the reload: %+v", n, us)
+		}
+	}
+}

@@ -761,6 +761,23 @@ func (m *Manager) ReloadUnits() error {
 		us.u = u
 		m.loader.noteNames(us)
 	}
+	// What the reloaded files name now and nothing named before is loaded too, as at
+	// boot (upstream loads a unit's dependencies on every load).
+	var named []string
+	for _, us := range m.units {
+		if us.u.LoadState == unit.Loaded || us.u.LoadState == unit.BadSetting {
+			for _, l := range referencedLists(us.u) {
+				named = append(named, l...)
+			}
+		}
+	}
+	for _, n := range named {
+		if _, known := m.units[m.loader.id(n)]; !known {
+			if _, err := m.loadUnit(n); err != nil {
+				m.log.Debug("referenced unit cannot be loaded", "unit", n, "err", err)
+			}
+		}
+	}
 	for _, us := range m.units {
 		m.canonicalize(us.u)
 	}
