@@ -135,3 +135,9 @@ func ValidArch(name string) bool {
 	_, ok := archByName[name]
 	return ok || name == "native"
 }
+
+// Members lists a group's direct members (system calls and nested
+// @groups) as upstream lists them, nil for an unknown group.
+func Members(group string) []string {
+	return append([]string(nil), groups[group]...)
+}

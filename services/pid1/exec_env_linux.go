@@ -221,6 +221,9 @@ func readDirNames(dirfd int) ([]string, error) {
 // RuntimeDirectoryPreserve=restart they survive automatic restarts only.
 func (m *Manager) removeRuntimeDirs(us *unitState, restarting bool) {
 	s := us.u.Service
+	if !restarting {
+		m.removePrivateTmp(us)
+	}
 	if s.RuntimeDirectoryPreserve == "yes" || (s.RuntimeDirectoryPreserve == "restart" && restarting) {
 		return
 	}
@@ -434,7 +437,8 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 		}
 		path = p
 	}
-	if len(fds) > 0 || envMap["WATCHDOG_USEC"] != "" {
+	sandboxed := sandboxNeeded(us.u.Service) // the sandbox shim sets LISTEN_PID and WATCHDOG_PID too
+	if !sandboxed && (len(fds) > 0 || envMap["WATCHDOG_USEC"] != "") {
 		// LISTEN_PID and WATCHDOG_PID must be the service's own pid, which
 		// only the child knows: exec through the shim, which sets them and
 		// execs path (the pid stays the same).
@@ -482,7 +486,16 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 		defer unix.Close(cfd)
 		sys.UseCgroupFD, sys.CgroupFD = true, cfd
 	}
-	pid, err := forkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys}, commandPrivileges(us.u.Service, c))
+	attr, prv := &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys}, commandPrivileges(us.u.Service, c)
+	if sandboxed {
+		var done func()
+		if path, argv, prv, done, err = m.sandboxLaunch(us, c, path, argv, attr, prv); err != nil {
+			r.Close()
+			return 0, err
+		}
+		defer done()
+	}
+	pid, err := forkExec(path, argv, attr, prv)
 	if err != nil {
 		r.Close()
 		return 0, err
