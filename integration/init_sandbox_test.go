@@ -4,9 +4,11 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -223,15 +225,16 @@ func TestInitUnitsSecurityPrivileges(t *testing.T) {
 	initStop(t, cmd, done)
 }
 
-// TestInitUnitsSecuritySeccomp: a call outside SystemCallFilter= kills the service with
-// SIGSYS; SystemCallErrorNumber= makes it fail instead; an allow list of @system-service runs
+// TestInitUnitsSecuritySeccomp: a call in a SystemCallFilter= deny list kills the service
+// with SIGSYS (after the shell ran under the same filter); SystemCallErrorNumber= makes it fail instead; an allow list of @system-service runs
 // a shell; RestrictAddressFamilies=AF_UNIX refuses AF_INET (bash's /dev/tcp).
 func TestInitUnitsSecuritySeccomp(t *testing.T) {
 	harness.NeedRoot(t, "running services as root")
 	bin := harness.Binary(t, "cmd/init")
 	root := initRoot(t)
 	initWriteUnit(t, root, "default.target", "[Unit]\nWants=killed.service errno.service allow.service inet.service unix.service\n")
-	initWriteUnit(t, root, "killed.service", "[Service]\nType=oneshot\nSystemCallFilter=~@system-service\nSystemCallFilter=~uname\nExecStart=/bin/uname\n")
+	initWriteUnit(t, root, "killed.service", "[Service]\nType=oneshot\nSystemCallFilter=~@obsolete @debug\nSystemCallFilter=~uname\n"+
+		"ExecStart=/bin/sh -c 'echo before; exec uname'\n")
 	initWriteUnit(t, root, "errno.service", "[Service]\nType=oneshot\nSystemCallFilter=~uname\nSystemCallErrorNumber=EPERM\n"+
 		"ExecStart=/bin/sh -c 'uname 2>&1 | sed \"s/.*: /uname: /\"; echo done'\n")
 	initWriteUnit(t, root, "allow.service", "[Service]\nType=oneshot\nSystemCallFilter=@system-service\nSystemCallArchitectures=native\n"+
@@ -246,6 +249,9 @@ func TestInitUnitsSecuritySeccomp(t *testing.T) {
 	em := u.Runtime.Service.ExecMain
 	if em == nil || em.Code == nil || (*em.Code != 2 && *em.Code != 3) || em.Status == nil || *em.Status != 31 {
 		t.Errorf("killed.service: want killed by SIGSYS (31), got %+v (result %s)", em, u.Runtime.Service.Result)
+	}
+	if !strings.Contains(log.String(), "killed.service: before\n") {
+		t.Errorf("killed.service: the shell did not run before uname:\n%s", log.String())
 	}
 	if lines := initUnitOutput(t, log, "errno.service"); !slices.Contains(lines, "uname: Operation not permitted") {
 		t.Errorf("errno.service: uname did not fail with EPERM: %q", lines)
@@ -300,5 +306,60 @@ func TestInitUnitsSecuritySyscallGroups(t *testing.T) {
 	}
 	if len(ours) != len(theirs) {
 		t.Errorf("%d groups, upstream has %d", len(ours), len(theirs))
+	}
+}
+
+// TestInitUnitsSecurityDynamicUser: DynamicUser= runs the service as a uid from upstream's
+// range 61184–65519 (gid the same), recorded while it runs and released at the stop; its
+// StateDirectory= lives in /var/lib/private with the symlink /var/lib/NAME, writable to it;
+// the implied ProtectSystem=strict and NoNewPrivileges= hold.
+func TestInitUnitsSecurityDynamicUser(t *testing.T) {
+	harness.NeedRoot(t, "allocating users and mount namespaces")
+	bin := harness.Binary(t, "cmd/init")
+	root, err := os.MkdirTemp("/run", "stead-sandbox-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	initWriteUnit(t, root, "default.target", "[Unit]\nWants=dyn.service\n")
+	initWriteUnit(t, root, "dyn.service", `[Service]
+Type=oneshot
+RemainAfterExit=yes
+DynamicUser=yes
+StateDirectory=dyn
+ExecStart=/bin/sh -c 'echo uid=$(id -u) gid=$(id -g); grep NoNewPrivs /proc/self/status; echo x > $STATE_DIRECTORY/file && echo state writable; touch /usr/stead-dyn 2>/dev/null || echo usr read-only; echo done'
+`)
+	cmd, done, log := startHostInit(t, bin, root)
+	lines := initUnitOutput(t, log, "dyn.service")
+	var uid, gid int
+	for _, l := range lines {
+		fmt.Sscanf(l, "uid=%d gid=%d", &uid, &gid)
+	}
+	if uid < 61184 || uid > 65519 || gid != uid {
+		t.Errorf("dyn.service ran as uid %d gid %d, want one uid from 61184–65519 for both: %q", uid, gid, lines)
+	}
+	for _, want := range []string{"NoNewPrivs:\t1", "state writable", "usr read-only"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("dyn.service: no line %q in %q", want, lines)
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(root, "var/lib/dyn")); err != nil || target != "private/dyn" {
+		t.Errorf("/var/lib/dyn: symlink to %q, %v; want private/dyn", target, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(root, "var/lib/private/dyn/file"), &st); err != nil || int(st.Uid) != uid {
+		t.Errorf("state file: owner %d, %v; want %d", st.Uid, err, uid)
+	}
+	if err := syscall.Stat(filepath.Join(root, "var/lib/private"), &st); err != nil || st.Mode&0o777 != 0o700 {
+		t.Errorf("/var/lib/private: mode %o, %v; want 0700", st.Mode&0o777, err)
+	}
+	record := filepath.Join(root, "run/systemd/dynamic-uid", strconv.Itoa(uid))
+	if b, err := os.ReadFile(record); err != nil || strings.TrimSpace(string(b)) != "dyn" {
+		t.Errorf("uid record %s: %q, %v; want the name dyn", record, b, err)
+	}
+	initStop(t, cmd, done)
+	if _, err := os.Stat(record); err == nil {
+		t.Errorf("uid %d still recorded after the stop", uid)
 	}
 }

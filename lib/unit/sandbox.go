@@ -197,6 +197,8 @@ type Sandbox struct {
 	CacheDirectory         []string
 	LogsDirectory          []string
 	ConfigurationDirectory []string
+	// Their modes (default 0755).
+	CacheDirectoryMode, LogsDirectoryMode, ConfigurationDirectoryMode uint32
 
 	SystemCallFilter        SyscallSet
 	SystemCallLog           SyscallSet
@@ -316,6 +318,9 @@ func (u *Unit) parseSandbox(s *Service, report func(error)) {
 	x.CacheDirectory = u.dirs("CacheDirectory", report)
 	x.LogsDirectory = u.dirs("LogsDirectory", report)
 	x.ConfigurationDirectory = u.dirs("ConfigurationDirectory", report)
+	x.CacheDirectoryMode = u.mode("Service", "CacheDirectoryMode", 0o755, report)
+	x.LogsDirectoryMode = u.mode("Service", "LogsDirectoryMode", 0o755, report)
+	x.ConfigurationDirectoryMode = u.mode("Service", "ConfigurationDirectoryMode", 0o755, report)
 
 	x.SystemCallFilter = u.syscallSet("SystemCallFilter", true, report)
 	x.SystemCallLog = u.syscallSet("SystemCallLog", false, report)

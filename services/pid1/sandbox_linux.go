@@ -190,9 +190,10 @@ func (m *Manager) mountPlan(us *unitState) ([]mountOp, error) {
 		add(mountOp{Path: host(p.Path), Kind: "inaccessible", Optional: p.Optional})
 	}
 	// The service's own directories stay writable (ProtectSystem=strict).
-	for _, d := range managedDirs(s) {
-		add(mountOp{Path: m.hostPath(d), Kind: "rw", Optional: true})
+	for _, d := range serviceDirs(s) {
+		add(mountOp{Path: m.hostPath(filepath.Join(d.base, d.rel)), Kind: "rw", Optional: true})
 	}
+	ops = append(ops, m.privateDirOps(s)...)
 	switch x.PrivateTmp {
 	case "yes":
 		dirs, err := m.privateTmpDirs(us)
@@ -283,23 +284,6 @@ func pathDepth(p string) int {
 		return 0
 	}
 	return strings.Count(p, "/")
-}
-
-// managedDirs are the absolute paths of a service's RuntimeDirectory=,
-// StateDirectory=, CacheDirectory=, LogsDirectory= and
-// ConfigurationDirectory=.
-func managedDirs(s *unit.Service) []string {
-	var out []string
-	for _, set := range []struct {
-		base string
-		dirs []string
-	}{{"/run", s.RuntimeDirectory}, {"/var/lib", s.StateDirectory}, {"/var/cache", s.Sandbox.CacheDirectory},
-		{"/var/log", s.Sandbox.LogsDirectory}, {"/etc", s.Sandbox.ConfigurationDirectory}} {
-		for _, d := range set.dirs {
-			out = append(out, filepath.Join(set.base, d))
-		}
-	}
-	return out
 }
 
 // inaccessibleDir is where the nodes that InaccessiblePaths= mounts over
