@@ -135,7 +135,9 @@ InaccessiblePaths=`+root+`/secret
 TemporaryFileSystem=`+root+`/data:ro
 BindReadOnlyPaths=`+root+`/data/file:`+root+`/rw/bound
 PrivateUsers=yes
-ExecStart=/bin/sh -c 'touch /usr/stead-sandbox-test 2>&1 | sed "s|.*: |usr: |"; ls -A /tmp | wc -l | sed "s/^/tmp entries: /"; touch /tmp/x && echo tmp writable; touch `+root+`/rw/x && echo rw writable; touch $STATE_DIRECTORY/x && echo state writable; cat `+root+`/secret/file 2>&1 | sed "s|.*: |secret: |"; ls -A `+root+`/data | wc -l | sed "s/^/data entries: /"; cat `+root+`/rw/bound; echo y 2>/dev/null >> `+root+`/rw/bound || echo bound: not writable; ls /home 2>&1 | wc -l | sed "s/^/home entries: /"; echo done'
+ProtectProc=invisible
+ProcSubset=pid
+ExecStart=/bin/sh -c 'test -e /proc/meminfo && echo meminfo visible || echo meminfo hidden; test -e /proc/self/status && echo self visible; touch /usr/stead-sandbox-test 2>&1 | sed "s|.*: |usr: |"; ls -A /tmp | wc -l | sed "s/^/tmp entries: /"; touch /tmp/x && echo tmp writable; touch `+root+`/rw/x && echo rw writable; touch $STATE_DIRECTORY/x && echo state writable; cat `+root+`/secret/file 2>&1 | sed "s|.*: |secret: |"; ls -A `+root+`/data | wc -l | sed "s/^/data entries: /"; cat `+root+`/rw/bound; echo y 2>/dev/null >> `+root+`/rw/bound || echo bound: not writable; ls /home 2>&1 | wc -l | sed "s/^/home entries: /"; echo done'
 `)
 	initWriteUnit(t, root, "devs.service", `[Service]
 Type=oneshot
@@ -151,7 +153,7 @@ ExecStart=/bin/sh -c 'echo dev: $(ls /dev | tr "\n" " "); echo links: $(tail -n 
 	lines := initUnitOutput(t, log, "strict.service")
 	for _, want := range []string{"usr: Read-only file system", "tmp entries: 0", "tmp writable", "rw writable",
 		"state writable", "secret: No such file or directory", "data entries: 0", "data",
-		"bound: not writable", "home entries: 0"} {
+		"bound: not writable", "home entries: 0", "meminfo hidden", "self visible"} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("strict.service: no line %q in:\n%s", want, strings.Join(lines, "\n"))
 		}
@@ -232,7 +234,9 @@ func TestInitUnitsSecuritySeccomp(t *testing.T) {
 	harness.NeedRoot(t, "running services as root")
 	bin := harness.Binary(t, "cmd/init")
 	root := initRoot(t)
-	initWriteUnit(t, root, "default.target", "[Unit]\nWants=killed.service errno.service allow.service inet.service unix.service\n")
+	initWriteUnit(t, root, "default.target", "[Unit]\nWants=killed.service errno.service allow.service inet.service unix.service ns.service\n")
+	initWriteUnit(t, root, "ns.service", "[Service]\nType=oneshot\nRestrictNamespaces=~net\n"+
+		"ExecStart=/bin/sh -c 'unshare -n true 2>&1 | sed \"s|.*: |unshare net: |\"; unshare -u true && echo unshare uts ok; echo done'\n")
 	initWriteUnit(t, root, "killed.service", "[Service]\nType=oneshot\nSystemCallFilter=~@obsolete @debug\nSystemCallFilter=~uname\n"+
 		"ExecStart=/bin/sh -c 'echo before; exec uname'\n")
 	initWriteUnit(t, root, "errno.service", "[Service]\nType=oneshot\nSystemCallFilter=~uname\nSystemCallErrorNumber=EPERM\n"+
@@ -261,6 +265,9 @@ func TestInitUnitsSecuritySeccomp(t *testing.T) {
 	}
 	if lines := initUnitOutput(t, log, "inet.service"); !hasLine(lines, "Address family not supported by protocol") {
 		t.Errorf("inet.service: AF_INET was not refused: %q", lines)
+	}
+	if lines := initUnitOutput(t, log, "ns.service"); !slices.Contains(lines, "unshare net: Operation not permitted") || !slices.Contains(lines, "unshare uts ok") {
+		t.Errorf("ns.service: RestrictNamespaces=~net should refuse only a network namespace: %q", lines)
 	}
 	if lines := initUnitOutput(t, log, "unix.service"); !hasLine(lines, "Connection refused") {
 		t.Errorf("unix.service: with AF_INET allowed the connection should be refused by the peer: %q", lines)

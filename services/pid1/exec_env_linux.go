@@ -486,15 +486,15 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 		sys.UseCgroupFD, sys.CgroupFD = true, cfd
 	}
 	attr, prv := &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys}, commandPrivileges(us.u.Service, c)
+	done := func(err error) error { return err }
 	if sandboxed {
-		var done func()
 		if path, argv, prv, done, err = m.sandboxLaunch(us, c, path, argv, attr, prv); err != nil {
 			r.Close()
 			return 0, err
 		}
-		defer done()
 	}
 	pid, err := forkExec(path, argv, attr, prv)
+	err = done(err)
 	if err != nil {
 		r.Close()
 		return 0, err

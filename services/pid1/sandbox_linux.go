@@ -468,8 +468,8 @@ func sortedKeys(m map[string]int) []string {
 // unshared by the fork. The credential switch and the privileges move
 // into the spec (the shim needs the manager's privileges first), so the
 // returned privileges leave the fork alone. done closes the memfd once
-// the child is forked.
-func (m *Manager) sandboxLaunch(us *unitState, c unit.ExecCommand, path string, argv []string, attr *syscall.ProcAttr, p privileges) (string, []string, privileges, func(), error) {
+// the child is forked and says which settings a failed fork was for.
+func (m *Manager) sandboxLaunch(us *unitState, c unit.ExecCommand, path string, argv []string, attr *syscall.ProcAttr, p privileges) (string, []string, privileges, func(error) error, error) {
 	if extra := p.ambient &^ p.bounding; extra != 0 {
 		return "", nil, p, nil, fmt.Errorf("AmbientCapabilities=: %s is not in CapabilityBoundingSet=", unit.CapabilityName(extra.Numbers()[0]))
 	}
@@ -497,5 +497,27 @@ func (m *Manager) sandboxLaunch(us *unitState, c unit.ExecCommand, path string, 
 	attr.Sys.Credential = nil
 	attr.Sys.Unshareflags |= unshare
 	shimArgs := append(append(append([]string{}, m.cfg.ShimArgv...), "--sandbox-fd="+strconv.Itoa(len(attr.Files)-1), path), argv...)
-	return m.cfg.ShimArgv[0], shimArgs, privileges{bounding: unit.AllCaps}, func() { f.Close() }, nil
+	done := func(err error) error {
+		f.Close()
+		if err != nil && unshare != 0 {
+			return fmt.Errorf("creating the service's namespaces (%s): %w", namespaceSettings(unshare), err)
+		}
+		return err
+	}
+	return m.cfg.ShimArgv[0], shimArgs, privileges{bounding: unit.AllCaps}, done, nil
+}
+
+// namespaceSettings names the settings behind a set of CLONE_NEW* flags.
+func namespaceSettings(flags uintptr) string {
+	var out []string
+	if flags&unix.CLONE_NEWNS != 0 {
+		out = append(out, "mount namespace: ProtectSystem=, PrivateTmp=, …")
+	}
+	if flags&unix.CLONE_NEWNET != 0 {
+		out = append(out, "PrivateNetwork=")
+	}
+	if flags&unix.CLONE_NEWUTS != 0 {
+		out = append(out, "ProtectHostname=")
+	}
+	return strings.Join(out, "; ")
 }
