@@ -228,8 +228,10 @@ func TestInitUnitsSecurityPrivileges(t *testing.T) {
 }
 
 // TestInitUnitsSecuritySeccomp: a call in a SystemCallFilter= deny list kills the service
-// with SIGSYS (after the shell ran under the same filter); SystemCallErrorNumber= makes it fail instead; an allow list of @system-service runs
-// a shell; RestrictAddressFamilies=AF_UNIX refuses AF_INET (bash's /dev/tcp).
+// with SIGSYS (after the shell ran under the same filter); SystemCallErrorNumber= makes it
+// fail instead; an allow list of @system-service with every Restrict*= runs a shell;
+// RestrictAddressFamilies=AF_UNIX refuses AF_INET (bash's /dev/tcp); RestrictNamespaces=~net
+// refuses a network namespace but not a UTS one (util-linux unshare).
 func TestInitUnitsSecuritySeccomp(t *testing.T) {
 	harness.NeedRoot(t, "running services as root")
 	bin := harness.Binary(t, "cmd/init")
