@@ -309,8 +309,8 @@ func (u *Unit) parseSandbox(s *Service, report func(error)) {
 	x.ProtectKernelTunables = u.boolean("Service", "ProtectKernelTunables", false, report)
 	x.ProtectKernelModules = u.boolean("Service", "ProtectKernelModules", false, report)
 	x.ProtectKernelLogs = u.boolean("Service", "ProtectKernelLogs", false, report)
-	x.ProtectControlGroups = u.boolean("Service", "ProtectControlGroups", false, report)
-	x.ProtectHostname = u.boolean("Service", "ProtectHostname", false, report)
+	x.ProtectControlGroups = u.boolOrStronger("ProtectControlGroups", []string{"private", "strict"}, report)
+	x.ProtectHostname = u.boolOrStronger("ProtectHostname", []string{"private"}, report)
 	x.ProtectClock = u.boolean("Service", "ProtectClock", false, report)
 	x.ProtectProc = u.enum("Service", "ProtectProc", "", []string{"default", "noaccess", "invisible", "ptraceable"}, report)
 	x.ProcSubset = u.enum("Service", "ProcSubset", "", []string{"all", "pid"}, report)
@@ -406,6 +406,35 @@ func (u *Unit) boolOrWord(key string, words map[string]string, report func(error
 		return "yes"
 	}
 	return ""
+}
+
+// boolOrStronger reads a boolean setting that upstream also accepts some
+// words for, which init applies as "yes" and says so: never less than
+// asked, no silent downgrade.
+func (u *Unit) boolOrStronger(key string, words []string, report func(error)) bool {
+	e, ok := u.File.Lookup("Service", key)
+	if !ok || e.Value == "" {
+		return false
+	}
+	v := e.Value
+	if w, _, _ := strings.Cut(v, ":"); key == "ProtectHostname" && (w == "yes" || w == "private") {
+		v = w // "yes:NAME": the name is not set
+	}
+	for _, w := range words {
+		if v == w {
+			report(e.Wrap(fmt.Errorf("%q is applied as \"yes\" by this init", e.Value)))
+			return true
+		}
+	}
+	if v != e.Value {
+		report(e.Wrap(fmt.Errorf("%q is applied as %q by this init (no hostname is set)", e.Value, v)))
+	}
+	b, err := conf.ParseBool(v)
+	if err != nil {
+		report(e.Wrap(err))
+		return false
+	}
+	return b
 }
 
 // secureBitNames are SecureBits= words and their bits.
@@ -723,3 +752,26 @@ func ErrnoNumber(s string) (int, error) {
 	}
 	return 0, &conf.ValueError{Type: "error number", Value: s}
 }
+
+// SandboxKeys lists the [Service] settings parseSandbox reads, for tables
+// of known settings; UnsupportedExecKeys those it reports as not
+// supported.
+func SandboxKeys() []string {
+	out := []string{"UMask", "Nice", "OOMScoreAdjust", "SecureBits", "IOSchedulingClass", "IOSchedulingPriority",
+		"CPUSchedulingPolicy", "CPUSchedulingPriority", "CPUSchedulingResetOnFork", "PrivateTmp", "ProtectSystem",
+		"ProtectHome", "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "TemporaryFileSystem", "BindPaths",
+		"BindReadOnlyPaths", "PrivateDevices", "PrivateNetwork", "ProtectKernelTunables", "ProtectKernelModules",
+		"ProtectKernelLogs", "ProtectControlGroups", "ProtectHostname", "ProtectClock", "ProtectProc", "ProcSubset",
+		"RestrictNamespaces", "CacheDirectory", "LogsDirectory", "ConfigurationDirectory", "CacheDirectoryMode",
+		"LogsDirectoryMode", "ConfigurationDirectoryMode", "SystemCallFilter", "SystemCallLog",
+		"SystemCallArchitectures", "SystemCallErrorNumber", "RestrictAddressFamilies", "MemoryDenyWriteExecute",
+		"LockPersonality", "RestrictRealtime", "RestrictSUIDSGID", "DynamicUser"}
+	for _, k := range rlimitKinds {
+		out = append(out, "Limit"+k.name)
+	}
+	return out
+}
+
+// UnsupportedExecKeys lists the upstream exec settings init reports as not
+// supported.
+func UnsupportedExecKeys() []string { return append([]string(nil), unsupportedExec...) }

@@ -190,6 +190,17 @@ func TestRestrictSettings(t *testing.T) {
 	}
 }
 
+func TestStrongerWordsApplyAsYes(t *testing.T) {
+	s, warns := parseSandboxText(t, "ProtectControlGroups=strict\nProtectHostname=yes:box")
+	if !s.Sandbox.ProtectControlGroups || !s.Sandbox.ProtectHostname || len(warns) != 2 {
+		t.Errorf("cgroups %v hostname %v warnings %q", s.Sandbox.ProtectControlGroups, s.Sandbox.ProtectHostname, warns)
+	}
+	s, warns = parseSandboxText(t, "ProtectControlGroups=no\nProtectHostname=maybe")
+	if s.Sandbox.ProtectControlGroups || s.Sandbox.ProtectHostname || len(warns) != 1 {
+		t.Errorf("cgroups %v hostname %v warnings %q", s.Sandbox.ProtectControlGroups, s.Sandbox.ProtectHostname, warns)
+	}
+}
+
 func TestDynamicUserImplies(t *testing.T) {
 	s, _ := parseSandboxText(t, "DynamicUser=yes\nProtectSystem=full")
 	x := s.Sandbox
@@ -236,4 +247,32 @@ func FuzzSandbox(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every key of SandboxKeys is read: a unit setting each one to a bad value gets a warning
+// for it.
+func TestSandboxKeysAreRead(t *testing.T) {
+	var text strings.Builder
+	for _, k := range SandboxKeys() {
+		v := "\x01bad"
+		if strings.HasSuffix(k, "Directory") {
+			v = "../bad" // any other word is a fine directory name
+		}
+		text.WriteString(k + "=" + v + "\n")
+	}
+	_, warns := parseSandboxText(t, text.String())
+	joined := strings.Join(warns, "\n")
+	missing := 0
+	for _, k := range SandboxKeys() {
+		if !strings.Contains(joined, ": "+k+": ") {
+			missing++
+			t.Logf("no warning for %s", k)
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d settings of SandboxKeys are not read", missing)
+	}
+	if slices.ContainsFunc(UnsupportedExecKeys(), func(k string) bool { return slices.Contains(SandboxKeys(), k) }) {
+		t.Error("a setting is both read and reported as unsupported")
+	}
 }
