@@ -248,6 +248,12 @@ func (m *Manager) mountPlan(us *unitState) ([]mountOp, error) {
 			"/proc/latency_stats", "/proc/mtrr", "/proc/scsi", "/proc/sys", "/proc/sysrq-trigger", "/proc/timer_stats", "/sys"} {
 			add(mountOp{Path: p, Kind: "ro", Optional: true})
 		}
+		add(mountOp{Path: "/sys/fs/bpf", Kind: "ro", Optional: true})
+		// The cgroup tree stays writable (ProtectControlGroups= protects
+		// it), as upstream: a service manages its own cgroups, oomd kills
+		// through cgroup.kill.
+		add(mountOp{Path: "/sys/fs/cgroup", Kind: "rw", Optional: true})
+		add(mountOp{Path: "/sys/fs/selinux", Kind: "rw", Optional: true})
 		for _, p := range []string{"/proc/kallsyms", "/proc/kcore", "/sys/kernel/debug", "/sys/kernel/tracing"} {
 			add(mountOp{Path: p, Kind: "inaccessible", Optional: true})
 		}

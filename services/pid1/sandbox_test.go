@@ -23,6 +23,7 @@ InaccessiblePaths=-/secret
 PrivateTmp=yes
 PrivateDevices=yes
 ProtectKernelTunables=yes
+ProtectControlGroups=yes
 `)
 	us.rt.invocationID = "0123456789abcdef0123456789abcdef"
 	ops, err := m.mountPlan(us)
@@ -44,6 +45,11 @@ ProtectKernelTunables=yes
 		if _, ok := idx[want]; !ok {
 			t.Errorf("no step %q in %+v", want, ops)
 		}
+	}
+	// ProtectKernelTunables= leaves the cgroup tree writable; ProtectControlGroups= (later)
+	// makes it read-only.
+	if i, ok := idx["rw /sys/fs/cgroup"]; !ok || idx["ro /sys"] > i || idx["ro /sys/fs/cgroup"] < i {
+		t.Errorf("cgroup steps out of order: %v", idx)
 	}
 	if idx["rw /dev"] > idx["private-dev /dev"] {
 		t.Error("the private /dev comes before /dev is made writable again")
