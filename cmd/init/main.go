@@ -41,7 +41,9 @@ Debugging:
                            --address=ADDR overrides unix:/run/systemd/io.systemd.Manager
 
 Internal:
-     --exec-shim PATH ARGV0 [ARG…]  Set LISTEN_PID to our pid and execute PATH
+     --exec-shim [--sandbox-fd=N] PATH ARGV0 [ARG…]
+                    Set LISTEN_PID to our pid, apply the sandbox settings
+                    read from fd N, and execute PATH
      --deserialize=FD  Take over the state the previous incarnation wrote to FD
                        (daemon-reexec, soft-reboot)
 `
@@ -50,7 +52,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "--exec-shim" {
 		err := pid1.ExecShim(os.Args[2:])
 		fmt.Fprintln(os.Stderr, "init --exec-shim:", err)
-		os.Exit(203) // systemd's EXIT_EXEC
+		os.Exit(pid1.ShimExitStatus(err)) // systemd's EXIT_EXEC, or the sandbox step that failed
 	}
 	if len(os.Args) > 1 && os.Args[1] == "--call" {
 		os.Exit(call(os.Args[2:]))

@@ -32,6 +32,8 @@ func TestEscapePath(t *testing.T) {
 	}
 }
 
+// loadMount loads one unit file (a mount unit, or any other) through Load from a temporary
+// root and returns it with its warnings.
 func loadMount(t *testing.T, name, body string) (*Unit, []error) {
 	t.Helper()
 	root := t.TempDir()

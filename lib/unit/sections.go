@@ -90,6 +90,8 @@ type Service struct {
 	// NoNewPrivileges=.
 	AmbientCapabilities, CapabilityBoundingSet CapSet
 	NoNewPrivileges                            bool
+	// Execution security (sandbox.go): limits, namespaces, seccomp.
+	Sandbox Sandbox
 }
 
 // Listen is one Listen*= line of a socket unit.
@@ -517,6 +519,7 @@ func (u *Unit) parseService(report func(error)) bool {
 	s.Watchdog = u.timespan("Service", "WatchdogSec", 0, report)
 	u.parseStdio(s, report)
 	u.parseSecurity(s, report)
+	u.parseSandbox(s, report)
 	fdStoreMax, _ := u.File.Lookup("Service", "FileDescriptorStoreMax")
 	conf.Set(&s.FileDescriptorStoreMax, fdStoreMax, unsignedInt, report)
 	s.FileDescriptorStorePreserve = u.preserveMode("FileDescriptorStorePreserve", "restart", report)

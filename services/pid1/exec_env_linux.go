@@ -48,10 +48,9 @@ type execState struct {
 // in between without m.mu, and creates its cgroup. Each runs once per
 // start. m.mu held.
 func (m *Manager) prepareExec(us *unitState) error {
-	s := us.u.Service
 	// Nothing of the last activation may be signalled or reused meanwhile.
 	us.svc.ex.pgid, us.svc.ex.cgroup, us.svc.ex.credsDir = 0, "", ""
-	id, err := resolveIdentity(m.cfg.Root, s.User, s.Group, s.SupplementaryGroups)
+	id, err := m.serviceIdentity(us) // User=/Group=, or DynamicUser= (dynamicuser_linux.go)
 	if err != nil {
 		return err
 	}
@@ -68,22 +67,20 @@ func (m *Manager) finishExec(us *unitState, cc collectedCredentials) error {
 	return m.setupCgroup(us)
 }
 
-// makeDirs creates RuntimeDirectory= under /run and StateDirectory= under
-// /var/lib (in the root): parents owned by root with mode 0755, each
-// directory itself with its *DirectoryMode= and owned by the user and group
-// the service runs as.
+// makeDirs creates RuntimeDirectory= under /run, StateDirectory= under
+// /var/lib, CacheDirectory= under /var/cache, LogsDirectory= under /var/log
+// and ConfigurationDirectory= under /etc (in the root; with DynamicUser=
+// the first three in a private/ subdirectory and a symlink to it):
+// parents owned by root with mode 0755, each directory itself with its
+// *DirectoryMode= and owned by the user and group the service runs as.
 func (m *Manager) makeDirs(us *unitState) error {
-	s := us.u.Service
 	uid, gid := us.svc.ex.id.owner()
-	for _, set := range []struct {
-		base string
-		dirs []string
-		mode uint32
-	}{{"/run", s.RuntimeDirectory, s.RuntimeDirectoryMode}, {"/var/lib", s.StateDirectory, s.StateDirectoryMode}} {
-		for _, d := range set.dirs {
-			if err := mkdirBelow(m.hostPath(set.base), d, set.mode, uid, gid); err != nil {
-				return fmt.Errorf("%s: %w", filepath.Join(set.base, d), err)
-			}
+	for _, d := range serviceDirs(us.u.Service) { // sandbox_linux.go
+		if err := mkdirBelow(m.hostPath(d.base), d.rel, d.mode, uid, gid); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(d.base, d.rel), err)
+		}
+		if err := m.linkPrivateDir(d); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -221,6 +218,9 @@ func readDirNames(dirfd int) ([]string, error) {
 // RuntimeDirectoryPreserve=restart they survive automatic restarts only.
 func (m *Manager) removeRuntimeDirs(us *unitState, restarting bool) {
 	s := us.u.Service
+	if !restarting {
+		m.releaseSandbox(us) // PrivateTmp= directories, the DynamicUser= uid
+	}
 	if s.RuntimeDirectoryPreserve == "yes" || (s.RuntimeDirectoryPreserve == "restart" && restarting) {
 		return
 	}
@@ -267,7 +267,9 @@ func (m *Manager) environment(us *unitState, main bool, extra []string) ([]strin
 	for _, d := range []struct {
 		name, base string
 		dirs       []string
-	}{{"RUNTIME_DIRECTORY", "/run", s.RuntimeDirectory}, {"STATE_DIRECTORY", "/var/lib", s.StateDirectory}} {
+	}{{"RUNTIME_DIRECTORY", "/run", s.RuntimeDirectory}, {"STATE_DIRECTORY", "/var/lib", s.StateDirectory},
+		{"CACHE_DIRECTORY", "/var/cache", s.Sandbox.CacheDirectory}, {"LOGS_DIRECTORY", "/var/log", s.Sandbox.LogsDirectory},
+		{"CONFIGURATION_DIRECTORY", "/etc", s.Sandbox.ConfigurationDirectory}} {
 		var ps []string
 		for _, x := range d.dirs {
 			ps = append(ps, m.hostPath(filepath.Join(d.base, x)))
@@ -434,7 +436,8 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 		}
 		path = p
 	}
-	if len(fds) > 0 || envMap["WATCHDOG_USEC"] != "" {
+	sandboxed := sandboxNeeded(us.u.Service) // the sandbox shim sets LISTEN_PID and WATCHDOG_PID too
+	if !sandboxed && (len(fds) > 0 || envMap["WATCHDOG_USEC"] != "") {
 		// LISTEN_PID and WATCHDOG_PID must be the service's own pid, which
 		// only the child knows: exec through the shim, which sets them and
 		// execs path (the pid stays the same).
@@ -482,7 +485,16 @@ func (m *Manager) spawn(us *unitState, c unit.ExecCommand, main bool) (int, erro
 		defer unix.Close(cfd)
 		sys.UseCgroupFD, sys.CgroupFD = true, cfd
 	}
-	pid, err := forkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys}, commandPrivileges(us.u.Service, c))
+	attr, prv := &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys}, commandPrivileges(us.u.Service, c)
+	done := func(err error) error { return err }
+	if sandboxed {
+		if path, argv, prv, done, err = m.sandboxLaunch(us, c, path, argv, attr, prv); err != nil {
+			r.Close()
+			return 0, err
+		}
+	}
+	pid, err := forkExec(path, argv, attr, prv)
+	err = done(err)
 	if err != nil {
 		r.Close()
 		return 0, err

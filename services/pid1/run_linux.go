@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -146,6 +148,16 @@ func (m *Manager) shutdown(timeout time.Duration) {
 // SYSTEMD_EXEC_PID to its own pid — which stays the service's pid across
 // exec — and executes PATH. It returns only on failure.
 func ExecShim(args []string) error {
+	// The sandbox's settings belong to this thread, which execs.
+	runtime.LockOSThread()
+	finish := func() error { return nil }
+	if len(args) > 0 && strings.HasPrefix(args[0], "--sandbox-fd=") {
+		var err error
+		if finish, err = applySandbox(strings.TrimPrefix(args[0], "--sandbox-fd=")); err != nil {
+			return err
+		}
+		args = args[1:]
+	}
 	if len(args) < 2 {
 		return syscall.EINVAL
 	}
@@ -157,5 +169,8 @@ func ExecShim(args []string) error {
 		os.Setenv("WATCHDOG_PID", pid)
 	}
 	os.Setenv("SYSTEMD_EXEC_PID", pid)
+	if err := finish(); err != nil {
+		return err
+	}
 	return syscall.Exec(args[0], args[1:], os.Environ())
 }
