@@ -29,8 +29,8 @@ const imdsSocketPath = "/run/systemd/io.systemd.InstanceMetadata"
 var initVMUnits = map[string]string{
 	"default.target": `[Unit]
 Description=Default target of the VM test system
-Wants=stead-vm-agent.service systemd-imdsd.socket stead-networkd.service lo-up.service sleeper.service echo.socket crash.service bad.service
-After=stead-vm-agent.service systemd-imdsd.socket stead-networkd.service lo-up.service sleeper.service echo.socket
+Wants=stead-vm-agent.service systemd-imdsd.socket systemd-networkd.service lo-up.service sleeper.service echo.socket crash.service bad.service
+After=stead-vm-agent.service systemd-imdsd.socket systemd-networkd.service lo-up.service sleeper.service echo.socket
 `,
 	"lo-up.service": `[Unit]
 Description=Bring the loopback up
@@ -175,9 +175,9 @@ func TestInitVMBoot(t *testing.T) {
 	t.Run("SteadUnits", func(t *testing.T) {
 		// units/ as a distribution installs it, under /usr/lib/systemd/system.
 		for name, want := range map[string]string{
-			"systemd-imdsd.socket":   "active",
-			"systemd-imdsd.service":  "inactive", // until the first client
-			"stead-networkd.service": "active",
+			"systemd-imdsd.socket":     "active",
+			"systemd-imdsd.service":    "inactive", // until the first client
+			"systemd-networkd.service": "active",
 		} {
 			if r := initVMUnit(t, m, name); r.Runtime.ActiveState != want || r.Runtime.LoadState != "loaded" {
 				t.Errorf("%s: %+v, want loaded and %s", name, r.Runtime, want)
@@ -328,7 +328,7 @@ func TestInitVMBoot(t *testing.T) {
 			state[r.Unit] = r.Load + "/" + r.Active
 		}
 		for _, u := range []string{"default.target", "systemd-imdsd.socket", "systemd-imdsd.service",
-			"stead-networkd.service", "stead-vm-agent.service", "sleeper.service"} {
+			"systemd-networkd.service", "stead-vm-agent.service", "sleeper.service"} {
 			if state[u] != "loaded/active" {
 				t.Errorf("list-units: %s is %q, want loaded/active", u, state[u])
 			}
@@ -462,7 +462,7 @@ func TestInitVMDemo(t *testing.T) {
 	for _, re := range []string{
 		`default\.target reached at guest uptime \S+s`,
 		`(?m)^\s*systemd-imdsd\.socket\s+loaded\s+active\s+listening`,
-		`(?m)^\s*stead-networkd\.service\s+loaded\s+active\s+running`,
+		`(?m)^\s*systemd-networkd\.service\s+loaded\s+active\s+running`,
 		`● /run/systemd/io\.systemd\.Manager — init `,
 		`(?m)^\s*io\.systemd\.Manager\s+Describe, .*Reload`,
 		`(?m)^\s*io\.systemd\.Unit\s+List`,

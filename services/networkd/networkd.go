@@ -197,8 +197,26 @@ func (nd *networkd) Run(ctx context.Context, ready func()) error {
 	pctx, stopPublishing := context.WithCancel(ctx)
 	published := make(chan struct{})
 	go func() { defer close(published); nd.svc.publishStates(pctx, nd.log) }()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		err := watchLinks(ctx, nd.log, func() {
+			nd.mu.Lock()
+			defer nd.mu.Unlock()
+			if ctx.Err() != nil {
+				return
+			}
+			if err := nd.apply(); err != nil {
+				nd.log.Warn("configuring a new link", "err", err)
+			}
+		})
+		if err != nil {
+			nd.log.Warn("not watching for new links", "err", err)
+		}
+	}()
 	ready()
 	<-ctx.Done()
+	<-watched
 	nd.shutdown()
 	stopPublishing()
 	<-published
