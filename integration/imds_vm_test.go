@@ -217,6 +217,17 @@ func TestIMDSVMAmazonLocked(t *testing.T) {
 			t.Errorf("nobody's attempts reached the fake cloud (%d requests)", srv.TotalRequests()-before)
 		}
 	})
+	t.Run("Metrics", func(t *testing.T) {
+		// A connection to systemd-imds-metrics.socket starts an imds instance (Accept=yes).
+		out := m.MustRun(t, "/init", "--call", "io.systemd.Metrics.List", "--more",
+			"--address=unix:/run/systemd/report/io.systemd.InstanceMetadata")
+		for _, want := range []string{`"name":"io.systemd.InstanceMetadata.Vendor","value":"amazon-ec2"`,
+			`"name":"io.systemd.InstanceMetadata.Hostname","value":"` + hostname + `"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("metrics lack %s:\n%s", want, out)
+			}
+		}
+	})
 	t.Run("PCR12", func(t *testing.T) {
 		log, err := m.GetFile(context.Background(), pcrextend.LogPath)
 		if err != nil {

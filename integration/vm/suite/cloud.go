@@ -32,9 +32,9 @@ type Cloud struct {
 
 // CloudTarget is the default.target of a cloud boot: everything DefaultTarget wants, and
 // sysinit.target (where the generator links the imds units) and network-online.target, so
-// that reaching default.target means the import has run.
+// that reaching default.target means the import has run, and imds's metrics socket.
 func CloudTarget(tpm bool, extra ...string) string {
-	units := []string{"sysinit.target", "network-online.target"}
+	units := []string{"sysinit.target", "network-online.target", "systemd-imds-metrics.socket"}
 	if tpm {
 		units = append(units, "systemd-pcrextend.socket")
 	}
