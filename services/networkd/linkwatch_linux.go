@@ -11,32 +11,40 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// watchLinks calls added each time the kernel announces a link it had not announced before
-// (or one deleted and created again): a NIC whose driver loads after networkd started, a
-// veth made later. Upstream's networkd configures such links as they appear; without this a
-// link present only after the start stayed unconfigured until a reload. It returns when ctx
-// ends, or at once when the rtnetlink socket cannot be opened.
-func watchLinks(ctx context.Context, log *slog.Logger, added func()) error {
+// linkWatch hears the kernel's link announcements (rtnetlink RTMGRP_LINK). Upstream's networkd
+// configures links as they appear (a NIC whose driver loads after networkd started, a veth made
+// later); without this a link that showed up after the start stayed unconfigured until a
+// reload. It is opened before the first apply, so that no link can appear unheard in between.
+type linkWatch struct {
+	f    *os.File // non-blocking: Read goes through the poller, Close wakes it
+	seen map[int32]bool
+}
+
+func openLinkWatch() (*linkWatch, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK}); err != nil {
 		unix.Close(fd)
-		return err
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "rtnetlink") // non-blocking: Read goes through the poller, Close wakes it
-	go func() { <-ctx.Done(); f.Close() }()
-	seen := map[int32]bool{}
+	return &linkWatch{f: os.NewFile(uintptr(fd), "rtnetlink"), seen: map[int32]bool{}}, nil
+}
+
+// run calls added each time a link is announced that was not announced before (or was
+// deleted and created again), and when announcements were lost; it returns when ctx ends.
+func (w *linkWatch) run(ctx context.Context, log *slog.Logger, added func()) error {
+	go func() { <-ctx.Done(); w.f.Close() }()
 	buf := make([]byte, 64<<10)
 	for {
-		n, err := f.Read(buf)
+		n, err := w.f.Read(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
-			if errors.Is(err, unix.ENOBUFS) { // events were lost: look at every link again
-				log.Debug("link events overran the socket, re-applying")
+			if errors.Is(err, unix.ENOBUFS) { // announcements were lost: look at every link again
+				log.Debug("link announcements overran the socket, applying again")
 				added()
 				continue
 			}
@@ -54,11 +62,11 @@ func watchLinks(ctx context.Context, log *slog.Logger, added func()) error {
 			idx := int32(binary.NativeEndian.Uint32(m.Data[4:8])) // ifinfomsg.ifi_index
 			switch m.Header.Type {
 			case unix.RTM_NEWLINK:
-				if !seen[idx] {
-					seen[idx], fresh = true, true
+				if !w.seen[idx] {
+					w.seen[idx], fresh = true, true
 				}
 			case unix.RTM_DELLINK:
-				delete(seen, idx)
+				delete(w.seen, idx)
 			}
 		}
 		if fresh {

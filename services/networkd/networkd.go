@@ -186,11 +186,18 @@ func newNetworkd(root string, log *slog.Logger, reload func(context.Context) err
 // ctx is done, takes down the relay and the DHCPv4 clients.
 func (nd *networkd) Run(ctx context.Context, ready func()) error {
 	removeStaleTemps(nd.root, nd.log)
+	watch, werr := openLinkWatch()
+	if werr != nil {
+		nd.log.Warn("not watching for new links", "err", werr)
+	}
 	nd.mu.Lock()
 	nd.ctx = ctx
 	err := nd.apply()
 	nd.mu.Unlock()
 	if err != nil {
+		if watch != nil {
+			watch.f.Close()
+		}
 		nd.shutdown()
 		return err
 	}
@@ -200,7 +207,10 @@ func (nd *networkd) Run(ctx context.Context, ready func()) error {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		err := watchLinks(ctx, nd.log, func() {
+		if watch == nil {
+			return
+		}
+		err := watch.run(ctx, nd.log, func() {
 			nd.mu.Lock()
 			defer nd.mu.Unlock()
 			if ctx.Err() != nil {
@@ -211,7 +221,7 @@ func (nd *networkd) Run(ctx context.Context, ready func()) error {
 			}
 		})
 		if err != nil {
-			nd.log.Warn("not watching for new links", "err", err)
+			nd.log.Warn("watching for new links failed", "err", err)
 		}
 	}()
 	ready()
