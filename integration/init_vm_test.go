@@ -437,8 +437,9 @@ func TestInitVMPanicEmergencyShell(t *testing.T) {
 }
 
 // TestInitVMDemo runs integration/demo and checks the tour of the suite it boots in the VM:
-// the units and their states, each Varlink socket under /run/systemd with its interfaces,
-// and the poweroff. (TestVarlinkDemo checks the host part.)
+// the cloud story of an EC2 first boot (vendor, credentials with firstboot.hostname and its
+// value, host name, lockdown, PCR 12), the units and their states, each Varlink socket under
+// /run/systemd with its interfaces, and the poweroff. (TestVarlinkDemo checks the host part.)
 func TestInitVMDemo(t *testing.T) {
 	vm.Prereqs(t)
 	cmd := exec.Command(filepath.Join(harness.RepoRoot(), "integration", "demo"))
@@ -471,6 +472,14 @@ func TestInitVMDemo(t *testing.T) {
 		`● /run/systemd/netif/io\.systemd\.Network — networkd `,
 		`(?m)^\s*systemd-imdsd\.service\s+loaded\s+active\s+running`, // started by its socket
 		`powered off \(SIGRTMIN\+4`,
+		// The cloud story (integration/cmd/stead-demo/vmcloud.go).
+		`vendor from DMI\s+bios_vendor="Amazon EC2" → hwdb → imds: Vendor: amazon-ec2`,
+		`(?m)^\s+firstboot\.hostname\s+"stead-demo-instance"$`,
+		`(?m)^\s+demo\.motd\s+"Welcome to a stead cloud instance"$`,
+		`hostname applied\s+\$ hostname → stead-demo-instance `,
+		`root via imdsd\s+\$ imds --cache=no -K hostname → stead-demo-instance\n`,
+		`nobody direct\s+.*Permission denied`,
+		`PCR 12 \(sha256\)\s+[0-9a-f]{64}\n\s+equals the replay`,
 	} {
 		if !regexp.MustCompile(re).MatchString(tour) {
 			t.Errorf("the VM tour lacks %s:\n%s", re, tour)
