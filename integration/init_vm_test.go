@@ -29,8 +29,8 @@ const imdsSocketPath = "/run/systemd/io.systemd.InstanceMetadata"
 var initVMUnits = map[string]string{
 	"default.target": `[Unit]
 Description=Default target of the VM test system
-Wants=stead-vm-agent.service systemd-imdsd.socket systemd-networkd.service lo-up.service sleeper.service echo.socket crash.service bad.service
-After=stead-vm-agent.service systemd-imdsd.socket systemd-networkd.service lo-up.service sleeper.service echo.socket
+Wants=stead-vm-agent.service systemd-imdsd.socket systemd-networkd-varlink.socket systemd-networkd.service lo-up.service sleeper.service echo.socket crash.service bad.service
+After=stead-vm-agent.service systemd-imdsd.socket systemd-networkd-varlink.socket systemd-networkd.service lo-up.service sleeper.service echo.socket
 `,
 	"lo-up.service": `[Unit]
 Description=Bring the loopback up
