@@ -84,7 +84,8 @@ func imdsVMState(t *testing.T, m *vm.VM, name string) string {
 func imdsVMCheckBoot(t *testing.T, m *vm.VM, prov fakecloud.ProviderInfo, hostname string, creds map[string]string) {
 	t.Run("Generator", func(t *testing.T) {
 		for _, l := range []string{"sysinit.target.wants/systemd-imds-early-network.service",
-			"sockets.target.wants/systemd-imdsd.socket", "sysinit.target.wants/systemd-imds-import.service"} {
+			"sockets.target.wants/systemd-imdsd.socket", "sockets.target.wants/systemd-imds-metrics.socket",
+			"sysinit.target.wants/systemd-imds-import.service"} {
 			m.MustRun(t, "test", "-L", "/run/systemd/generator.early/"+l) // imds-generator writes early links
 		}
 	})

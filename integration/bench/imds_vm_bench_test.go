@@ -186,6 +186,7 @@ func imdsBenchUpstream(root string, prov fakecloud.ProviderInfo, imdsAddr string
 		files[p] = f
 	}
 	for _, u := range []string{"systemd-imdsd.socket", "systemd-imdsd@.service", "systemd-imds-early-network.service",
+		"systemd-imds-metrics.socket", "systemd-imds-metrics@.service",
 		"systemd-imds-import.service", "systemd-networkd.service", "systemd-networkd.socket",
 		"systemd-networkd-varlink.socket", "systemd-networkd-varlink-metrics.socket",
 		"systemd-networkd-resolve-hook.socket", "systemd-networkd-wait-online.service",
