@@ -121,7 +121,7 @@ func FuzzParse(f *testing.F) {
 func TestJSON(t *testing.T) {
 	for _, tc := range []struct {
 		bare, arg, want string
-		ok             bool
+		ok              bool
 	}{
 		{"", "--json=pretty", "pretty", true},
 		{"", "--json=off", "", true},
