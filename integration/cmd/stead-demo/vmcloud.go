@@ -70,8 +70,9 @@ func cloudStory(ctx context.Context, m *vm.VM, srv *fakecloud.Server, tpm bool) 
 	fmt.Printf("  4. hostname applied    $ hostname → %s   (/etc/hostname: %s; from firstboot.hostname)\n", run("hostname"), run("cat", "/etc/hostname"))
 	fmt.Printf("  5. lockdown            systemd.imds.network=locked: %s\n", firstLine(run("sh", "-c", "ip route show table all | grep prohibit")))
 	fmt.Printf("       root via imdsd    $ imds --cache=no -K hostname → %s\n", run("imds", "--cache=no", "-K", "hostname"))
+	// No wget -T: busybox 1.35's crashes with it (docs/vm-harness.md); the kernel refuses at once.
 	fmt.Printf("       nobody direct     $ wget http://169.254.169.254/… → %s\n",
-		run("su", "-s", "/bin/sh", "-c", "wget -q -O- -T 5 http://169.254.169.254/latest/meta-data/hostname", "nobody"))
+		run("su", "-s", "/bin/sh", "-c", "wget -q -O- http://169.254.169.254/latest/meta-data/hostname", "nobody"))
 	fmt.Printf("       nobody via imdsd  $ imds -K hostname → %s\n", run("su", "-s", "/bin/sh", "-c", "imds --cache=no -K hostname", "nobody"))
 	if !tpm {
 		fmt.Println("  6. PCR 12              (no TPM: swtpm is not installed)")
