@@ -83,8 +83,11 @@ func TestIMDSVMBench(t *testing.T) {
 			}
 			return mm != nil
 		})
-		if got := m.MustRun(t, "sh", "-c", check); !strings.Contains(got, "active") {
-			t.Errorf("%s: systemd-imds-import.service: %s", name, got)
+		if r, err := m.Run(ctx, "sh", "-c", check); err != nil || !strings.Contains(string(r.Stdout), `active"`) && strings.TrimSpace(string(r.Stdout)) != "active" {
+			t.Errorf("%s: systemd-imds-import.service: %v %s", name, err, r.Stdout)
+			r, _ := m.Run(ctx, "sh", "-c", "ls -lR /run/systemd/network /run/credstore; ip addr; ip rule; "+
+				"[ -x /usr/bin/systemctl ] && /usr/bin/systemctl --no-pager list-units --all 'systemd-*'")
+			t.Logf("%s: diagnostics:\n%s%s", name, r.Stdout, r.Stderr)
 		}
 		if got := m.MustRun(t, "cat", "/run/credstore/firstboot.hostname"); got != hostname {
 			t.Errorf("%s: firstboot.hostname %q", name, got)
@@ -177,7 +180,9 @@ func imdsBenchUpstream(root string, prov fakecloud.ProviderInfo, imdsAddr string
 	files := mgr.files
 	bins := []string{"/usr/lib/systemd/systemd-imdsd", "/usr/lib/systemd/systemd-imds",
 		"/usr/lib/systemd/systemd-networkd", "/usr/lib/systemd/systemd-networkd-wait-online",
-		"/usr/lib/systemd/system-generators/systemd-imds-generator"}
+		"/usr/lib/systemd/system-generators/systemd-imds-generator",
+		// dlopen()ed by systemd-imdsd for HTTP: DynamicFiles cannot see it.
+		"/usr/lib/x86_64-linux-gnu/libcurl.so.4"}
 	more, err := vm.DynamicFiles(root, bins...)
 	if err != nil {
 		return vm.Options{}, err
