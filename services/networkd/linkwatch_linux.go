@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"syscall"
 
@@ -30,6 +31,13 @@ func openLinkWatch() (*linkWatch, error) {
 		return nil, err
 	}
 	return &linkWatch{f: os.NewFile(uintptr(fd), "rtnetlink"), seen: map[int32]bool{}}, nil
+}
+
+// seed marks links as announced already.
+func (w *linkWatch) seed(links []net.Interface) {
+	for _, l := range links {
+		w.seen[int32(l.Index)] = true
+	}
 }
 
 // run calls added each time a link is announced that was not announced before (or was

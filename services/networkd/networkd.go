@@ -189,6 +189,11 @@ func (nd *networkd) Run(ctx context.Context, ready func()) error {
 	watch, werr := openLinkWatch()
 	if werr != nil {
 		nd.log.Warn("not watching for new links", "err", werr)
+	} else if links, err := net.Interfaces(); err == nil {
+		// The links present now are configured by the first apply: their announcements
+		// (set up by it, a carrier change) need no second one. A link made after this look
+		// is announced, and configured, even if the first apply saw it too.
+		watch.seed(links)
 	}
 	nd.mu.Lock()
 	nd.ctx = ctx
