@@ -37,8 +37,9 @@ import (
 // only on the console. The upstream root has no udev either, so two harness adjustments apply
 // to upstream's boot only, both documented here: the DMI device unit the generator's drop-in
 // wants is masked (nothing would ever announce it; its job would wait 90 s), and networkd gets
-// ProtectKernelTunables=yes (a read-only /sys, which upstream's networkd takes as "no udev", so
-// it configures links without waiting for udev to initialise them). Figures are printed, never
+// ProtectKernelTunables=yes and, in its own mount namespace only, a /run/systemd/container
+// (a read-only /sys in a container, which upstream's networkd takes as "no udev", so it
+// configures links without waiting for udev to initialise them). Figures are printed, never
 // asserted; only that the import ran and stored firstboot.hostname on both is checked.
 //
 //	STEAD_BENCH=1 go test -tags integration -run TestIMDSVMBench -v ./integration/bench/
@@ -87,7 +88,7 @@ func TestIMDSVMBench(t *testing.T) {
 		if r, err := m.Run(ctx, "sh", "-c", check); err != nil || !slices.Contains([]string{"active", `"ActiveState":"active"`}, strings.TrimSpace(string(r.Stdout))) {
 			t.Errorf("%s: systemd-imds-import.service: %v %s", name, err, r.Stdout)
 			r, _ := m.Run(ctx, "sh", "-c", "ls -lR /run/systemd/network /run/credstore; ip addr; ip rule; "+
-				"[ -x /usr/bin/systemctl ] && /usr/bin/systemctl --no-pager list-units --all 'systemd-*'")
+				"[ -x /usr/bin/systemctl ] && /usr/bin/systemctl --no-pager list-units --all 'systemd-*'; dmesg | grep -i -e networkd -e imds | tail -40")
 			t.Logf("%s: diagnostics:\n%s%s", name, r.Stdout, r.Stderr)
 		}
 		if got := m.MustRun(t, "cat", "/run/credstore/firstboot.hostname"); got != hostname {
@@ -209,7 +210,10 @@ After=stead-vm-agent.service sysinit.target network-online.target systemd-networ
 	// Enabled as upstream's [Install] sections ask.
 	files["/etc/systemd/system/network-online.target.d/wait-online.conf"] = vm.File{Data: []byte("[Unit]\nWants=systemd-networkd-wait-online.service\n")}
 	files["/etc/systemd/system/systemd-networkd.service.d/bench.conf"] = vm.File{Data: []byte(
-		"[Unit]\nWants=systemd-networkd.socket systemd-networkd-varlink.socket\n[Service]\nProtectKernelTunables=yes\n")}
+		"[Unit]\nWants=systemd-networkd.socket systemd-networkd-varlink.socket\n[Service]\nProtectKernelTunables=yes\n" +
+			"BindReadOnlyPaths=/etc/stead-bench/container:/run/systemd/container\n" +
+			"StandardOutput=kmsg\nStandardError=kmsg\n")}
+	files["/etc/stead-bench/container"] = vm.File{Data: []byte("stead-bench\n")}
 	// An empty unit file is a masked unit to systemd.
 	files["/etc/systemd/system/sys-devices-virtual-dmi-id.device"] = vm.File{Data: []byte{}}
 	files["/etc/passwd"] = vm.File{Data: []byte(vm.BasePasswd +
