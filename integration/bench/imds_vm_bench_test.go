@@ -88,7 +88,8 @@ func TestIMDSVMBench(t *testing.T) {
 		if r, err := m.Run(ctx, "sh", "-c", check); err != nil || !slices.Contains([]string{"active", `"ActiveState":"active"`}, strings.TrimSpace(string(r.Stdout))) {
 			t.Errorf("%s: systemd-imds-import.service: %v %s", name, err, r.Stdout)
 			r, _ := m.Run(ctx, "sh", "-c", "ls -lR /run/systemd/network /run/credstore; ip addr; ip rule; "+
-				"[ -x /usr/bin/systemctl ] && /usr/bin/systemctl --no-pager list-units --all 'systemd-*'; dmesg | grep -i -e networkd -e imds | tail -40")
+				"[ -x /usr/bin/systemctl ] && /usr/bin/systemctl --no-pager list-units --all 'systemd-*' && "+
+				"/usr/bin/systemctl show -p ProtectKernelTunables -p StandardOutput -p BindReadOnlyPaths -p DropInPaths systemd-networkd.service; dmesg | grep -i -e networkd -e imds | tail -40")
 			t.Logf("%s: diagnostics:\n%s%s", name, r.Stdout, r.Stderr)
 		}
 		if got := m.MustRun(t, "cat", "/run/credstore/firstboot.hostname"); got != hostname {
@@ -209,10 +210,15 @@ After=stead-vm-agent.service sysinit.target network-online.target systemd-networ
 `)}
 	// Enabled as upstream's [Install] sections ask.
 	files["/etc/systemd/system/network-online.target.d/wait-online.conf"] = vm.File{Data: []byte("[Unit]\nWants=systemd-networkd-wait-online.service\n")}
-	files["/etc/systemd/system/systemd-networkd.service.d/bench.conf"] = vm.File{Data: []byte(
-		"[Unit]\nWants=systemd-networkd.socket systemd-networkd-varlink.socket\n[Service]\nProtectKernelTunables=yes\n" +
-			"BindReadOnlyPaths=/etc/stead-bench/container:/run/systemd/container\n" +
-			"StandardOutput=kmsg\nStandardError=kmsg\n")}
+	// upstream's networkd unit with the harness's additions (a full copy in /etc, which
+	// overrides /usr/lib's).
+	nd, err := os.ReadFile(root + "/usr/lib/systemd/system/systemd-networkd.service")
+	if err != nil {
+		return vm.Options{}, err
+	}
+	nd = []byte(strings.Replace(string(nd), "[Service]\n", "[Service]\nProtectKernelTunables=yes\n"+
+		"BindReadOnlyPaths=/etc/stead-bench/container:/run/systemd/container\nStandardOutput=kmsg\nStandardError=kmsg\n", 1))
+	files["/etc/systemd/system/systemd-networkd.service"] = vm.File{Data: nd}
 	files["/etc/stead-bench/container"] = vm.File{Data: []byte("stead-bench\n")}
 	// An empty unit file is a masked unit to systemd.
 	files["/etc/systemd/system/sys-devices-virtual-dmi-id.device"] = vm.File{Data: []byte{}}
