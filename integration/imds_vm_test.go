@@ -44,7 +44,9 @@ func imdsVMBoot(t *testing.T, srv *fakecloud.Server, addr, network string, tpm b
 	if err := m.WaitConsole(ctx, `msg="reached default.target"`); err != nil {
 		t.Fatal(err)
 	}
-	if mm := regexp.MustCompile(`msg="reached default.target" uptime=(\S+)`).FindStringSubmatch(m.Console()); mm != nil {
+	reached := regexp.MustCompile(`msg="reached default.target" uptime=(\S+s)\r?\n`)
+	harness.Poll(5*time.Second, func() bool { return reached.MatchString(m.Console()) }) // the line's end may lag
+	if mm := reached.FindStringSubmatch(m.Console()); mm != nil {
 		t.Logf("default.target reached at guest uptime %s", mm[1])
 	}
 	return m

@@ -91,9 +91,14 @@ func runVMTour(bin, repo string) (err error) {
 	if err := m.WaitConsole(ctx, `msg="reached default.target"`); err != nil {
 		return err
 	}
+	// The console line may still be arriving: wait (briefly) for its end.
 	uptime := "?"
-	if mm := regexp.MustCompile(`msg="reached default.target" uptime=(\S+)`).FindStringSubmatch(m.Console()); mm != nil {
-		uptime = mm[1]
+	reached := regexp.MustCompile(`msg="reached default.target" uptime=(\S+s)\r?\n`)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if mm := reached.FindStringSubmatch(m.Console()); mm != nil {
+			uptime = mm[1]
+			break
+		}
 	}
 	fmt.Printf("default.target reached at guest uptime %s; qemu start → agent %v\n\n", uptime, m.BootTime().Round(time.Millisecond))
 	if err := cloudStory(ctx, m, srv, tpm); err != nil {
