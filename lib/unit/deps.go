@@ -351,16 +351,7 @@ func (u *Unit) execImplicit(d Deps) {
 // networkMount reports whether a mount unit mounts a network file system (by
 // Type= or the _netdev option), which orders it against the remote-fs targets.
 func (u *Unit) networkMount() bool {
-	switch u.rawValue("Mount", "Type") {
-	case "nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "ncpfs", "ncp", "glusterfs", "ceph", "davfs", "afs", "gfs", "gfs2":
-		return true
-	}
-	for _, o := range strings.Split(u.rawValue("Mount", "Options"), ",") {
-		if o == "_netdev" {
-			return true
-		}
-	}
-	return false
+	return NetworkFSType(u.rawValue("Mount", "Type")) || HasMountOption(u.rawValue("Mount", "Options"), "_netdev")
 }
 
 // MountPaths lists the paths the unit needs mounted (RequiresMountsFor=, and
@@ -413,7 +404,7 @@ func (u *Unit) SliceName() string {
 	if u.Unit.Slice != "" {
 		return u.Unit.Slice
 	}
-	if u.Type == "mount" && extrinsicMount(unescapePath(u.Prefix)) {
+	if u.Type == "mount" && extrinsicMount(UnescapePath(u.Prefix)) {
 		return "-.slice" // the API file systems belong to the whole system, as upstream
 	}
 	if u.Instance != "" {

@@ -11,29 +11,6 @@ import (
 // becomes "-", a leading "." and every byte outside [A-Za-z0-9:_.] becomes
 // \xHH (lower-case hex).
 
-// EscapeString escapes s for use in a unit name (systemd-escape without
-// --path).
-func EscapeString(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '/':
-			b.WriteByte('-')
-		case c == '.' && i == 0, !nameByte(c):
-			fmt.Fprintf(&b, `\x%02x`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// nameByte reports whether c stands for itself in an escaped name.
-func nameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':' || c == '_' || c == '.'
-}
-
 // EscapePath escapes an absolute path for a unit name (systemd-escape
 // --path): the path is cleaned of duplicate and trailing slashes first, and
 // the root directory becomes "-". A path with "." or ".." components is
@@ -51,10 +28,10 @@ func EscapePath(p string) (string, error) {
 	if p == "/" {
 		return "-", nil
 	}
-	return EscapeString(strings.TrimPrefix(p, "/")), nil
+	return EscapeName(strings.TrimPrefix(p, "/")), nil
 }
 
-// UnescapeString undoes EscapeString: "-" becomes "/" and \xHH the byte.
+// UnescapeString undoes EscapeName: "-" becomes "/" and \xHH the byte.
 func UnescapeString(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -71,12 +48,13 @@ func UnescapeString(s string) string {
 	return b.String()
 }
 
-// UnescapePath undoes EscapePath.
+// UnescapePath undoes EscapePath (systemd's unit_name_path_unescape): "-"
+// alone is "/", else the unescaped name with one leading "/".
 func UnescapePath(s string) string {
-	if s == "-" {
+	if s == "-" || s == "" {
 		return "/"
 	}
-	return "/" + UnescapeString(s)
+	return "/" + strings.TrimLeft(UnescapeString(s), "/")
 }
 
 func isHex(c byte) bool {

@@ -416,15 +416,15 @@ func installPrintf(info *installInfo, s string) (string, error) {
 		case 'p':
 			b.WriteString(prefix)
 		case 'P':
-			b.WriteString(unescapeName(prefix))
+			b.WriteString(UnescapeString(prefix))
 		case 'i':
 			b.WriteString(inst)
 		case 'I':
-			b.WriteString(unescapeName(inst))
+			b.WriteString(UnescapeString(inst))
 		case 'j':
 			b.WriteString(prefix[strings.LastIndexByte(prefix, '-')+1:])
 		case 'J':
-			b.WriteString(unescapeName(prefix[strings.LastIndexByte(prefix, '-')+1:]))
+			b.WriteString(UnescapeString(prefix[strings.LastIndexByte(prefix, '-')+1:]))
 		default:
 			return "", syscall.EBADSLT
 		}

@@ -105,10 +105,7 @@ func (m *Mount) ParentMounts() []string {
 	}
 	var names []string
 	for p := path.Dir(w); ; p = path.Dir(p) {
-		n, err := EscapePath(p)
-		if err == nil {
-			names = append([]string{n + ".mount"}, names...)
-		}
+		names = append([]string{MountUnitName(p)}, names...)
 		if p == "/" {
 			break
 		}

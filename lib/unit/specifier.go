@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -137,37 +136,6 @@ func archName(goarch string) string {
 	return goarch
 }
 
-// unescapeName reverses systemd's unit-name escaping: "-" is "/" and "\xNN" a byte.
-func unescapeName(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '-':
-			b.WriteByte('/')
-		case c == '\\' && i+3 < len(s) && s[i+1] == 'x':
-			if v, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// unescapePath is systemd's unit_name_path_unescape: "-" alone is "/", else
-// the unescaped name with one leading "/".
-func unescapePath(s string) string {
-	if s == "-" || s == "" {
-		return "/"
-	}
-	return "/" + strings.TrimLeft(unescapeName(s), "/")
-}
-
 // Expand replaces the specifiers in s. Unknown specifiers, a trailing lone
 // "%" and host values the machine does not have are errors, as in systemd:
 // the caller drops the assignment.
@@ -226,20 +194,20 @@ func (sp Specifiers) value(c byte) (string, error) {
 	case 'p':
 		return sp.Prefix, nil
 	case 'P':
-		return unescapeName(sp.Prefix), nil
+		return UnescapeString(sp.Prefix), nil
 	case 'i':
 		return sp.Instance, nil
 	case 'I':
-		return unescapeName(sp.Instance), nil
+		return UnescapeString(sp.Instance), nil
 	case 'j':
 		return lastComponent(sp.Prefix), nil
 	case 'J':
-		return unescapeName(lastComponent(sp.Prefix)), nil
+		return UnescapeString(lastComponent(sp.Prefix)), nil
 	case 'f':
 		if sp.Instance != "" {
-			return unescapePath(sp.Instance), nil
+			return UnescapePath(sp.Instance), nil
 		}
-		return unescapePath(sp.Prefix), nil
+		return UnescapePath(sp.Prefix), nil
 	case 'y':
 		return need(sp.Fragment, "the fragment path")
 	case 'Y':
