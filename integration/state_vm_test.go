@@ -134,7 +134,8 @@ func TestStateVM(t *testing.T) {
 		desc = string(r.Stdout)
 		return err == nil && r.ExitCode == 0
 	})
-	if !strings.Contains(m.Console(), "state of the previous incarnation restored") {
+	// The serial console lags behind the Varlink answer: wait for the line.
+	if !harness.Poll(30*time.Second, func() bool { return strings.Contains(m.Console(), "state of the previous incarnation restored") }) {
 		t.Errorf("no re-execution on the console")
 	}
 	if got := run("cat", "/proc/1/cmdline"); !strings.Contains(got, "--deserialize=") {

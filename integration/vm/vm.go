@@ -115,12 +115,33 @@ type VM struct {
 // prerequisites are missing (see Prereqs) and fails it when the VM does not come up.
 func Boot(t testing.TB, o Options) *VM {
 	t.Helper()
+	runParallel(t)
 	k := Prereqs(t)
 	v, err := start(t, k, o)
 	if err != nil {
 		t.Fatalf("vm: %v", err) // cleanup logs the console
 	}
 	return v
+}
+
+// parallelTests are the tests runParallel made parallel.
+var parallelTests sync.Map
+
+// runParallel lets a top-level VM test run beside other VM tests (go test's -parallel,
+// GOMAXPROCS by default): a TCG guest keeps one host CPU busy, so booting them one after
+// the other would leave the others idle. The test pauses here until the sequential tests
+// are done. Subtests (whose parent may compare their results after t.Run returns), tests
+// that boot a second VM, and benchmarks (STEAD_BENCH, which time the guests) stay as
+// they are.
+func runParallel(t testing.TB) {
+	tt, ok := t.(*testing.T)
+	if !ok || strings.Contains(tt.Name(), "/") || os.Getenv("STEAD_BENCH") != "" {
+		return
+	}
+	if _, again := parallelTests.LoadOrStore(tt, true); again {
+		return
+	}
+	tt.Parallel()
 }
 
 func start(t testing.TB, k Kernel, o Options) (*VM, error) {
