@@ -258,3 +258,20 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// forgetIdleUnits drops the loaded units that have not done anything yet, so
+// that they are read again, now with what the generators wrote: a unit
+// loaded before the boot's generators ran (an early Varlink query loads it
+// and, transitively, everything it names) would otherwise keep dependency
+// lists without the generators' .wants/ links. m.mu not held.
+func (m *Manager) forgetIdleUnits() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, us := range m.units {
+		if us.job == nil && us.active == StateInactive && us.rt.inactiveExit.real == 0 {
+			delete(m.units, name)
+		}
+	}
+	m.loader.reset()
+	m.unitsChanged()
+}

@@ -68,6 +68,7 @@ func (m *Manager) Run(ctx context.Context, ready func()) error {
 
 	m.importSystemCredentials() // syscreds_linux.go
 	m.runGenerators()           // generators_linux.go: before any unit is loaded for the boot
+	m.forgetIdleUnits()         // what was loaded before (by an early client) lacks their output
 	m.started = time.Now()
 	if m.resume() { // reexec_linux.go: a re-execution goes on where it was
 	} else if j, err := m.Enqueue(DefaultTarget, JobStart); err != nil {
