@@ -29,8 +29,8 @@ const imdsSocketPath = "/run/systemd/io.systemd.InstanceMetadata"
 var initVMUnits = map[string]string{
 	"default.target": `[Unit]
 Description=Default target of the VM test system
-Wants=stead-vm-agent.service systemd-imdsd.socket stead-networkd.service lo-up.service sleeper.service echo.socket crash.service bad.service
-After=stead-vm-agent.service systemd-imdsd.socket stead-networkd.service lo-up.service sleeper.service echo.socket
+Wants=stead-vm-agent.service systemd-imdsd.socket systemd-networkd-varlink.socket systemd-networkd.service lo-up.service sleeper.service echo.socket crash.service bad.service
+After=stead-vm-agent.service systemd-imdsd.socket systemd-networkd-varlink.socket systemd-networkd.service lo-up.service sleeper.service echo.socket
 `,
 	"lo-up.service": `[Unit]
 Description=Bring the loopback up
@@ -175,9 +175,9 @@ func TestInitVMBoot(t *testing.T) {
 	t.Run("SteadUnits", func(t *testing.T) {
 		// units/ as a distribution installs it, under /usr/lib/systemd/system.
 		for name, want := range map[string]string{
-			"systemd-imdsd.socket":   "active",
-			"systemd-imdsd.service":  "inactive", // until the first client
-			"stead-networkd.service": "active",
+			"systemd-imdsd.socket":     "active",
+			"systemd-imdsd.service":    "inactive", // until the first client
+			"systemd-networkd.service": "active",
 		} {
 			if r := initVMUnit(t, m, name); r.Runtime.ActiveState != want || r.Runtime.LoadState != "loaded" {
 				t.Errorf("%s: %+v, want loaded and %s", name, r.Runtime, want)
@@ -328,7 +328,7 @@ func TestInitVMBoot(t *testing.T) {
 			state[r.Unit] = r.Load + "/" + r.Active
 		}
 		for _, u := range []string{"default.target", "systemd-imdsd.socket", "systemd-imdsd.service",
-			"stead-networkd.service", "stead-vm-agent.service", "sleeper.service"} {
+			"systemd-networkd.service", "stead-vm-agent.service", "sleeper.service"} {
 			if state[u] != "loaded/active" {
 				t.Errorf("list-units: %s is %q, want loaded/active", u, state[u])
 			}
@@ -437,8 +437,9 @@ func TestInitVMPanicEmergencyShell(t *testing.T) {
 }
 
 // TestInitVMDemo runs integration/demo and checks the tour of the suite it boots in the VM:
-// the units and their states, each Varlink socket under /run/systemd with its interfaces,
-// and the poweroff. (TestVarlinkDemo checks the host part.)
+// the cloud story of an EC2 first boot (vendor, credentials with firstboot.hostname and its
+// value, host name, lockdown, PCR 12), the units and their states, each Varlink socket under
+// /run/systemd with its interfaces, and the poweroff. (TestVarlinkDemo checks the host part.)
 func TestInitVMDemo(t *testing.T) {
 	vm.Prereqs(t)
 	cmd := exec.Command(filepath.Join(harness.RepoRoot(), "integration", "demo"))
@@ -462,7 +463,7 @@ func TestInitVMDemo(t *testing.T) {
 	for _, re := range []string{
 		`default\.target reached at guest uptime \S+s`,
 		`(?m)^\s*systemd-imdsd\.socket\s+loaded\s+active\s+listening`,
-		`(?m)^\s*stead-networkd\.service\s+loaded\s+active\s+running`,
+		`(?m)^\s*systemd-networkd\.service\s+loaded\s+active\s+running`,
 		`● /run/systemd/io\.systemd\.Manager — init `,
 		`(?m)^\s*io\.systemd\.Manager\s+Describe, .*Reload`,
 		`(?m)^\s*io\.systemd\.Unit\s+List`,
@@ -471,6 +472,14 @@ func TestInitVMDemo(t *testing.T) {
 		`● /run/systemd/netif/io\.systemd\.Network — networkd `,
 		`(?m)^\s*systemd-imdsd\.service\s+loaded\s+active\s+running`, // started by its socket
 		`powered off \(SIGRTMIN\+4`,
+		// The cloud story (integration/cmd/stead-demo/vmcloud.go).
+		`vendor from DMI\s+bios_vendor="Amazon EC2" → hwdb → imds: Vendor: amazon-ec2`,
+		`(?m)^\s+firstboot\.hostname\s+"stead-demo-instance"$`,
+		`(?m)^\s+demo\.motd\s+"Welcome to a stead cloud instance"$`,
+		`hostname applied\s+\$ hostname → stead-demo-instance `,
+		`root via imdsd\s+\$ imds --cache=no -K hostname → stead-demo-instance\n`,
+		`nobody direct\s+.*Permission denied`,
+		`PCR 12 \(sha256\)\s+[0-9a-f]{64}\n\s+equals the replay`,
 	} {
 		if !regexp.MustCompile(re).MatchString(tour) {
 			t.Errorf("the VM tour lacks %s:\n%s", re, tour)

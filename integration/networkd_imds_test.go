@@ -16,9 +16,13 @@ import (
 	"github.com/stead-os/stead/integration/netns"
 )
 
-// imdsLockedEnv is the input both imdsd --setup-network runs get: locked mode, both addresses.
-var imdsLockedEnv = []string{"SYSTEMD_PROC_CMDLINE=systemd.imds.network=locked",
-	"SYSTEMD_IMDS_VENDOR=amazon-ec2", "SYSTEMD_IMDS_DATA_URL=http://169.254.169.254/latest",
+// imdsSetupEnv is the input both imdsd --setup-network runs get: the network mode, both
+// addresses.
+func imdsSetupEnv(mode string) []string {
+	return append([]string{"SYSTEMD_PROC_CMDLINE=systemd.imds.network=" + mode}, imdsEndpointEnv...)
+}
+
+var imdsEndpointEnv = []string{"SYSTEMD_IMDS_VENDOR=amazon-ec2", "SYSTEMD_IMDS_DATA_URL=http://169.254.169.254/latest",
 	"SYSTEMD_IMDS_ADDRESS_IPV4=169.254.169.254", "SYSTEMD_IMDS_ADDRESS_IPV6=fd00:ec2::254"}
 
 // imdsLockTable is the table (and firewall mark) of the locked file, 0x7FFF0815.
@@ -29,29 +33,37 @@ const imdsLockTable = "2147420181"
 // assignment resets the list in both; nothing else of the file is changed.
 const imdsVethDropin = "[Match]\nKind=\n"
 
-// TestNetworkdIMDSLockedFile applies the .network file imdsd --setup-network writes in locked
-// mode with our networkd and with upstream's (systemd 262), each in a fresh namespace with the
-// same veth (same names, same MAC addresses), and compares the routes and rules they leave.
-// Upstream's networkd runs only inside its namespace, chrooted into the upstream root.
+// TestNetworkdIMDSLockedFile applies the .network file imdsd --setup-network writes, in locked
+// and in unlocked mode, with our networkd and with upstream's (systemd 262), each in a fresh
+// namespace with the same veth (same names, same MAC addresses), and compares the routes and
+// rules they leave. Upstream's networkd runs only inside its namespace, chrooted into the
+// upstream root.
 func TestNetworkdIMDSLockedFile(t *testing.T) {
 	up := harness.NeedUpstream(t)
+	for _, mode := range []string{"locked", "unlocked"} {
+		t.Run(mode, func(t *testing.T) { testNetworkdIMDSFile(t, up, mode) })
+	}
+}
+
+func testNetworkdIMDSFile(t *testing.T, up *harness.Upstream, mode string) {
+	locked := mode == "locked"
 	networkd := harness.Binary(t, "cmd/networkd")
 	stage, _ := up.Stage(t)
 
 	// Our imdsd's file.
-	ourRoot := filepath.Join(stage, "imdsd-ours")
+	ourRoot := filepath.Join(stage, "imdsd-ours-"+mode)
 	cmd := exec.Command(imdsdBinary(t), "--root="+ourRoot, "--setup-network")
-	cmd.Env = append(os.Environ(), imdsLockedEnv...)
+	cmd.Env = append(os.Environ(), imdsSetupEnv(mode)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("imdsd --setup-network: %v\n%s", err, out)
 	}
 	ours := imdsReadFile(t, filepath.Join(ourRoot, "run/systemd/network/85-imds-early.network"))
 
 	// Upstream imdsd's file, written in a scratch namespace (it only writes files).
-	upRun := filepath.Join(stage, "imdsd-upstream-run")
+	upRun := filepath.Join(stage, "imdsd-upstream-run-"+mode)
 	os.MkdirAll(upRun, 0o755)
 	scratch := netns.New(t, "imds-w")
-	if out, err := ndUpstream(t, up, scratch, upRun, append(append([]string{"env"}, imdsLockedEnv...),
+	if out, err := ndUpstream(t, up, scratch, upRun, append(append([]string{"env"}, imdsSetupEnv(mode)...),
 		"/usr/lib/systemd/systemd-imdsd", "--setup-network")...); err != nil {
 		t.Fatalf("upstream systemd-imdsd --setup-network: %v\n%s", err, out)
 	}
@@ -66,14 +78,13 @@ func TestNetworkdIMDSLockedFile(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(strings.ReplaceAll(f.name, " ", "-"), func(t *testing.T) {
-			oursOut, oursLog := imdsApply(t, up, networkd, f.content, false)
-			upOut, upLog := imdsApply(t, up, networkd, f.content, true)
+			oursOut, oursLog := imdsApply(t, up, networkd, f.content, false, locked)
+			upOut, upLog := imdsApply(t, up, networkd, f.content, true, locked)
 			t.Logf("%s, our networkd:\n%s", f.name, oursOut)
 			if oursOut != upOut {
 				t.Errorf("routes and rules differ\nours:\n%s\nupstream:\n%s\nour log:\n%s\nupstream log:\n%s", oursOut, upOut, oursLog, upLog)
 			}
 			for _, want := range []string{
-				"prohibit 169.254.169.254 ",
 				"unicast 169.254.169.254 dev eth0 table " + imdsLockTable + " proto static scope link",
 				"unicast fd00:ec2::254 dev eth0 table " + imdsLockTable + " proto static",
 				"from all fwmark 0x7fff0815 lookup " + imdsLockTable,
@@ -81,6 +92,10 @@ func TestNetworkdIMDSLockedFile(t *testing.T) {
 				if !strings.Contains(oursOut, want) {
 					t.Errorf("our networkd lacks %q", want)
 				}
+			}
+			// The lock itself: only in locked mode.
+			if got := strings.Contains(oursOut, "prohibit 169.254.169.254 "); got != locked {
+				t.Errorf("%s: prohibit route present %v", mode, got)
 			}
 			// The only report on the file is the setting stead cannot act on.
 			for _, l := range strings.Split(oursLog, "\n") {
@@ -114,9 +129,9 @@ func imdsSettings(s string) string {
 
 // imdsApply runs one networkd (ours, or upstream's when upstream is set) on file in a fresh
 // namespace whose eth0 is one end of a veth with fixed MAC addresses, waits until the
-// lock-down rules and routes are in (or 20 s), and returns the namespace's routes and rules,
+// rules and routes of the file are in (or 20 s), and returns the namespace's routes and rules,
 // normalised, with the networkd's output.
-func imdsApply(t *testing.T, up *harness.Upstream, networkd, file string, upstream bool) (string, string) {
+func imdsApply(t *testing.T, up *harness.Upstream, networkd, file string, upstream, locked bool) (string, string) {
 	t.Helper()
 	role := "imds-ours"
 	if upstream {
@@ -162,7 +177,7 @@ func imdsApply(t *testing.T, up *harness.Upstream, networkd, file string, upstre
 	done := harness.Poll(20*time.Second, func() bool {
 		s := snapshot()
 		return strings.Count(s, "lookup "+imdsLockTable) == 2 && strings.Count(s, "table "+imdsLockTable) == 2 &&
-			strings.Contains(s, "prohibit 169.254.169.254") && strings.Contains(s, "prohibit fd00:ec2::254")
+			(!locked || strings.Contains(s, "prohibit 169.254.169.254") && strings.Contains(s, "prohibit fd00:ec2::254"))
 	})
 	if !done {
 		t.Logf("%s: the lock-down routes and rules did not all appear within 20 s", role)

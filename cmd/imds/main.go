@@ -28,7 +28,8 @@ var (
 const usage = `Usage: imds [OPTION…] [KEY]
 
 Show cloud instance metadata, fetched through imdsd.
-Without arguments, print a summary of the instance.
+Without arguments, print a summary of the instance; started by the service manager
+with a socket (systemd-imds-metrics.socket), serve io.systemd.Metrics on it.
 
 Options:
   -h --help             Show this help and exit
@@ -80,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.WellKnown == "help" {
 		fmt.Fprintln(stdout, strings.Join(imds.WellKnown, "\n"))
 		return 0
+	}
+	if len(pos) == 0 && len(args) == 0 && os.Getenv("LISTEN_FDS") != "" {
+		return imds.ServeMetrics(ctx, o, version)
 	}
 	if len(pos) > 1 {
 		return c.Report(errors.New("at most one KEY may be given"))

@@ -298,7 +298,9 @@ func buildImage(k Kernel, agentBin string, o *Options) (*image, error) {
 	}
 	im.file("/etc/passwd", File{Data: []byte(BasePasswd)})
 	im.file("/etc/group", File{Data: []byte(BaseGroup)})
-	im.file("/etc/hostname", File{Data: []byte("stead-vm\n")})
+	if !o.NoEtcHostname {
+		im.file("/etc/hostname", File{Data: []byte("stead-vm\n")})
+	}
 	im.file("/etc/udhcpc/default.script", File{Data: []byte(udhcpcScript), Mode: 0o755})
 	if o.Init == "" {
 		im.file("/init", File{Data: []byte(defaultInit), Mode: 0o755})

@@ -72,6 +72,9 @@ type Options struct {
 	Files map[string]File
 	// Dirs are extra (empty) directories.
 	Dirs []string
+	// NoEtcHostname leaves /etc/hostname out of the image (which otherwise names the guest
+	// stead-vm): a first boot, where the host name comes from elsewhere (a credential).
+	NoEtcHostname bool
 	// Modules are kernel modules loaded at boot besides DefaultModules (dependencies
 	// included), e.g. "vsock", "virtio_rng".
 	Modules []string

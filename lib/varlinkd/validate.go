@@ -49,8 +49,17 @@ const capMarker = "zzsteadcap_"
 // "(" or ",", across blanks and comment lines.
 var capitalisedName = regexp.MustCompile(`([(,][ \t\r\n]*(?:#[^\n]*\n[ \t\r\n]*)*)([A-Z][A-Za-z0-9_]*)`)
 
+// The IDL type any (systemd's io.systemd.Metrics: a value of any JSON type) is unknown to
+// varlink/go's parser too: parseIDL turns it into a reference to anyAlias, a type no IDL
+// defines, which the validation accepts any value for.
+const anyAlias = "ZzsteadAny"
+
+// anyType finds the type any after a field's colon, optional and inside arrays or maps.
+var anyType = regexp.MustCompile(`(:[ \t]*\??(?:\[[a-z]*\])*)any\b`)
+
 func parseIDL(description string) (*idl.IDL, error) {
-	marked := capitalisedName.ReplaceAllString(description, "${1}"+capMarker+"${2}")
+	marked := anyType.ReplaceAllString(description, "${1}"+anyAlias)
+	marked = capitalisedName.ReplaceAllString(marked, "${1}"+capMarker+"${2}")
 	parsed, err := idl.New(marked)
 	if err != nil || marked == description {
 		return parsed, err
@@ -196,6 +205,9 @@ func (f *iface) check(t *idl.Type, v []byte) error {
 		_, err := f.checkObject(t, v)
 		return err
 	case idl.TypeAlias:
+		if t.Alias == anyAlias {
+			return nil
+		}
 		at, ok := f.aliases[t.Alias]
 		if !ok {
 			return fmt.Errorf("unknown type %s", t.Alias)

@@ -165,3 +165,34 @@ func FuzzCheckParametersMatchesDecoding(f *testing.F) {
 		}
 	})
 }
+
+// systemd's io.systemd.Metrics uses the type any, which varlink/go's parser does not know.
+const anyIDL = `interface io.stead.Any
+
+method Put(value: any, maybe: ?any, list: []any, Named: ?[string]any) -> (value: any)
+`
+
+func TestAnyType(t *testing.T) {
+	f, err := parseInterface(anyIDL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.methods["Put"]
+	for _, tt := range []struct{ params, bad string }{
+		{`{"value":1,"list":[]}`, ""},
+		{`{"value":"s","maybe":{"a":[1,null]},"list":[true,"x",{}],"Named":{"k":2.5}}`, ""},
+		{`{"value":[null],"list":[1]}`, ""},
+		{`{"value":null,"list":[1]}`, "value"}, // null is absence, and value is not optional
+		{`{"list":[]}`, "value"},
+		{`{"value":1,"list":{}}`, "list"},
+	} {
+		err := f.checkParameters(m.in, json.RawMessage(tt.params))
+		got := ""
+		if err != nil {
+			got = err.(invalidParameter).name
+		}
+		if got != tt.bad {
+			t.Errorf("%s: invalid %q, want %q", tt.params, got, tt.bad)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 const (
 	EarlyNetworkUnit = "systemd-imds-early-network.service"
 	SocketUnit       = "systemd-imdsd.socket"
+	MetricsUnit      = "systemd-imds-metrics.socket"
 	ImportUnit       = "systemd-imds-import.service"
 	ServiceUnit      = "systemd-imdsd.service"
 	DefaultUnitDir   = "/usr/lib/systemd/system"
@@ -60,7 +61,7 @@ func (d Decision) Links() []Link {
 	if d.Network != "off" {
 		l = append(l, Link{"sysinit.target", EarlyNetworkUnit})
 	}
-	l = append(l, Link{"sockets.target", SocketUnit})
+	l = append(l, Link{"sockets.target", SocketUnit}, Link{"sockets.target", MetricsUnit})
 	if d.Import {
 		l = append(l, Link{"sysinit.target", ImportUnit})
 	}

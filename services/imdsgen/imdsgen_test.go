@@ -79,6 +79,7 @@ func runGen(t *testing.T, root string) (Decision, []string) {
 var (
 	early  = "sysinit.target.wants/systemd-imds-early-network.service -> /usr/lib/systemd/system/systemd-imds-early-network.service"
 	sock   = "sockets.target.wants/systemd-imdsd.socket -> /usr/lib/systemd/system/systemd-imdsd.socket"
+	msock  = "sockets.target.wants/systemd-imds-metrics.socket -> /usr/lib/systemd/system/systemd-imds-metrics.socket"
 	imp    = "sysinit.target.wants/systemd-imds-import.service -> /usr/lib/systemd/system/systemd-imds-import.service"
 	dropS  = "systemd-imdsd.service.d/50-dmi-id.conf"
 	dropEN = "systemd-imds-early-network.service.d/50-dmi-id.conf"
@@ -95,7 +96,7 @@ func TestGeneratorClouds(t *testing.T) {
 			if !d.Enabled || d.Vendor != p.Vendor {
 				t.Fatalf("decision %+v", d)
 			}
-			want := []string{sock, early, dropEN, dropS}
+			want := []string{sock, msock, early, dropEN, dropS}
 			slices.Sort(want)
 			if !slices.Equal(files, want) {
 				t.Errorf("got %q", files)
@@ -129,17 +130,17 @@ func TestGeneratorCmdline(t *testing.T) {
 	}{
 		{ec2, "systemd.imds=0", nil},
 		{ec2, "systemd.imds=no systemd.imds.import=1", nil},
-		{ec2, "systemd.imds=auto systemd.imds.import", []string{early, sock, dropS, dropEN}}, // a bare switch is ignored
-		{ec2, "systemd.imds.import=1 systemd.imds.network=off", []string{sock, imp, dropS}},
-		{ec2, "systemd.imds.network=locked", []string{early, sock, dropS, dropEN}},
-		{ec2, "systemd.imds.network=bogus systemd.imds.import=bogus", []string{early, sock, dropS, dropEN}},
-		{qemu, "systemd.imds=1", []string{early, sock, dropS, dropEN}},
+		{ec2, "systemd.imds=auto systemd.imds.import", []string{early, sock, msock, dropS, dropEN}}, // a bare switch is ignored
+		{ec2, "systemd.imds.import=1 systemd.imds.network=off", []string{sock, msock, imp, dropS}},
+		{ec2, "systemd.imds.network=locked", []string{early, sock, msock, dropS, dropEN}},
+		{ec2, "systemd.imds.network=bogus systemd.imds.import=bogus", []string{early, sock, msock, dropS, dropEN}},
+		{qemu, "systemd.imds=1", []string{early, sock, msock, dropS, dropEN}},
 		{qemu, "systemd.imds", nil},
-		{qemu, "systemd.imds=yes systemd.imds.import=yes systemd.imds.network=unlocked", []string{early, sock, imp, dropS, dropEN}},
+		{qemu, "systemd.imds=yes systemd.imds.import=yes systemd.imds.network=unlocked", []string{early, sock, msock, imp, dropS, dropEN}},
 		{qemu, "systemd.imds=auto", nil},
-		{qemu, "systemd.imds=1 systemd.imds", []string{early, sock, dropS, dropEN}},
+		{qemu, "systemd.imds=1 systemd.imds", []string{early, sock, msock, dropS, dropEN}},
 		{qemu, "systemd.imds=1 systemd.imds=0", nil},
-		{qemu, "systemd.imds=0 systemd.imds=1 systemd.imds.import=1 systemd.imds.import=bad", []string{early, sock, imp, dropS, dropEN}},
+		{qemu, "systemd.imds=0 systemd.imds=1 systemd.imds.import=1 systemd.imds.import=bad", []string{early, sock, msock, imp, dropS, dropEN}},
 	} {
 		_, files := runGen(t, fakeRoot(t, tc.dmi, tc.cmdline))
 		slices.Sort(tc.want)

@@ -135,12 +135,17 @@ func ApplyStatic(ifname string, n *netconf.Network) (Static, error) {
 			}
 			if ru.HasPriority {
 				r.Priority = int(ru.Priority)
+			} else if have := existingRule(r); have != nil {
+				// Without Priority= the kernel picks a free priority on every add, so applying
+				// again (a reload, a new link) would stack copies: keep the one there.
+				done.Rules[ruleKey(fam, ru, r.Table)] = have
+				continue
 			}
 			if err := netlink.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
 				errs = append(errs, fmt.Errorf("routing policy rule (family %d, table %d): %w", fam, r.Table, err))
 				continue
 			}
-			done.Rules[fmt.Sprintf("family %d fwmark %#x/%#x table %d priority %d/%v invert %v", fam, ru.FirewallMark, ru.FirewallMask, r.Table, ru.Priority, ru.HasPriority, ru.Invert)] = r
+			done.Rules[ruleKey(fam, ru, r.Table)] = r
 		}
 	}
 	return done, errors.Join(errs...)
@@ -180,4 +185,38 @@ func RemoveStale(ifname string, old, cur Static) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ruleKey names a rule of the configuration in Static.Rules.
+func ruleKey(fam int, ru netconf.Rule, table int) string {
+	return fmt.Sprintf("family %d fwmark %#x/%#x table %d priority %d/%v invert %v", fam, ru.FirewallMark, ru.FirewallMask, table, ru.Priority, ru.HasPriority, ru.Invert)
+}
+
+// existingRule returns a rule of want's family that matches it in everything but the
+// priority, or nil.
+func existingRule(want *netlink.Rule) *netlink.Rule {
+	rules, err := netlink.RuleList(want.Family)
+	if err != nil {
+		return nil
+	}
+	// A mark without a mask matches all 32 bits; the kernel lists it with mask 0xffffffff.
+	maskOf := func(r *netlink.Rule) uint32 {
+		switch {
+		case r.Mask != nil:
+			return *r.Mask
+		case r.Mark != 0:
+			return 0xffffffff
+		}
+		return 0
+	}
+	wantMask := maskOf(want)
+	for i := range rules {
+		r := &rules[i]
+		mask := maskOf(r)
+		if r.Table == want.Table && r.Mark == want.Mark && mask == wantMask && r.Invert == want.Invert &&
+			r.Protocol == want.Protocol && r.Src == nil && r.Dst == nil && r.IifName == "" && r.OifName == "" {
+			return r
+		}
+	}
+	return nil
 }

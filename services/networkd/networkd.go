@@ -186,19 +186,52 @@ func newNetworkd(root string, log *slog.Logger, reload func(context.Context) err
 // ctx is done, takes down the relay and the DHCPv4 clients.
 func (nd *networkd) Run(ctx context.Context, ready func()) error {
 	removeStaleTemps(nd.root, nd.log)
+	watch, werr := openLinkWatch()
+	if werr != nil {
+		nd.log.Warn("not watching for new links", "err", werr)
+	} else if links, err := net.Interfaces(); err == nil {
+		// The links present now are configured by the first apply: their announcements
+		// (set up by it, a carrier change) need no second one. A link made after this look
+		// is announced, and configured, even if the first apply saw it too.
+		watch.seed(links)
+	}
 	nd.mu.Lock()
 	nd.ctx = ctx
 	err := nd.apply()
 	nd.mu.Unlock()
 	if err != nil {
+		if watch != nil {
+			watch.f.Close()
+		}
 		nd.shutdown()
 		return err
 	}
 	pctx, stopPublishing := context.WithCancel(ctx)
 	published := make(chan struct{})
 	go func() { defer close(published); nd.svc.publishStates(pctx, nd.log) }()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if watch == nil {
+			return
+		}
+		err := watch.run(ctx, nd.log, func() {
+			nd.mu.Lock()
+			defer nd.mu.Unlock()
+			if ctx.Err() != nil {
+				return
+			}
+			if err := nd.apply(); err != nil {
+				nd.log.Warn("configuring a new link", "err", err)
+			}
+		})
+		if err != nil {
+			nd.log.Warn("watching for new links failed", "err", err)
+		}
+	}()
 	ready()
 	<-ctx.Done()
+	<-watched
 	nd.shutdown()
 	stopPublishing()
 	<-published

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -17,9 +18,9 @@ import (
 )
 
 // runVMTour boots the stead suite in a qemu VM — stead's init as PID 1 with imdsd, networkd
-// and units/ (integration/vm/suite) — and tours it from inside: the units and their states,
-// then every Varlink socket under /run/systemd with its interfaces, and finally an orderly
-// poweroff. Without the VM prerequisites it says why and returns nil.
+// and units/ (integration/vm/suite) — as an EC2 instance on its first boot, tells the cloud
+// story from inside (vmcloud.go), then tours the units and their states and every Varlink
+// socket under /run/systemd with its interfaces, and finally powers off in order. Without the VM prerequisites it says why and returns nil.
 func runVMTour(bin, repo string) (err error) {
 	fmt.Printf("\n━━ The stead suite in a VM (qemu TCG, stead's init as PID 1) ━━\n\n")
 	vm.PrereqsScriptPath = filepath.Join(repo, "integration", "vm", "prereqs.sh")
@@ -72,18 +73,37 @@ func runVMTour(bin, repo string) (err error) {
 		}
 	}
 
-	fmt.Println("booting… (a minute or so under TCG)")
-	m := vm.Boot(tb, vm.Options{Init: initBin, Agent: vm.AgentByInit, AgentBinary: agent, Files: files})
+	srv, imdsAddr, stopCloud, err := startDemoCloud()
+	if err != nil {
+		return err
+	}
+	defer stopCloud()
+	_, swtpmErr := exec.LookPath("swtpm")
+	tpm := swtpmErr == nil
+	opts, err := demoCloudOptions(vm.Options{Init: initBin, Agent: vm.AgentByInit, AgentBinary: agent, Files: files}, imdsAddr, tpm)
+	if err != nil {
+		return err
+	}
+	fmt.Println("booting an EC2 instance (DMI identity, NIC forwarded to a fake EC2 on the host's loopback, TPM)… (under a minute under TCG)")
+	m := vm.Boot(tb, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := m.WaitConsole(ctx, `msg="reached default.target"`); err != nil {
 		return err
 	}
+	// The console line may still be arriving: wait (briefly) for its end.
 	uptime := "?"
-	if mm := regexp.MustCompile(`msg="reached default.target" uptime=(\S+)`).FindStringSubmatch(m.Console()); mm != nil {
-		uptime = mm[1]
+	reached := regexp.MustCompile(`msg="reached default.target" uptime=(\S+s)\r?\n`)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if mm := reached.FindStringSubmatch(m.Console()); mm != nil {
+			uptime = mm[1]
+			break
+		}
 	}
 	fmt.Printf("default.target reached at guest uptime %s; qemu start → agent %v\n\n", uptime, m.BootTime().Round(time.Millisecond))
+	if err := cloudStory(ctx, m, srv, tpm); err != nil {
+		return err
+	}
 
 	run := func(argv ...string) (string, error) {
 		r, err := m.Run(ctx, argv...)

@@ -25,6 +25,9 @@ var Binaries = []Binary{
 	{Pkg: "cmd/imdsd", Guest: "/usr/lib/stead/imdsd"},
 	{Pkg: "cmd/imds", Guest: "/usr/bin/imds"},
 	{Pkg: "cmd/networkd", Guest: "/usr/lib/stead/networkd"},
+	{Pkg: "cmd/networkd-wait-online", Guest: "/usr/lib/stead/networkd-wait-online"},
+	{Pkg: "cmd/imds-generator", Guest: GeneratorDir + "/systemd-imds-generator"},
+	{Pkg: "cmd/pcrextend", Guest: "/usr/lib/stead/pcrextend"},
 	{Pkg: "cmd/networkctl", Guest: "/usr/bin/networkctl"},
 	{Pkg: "cmd/steadctl", Guest: "/usr/bin/steadctl", Optional: true},
 	{Pkg: "cmd/oomd", Guest: "/usr/lib/stead/oomd"},
@@ -35,21 +38,72 @@ var Binaries = []Binary{
 // go to /etc/systemd/system.
 const UnitDir = "/usr/lib/systemd/system"
 
-// NetworkdUnit runs stead's networkd (units/ has no unit for it yet). It is harmless in the
-// VM: a guest without a NIC has only lo, and no .network file names it.
-const NetworkdUnit = `[Unit]
-Description=stead network manager (VM suite)
+// GeneratorDir is where init looks for system generators (upstream's directory).
+const GeneratorDir = "/usr/lib/systemd/system-generators"
+
+// Targets are the synchronisation points units/ orders itself against, as upstream ships
+// them (stead ships no targets of its own yet): the image has them so that Before=/After=
+// and the generator's sysinit.target.wants/ links mean what they mean upstream.
+var Targets = map[string]string{
+	"sysinit.target":        "[Unit]\nDescription=System Initialization\nWants=systemd-firstboot.service\n",
+	"sockets.target":        "[Unit]\nDescription=Sockets\n",
+	"network-pre.target":    "[Unit]\nDescription=Preparation for Network\n",
+	"network.target":        "[Unit]\nDescription=Network\nAfter=network-pre.target\n",
+	"network-online.target": "[Unit]\nDescription=Network is Online\nWants=systemd-networkd-wait-online.service\nAfter=network.target systemd-networkd-wait-online.service\n",
+}
+
+// FirstbootUnit stands in for upstream's systemd-firstboot.service in its one role on a cloud
+// instance: on a first boot (no /etc/hostname) it takes the host name from the credential
+// firstboot.hostname, which systemd-imds-import.service (ordered before it) stores in
+// /run/credstore, writes /etc/hostname and sets the kernel's host name. Upstream's firstboot
+// does the same through ImportCredential=firstboot.*, handing the name to systemd-hostnamed
+// (SetStaticHostname: /etc/hostname and the kernel's name); stead has neither program yet.
+const FirstbootUnit = `[Unit]
+Description=First Boot Wizard (stead VM suite stand-in: host name from credentials)
 DefaultDependencies=no
+ConditionPathExists=!/etc/hostname
+After=systemd-imds-import.service
+Before=sysinit.target
+Conflicts=shutdown.target
+Before=shutdown.target
 
 [Service]
-ExecStart=/usr/lib/stead/networkd
-Restart=on-failure
+Type=oneshot
+RemainAfterExit=yes
+ImportCredential=firstboot.*
+ExecStart=/bin/sh ` + FirstbootScriptPath + `
 `
 
-// DefaultTarget pulls in the agent, stead's imdsd socket and networkd; extra are more
-// units to want.
+// FirstbootScriptPath is FirstbootScript's place in the image.
+const FirstbootScriptPath = "/usr/lib/stead-vm/firstboot-hostname"
+
+// FirstbootScript is what FirstbootUnit runs: upstream's checks (a valid host name, at most 64
+// bytes of letters, digits, '-' and '.') and messages, then the write and sethostname(2).
+const FirstbootScript = `#!/bin/sh
+f="$CREDENTIALS_DIRECTORY/firstboot.hostname"
+if [ -z "$CREDENTIALS_DIRECTORY" ] || [ ! -r "$f" ]; then
+	echo "firstboot: no firstboot.hostname credential, nothing to do"
+	exit 0
+fi
+h=$(cat "$f")
+case "$h" in
+""|-*|.*|*[!A-Za-z0-9.-]*)
+	echo "firstboot: Hostname '$h' supplied via credential is not valid, ignoring."
+	exit 0 ;;
+esac
+if [ ${#h} -gt 64 ]; then
+	echo "firstboot: Hostname supplied via credential is longer than 64 bytes, ignoring."
+	exit 0
+fi
+echo "$h" >/etc/hostname.firstboot && mv /etc/hostname.firstboot /etc/hostname || exit 1
+hostname "$h" || exit 1
+echo "firstboot: Acquired hostname from credentials: $h (/etc/hostname written, host name set)"
+`
+
+// DefaultTarget pulls in the agent, stead's imdsd socket and networkd (systemd-networkd.service
+// of units/); extra are more units to want.
 func DefaultTarget(extra ...string) string {
-	wants := append([]string{"stead-vm-agent.service", "systemd-imdsd.socket", "stead-networkd.service"}, extra...)
+	wants := append([]string{"stead-vm-agent.service", "systemd-imdsd.socket", "systemd-networkd-varlink.socket", "systemd-networkd.service"}, extra...)
 	return fmt.Sprintf(`[Unit]
 Description=Default target of the stead VM suite
 Wants=%[1]s
@@ -65,8 +119,12 @@ After=%[1]s
 func Files(repo string, binary func(pkg string) (string, error)) (map[string]vm.File, error) {
 	files := map[string]vm.File{
 		"/etc/systemd/system/stead-vm-agent.service": {Data: []byte(vm.AgentUnit)},
-		"/etc/systemd/system/stead-networkd.service": {Data: []byte(NetworkdUnit)},
 		"/etc/systemd/system/default.target":         {Data: []byte(DefaultTarget())},
+	}
+	files[UnitDir+"/systemd-firstboot.service"] = vm.File{Data: []byte(FirstbootUnit)}
+	files[FirstbootScriptPath] = vm.File{Data: []byte(FirstbootScript), Mode: 0o755}
+	for name, content := range Targets {
+		files[UnitDir+"/"+name] = vm.File{Data: []byte(content)}
 	}
 	units, err := os.ReadDir(filepath.Join(repo, "units"))
 	if err != nil {

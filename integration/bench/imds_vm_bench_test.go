@@ -1,0 +1,236 @@
+//go:build integration
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stead-os/stead/integration/fakecloud"
+	"github.com/stead-os/stead/integration/harness"
+	"github.com/stead-os/stead/integration/vm"
+	"github.com/stead-os/stead/integration/vm/suite"
+)
+
+// TestIMDSVMBench boots an EC2 instance's first boot to default.target with the imds units
+// active (generator, early network, networkd with DHCP, the socket-activated imdsd, the
+// import into /run/credstore, locked network), twice in the same harness:
+//
+//   - stead: stead's init as PID 1 with the suite (integration/vm/suite, suite.Cloud);
+//   - systemd 262: upstream's manager as PID 1 with upstream's own units and binaries for the
+//     same job (systemd-imds-generator, systemd-imdsd.socket/@.service,
+//     systemd-imds-early-network.service, systemd-imds-import.service, systemd-networkd and its
+//     sockets, systemd-networkd-wait-online), from the upstream root.
+//
+// The figure is the guest's uptime when a oneshot ordered after the import, sysinit.target and
+// network-online.target prints it on the console. Both get the same kernel command line: the
+// cloud's endpoint as systemd.imds.* settings (the upstream root has no compiled hwdb, so
+// upstream's imdsd and generator could not recognise the cloud from DMI; stead's take the same
+// settings, which outrank its hwdb), systemd.imds=yes, import on, network locked, warnings
+// only on the console. The upstream root has no udev either, so the harness adjusts upstream's
+// boot: the DMI device unit the generator's drop-in wants is masked (nothing would ever
+// announce it; its job would wait 90 s), and networkd gets ProtectKernelTunables=yes and, in
+// its own mount namespace, a /run/systemd/container (what makes it skip udev in the
+// network-namespace tests). That is not enough in the VM: upstream's networkd still leaves the
+// NIC alone, wait-online times out after 120 s and the import fails, so the systemd 262 subtest
+// fails with diagnostics until the upstream root carries udev (see docs/vm-harness.md).
+// Figures are printed, never asserted; that the import ran and stored firstboot.hostname is
+// checked on both.
+//
+//	STEAD_BENCH=1 go test -tags integration -run TestIMDSVMBench -v ./integration/bench/
+func TestIMDSVMBench(t *testing.T) {
+	if os.Getenv("STEAD_BENCH") == "" {
+		t.Skip("a measurement: run with STEAD_BENCH=1")
+	}
+	rounds := 1
+	if r, err := strconv.Atoi(os.Getenv("STEAD_BENCH_ROUNDS")); err == nil && r > 0 {
+		rounds = r
+	}
+	vm.Prereqs(t)
+	const hostname = "bench-instance"
+	srv, err := fakecloud.New("amazon-ec2", fakecloud.WithHostname(hostname))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close(); l.Close() })
+	prov := srv.Info()
+	cmdline := imdsBenchCmdline(prov)
+
+	results := map[string][]float64{}
+	boot := func(t *testing.T, name string, o vm.Options, check string) {
+		o.KernelCmdline = strings.TrimSpace(o.KernelCmdline + " " + cmdline)
+		o.Memory, o.BootTimeout = 1024, 3*time.Minute
+		m := vm.Boot(t, o)
+		defer m.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := m.WaitConsole(ctx, "stead-bench: stamp "); err != nil {
+			t.Fatal(err)
+		}
+		var stamp float64
+		harness.Eventually(t, "a complete stamp line", time.Minute, func() bool {
+			mm := initBenchStamp.FindStringSubmatch(m.Console())
+			if mm != nil {
+				stamp, _ = strconv.ParseFloat(mm[1], 64)
+			}
+			return mm != nil
+		})
+		if r, err := m.Run(ctx, "sh", "-c", check); err != nil || !slices.Contains([]string{"active", `"ActiveState":"active"`}, strings.TrimSpace(string(r.Stdout))) {
+			t.Errorf("%s: systemd-imds-import.service: %v %s", name, err, r.Stdout)
+			r, _ := m.Run(ctx, "sh", "-c", "ls -lR /run/systemd/network /run/credstore; ip addr; ip rule; "+
+				"[ -x /usr/bin/systemctl ] && /usr/bin/systemctl --no-pager list-units --all 'systemd-*' && "+
+				"/usr/bin/systemctl show -p ProtectKernelTunables -p StandardOutput -p BindReadOnlyPaths -p DropInPaths systemd-networkd.service; dmesg | grep -i -e networkd -e imds | tail -40")
+			t.Logf("%s: diagnostics:\n%s%s", name, r.Stdout, r.Stderr)
+		}
+		if got := m.MustRun(t, "cat", "/run/credstore/firstboot.hostname"); got != hostname {
+			t.Errorf("%s: firstboot.hostname %q", name, got)
+		}
+		t.Logf("%s: default.target with the imds units active at guest uptime %.2fs", name, stamp)
+		results[name] = append(results[name], stamp)
+	}
+
+	// stead.
+	files, err := suite.Files(harness.RepoRoot(), func(pkg string) (string, error) { return harness.Binary(t, pkg), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := suite.Cloud{Provider: prov, IMDS: l.Addr().String(), Network: "locked"}.Options(
+		vm.Options{Init: harness.Binary(t, "cmd/init"), Agent: vm.AgentByInit, Files: files, KernelCmdline: "stead.log_level=warn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours.Files["/etc/systemd/system/default.target"] = vm.File{Data: []byte(suite.CloudTarget(false, "bench-stamp.service"))}
+	ours.Files["/etc/systemd/system/bench-stamp.service"] = vm.File{Data: []byte(imdsBenchStamp)}
+
+	// systemd 262.
+	var up *harness.Upstream
+	t.Run("UpstreamRoot", func(t *testing.T) { up = harness.NeedUpstream(t) })
+	var theirs vm.Options
+	if up != nil {
+		theirs, err = imdsBenchUpstream(up.Dir, prov, l.Addr().String())
+		if err != nil {
+			t.Fatalf("upstream systemd: %v", err)
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		t.Run("stead", func(t *testing.T) {
+			boot(t, "stead", ours, `/init --call io.systemd.Unit.List '{"name":"systemd-imds-import.service"}' | grep -o '"ActiveState":"[a-z]*"'`)
+		})
+		if up != nil {
+			t.Run("systemd_262", func(t *testing.T) {
+				boot(t, "systemd 262", theirs, `/usr/bin/systemctl is-active systemd-imds-import.service`)
+			})
+		}
+	}
+	s, u := results["stead"], results["systemd 262"]
+	if len(s) > 0 && len(u) > 0 {
+		t.Logf("boot to default.target with the imds units active: stead %.2fs, systemd 262 %.2fs (median of %d): ratio %.2f",
+			median(s), median(u), len(s), median(u)/median(s))
+	}
+}
+
+// imdsBenchStamp prints the guest's uptime once the import and the network are done.
+const imdsBenchStamp = `[Unit]
+Description=Prints the guest's uptime once the instance is imported
+DefaultDependencies=no
+After=sysinit.target network-online.target systemd-imds-import.service stead-vm-agent.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'echo "stead-bench: stamp $(cut -d" " -f1 /proc/uptime)" >/dev/console'
+`
+
+// imdsBenchCmdline is the cloud's endpoint as systemd.imds.* kernel command line settings.
+func imdsBenchCmdline(prov fakecloud.ProviderInfo) string {
+	e := prov.Endpoint
+	args := []string{"systemd.imds=yes", "systemd.imds.import=yes", "systemd.imds.network=locked",
+		"systemd.imds.vendor=" + prov.Vendor, "systemd.imds.data_url=" + e.DataURL}
+	add := func(k, v string) {
+		if v != "" {
+			args = append(args, k+"="+v)
+		}
+	}
+	add("systemd.imds.token_url", e.TokenURL)
+	add("systemd.imds.refresh_header_name", e.RefreshHeaderName)
+	add("systemd.imds.token_header_name", e.TokenHeaderName)
+	if len(prov.IPv4) > 0 {
+		add("systemd.imds.address_ipv4", prov.IPv4[0].String())
+	}
+	for name, key := range prov.Keys {
+		add("systemd.imds.key."+name, key)
+	}
+	return strings.Join(args, " ")
+}
+
+// imdsBenchUpstream is upstream systemd 262's image for the same boot: the manager and its
+// helpers (upstreamSystemdManager), upstream's imds and networkd binaries and units, its
+// targets, the agent, accounts for the units' users, the DMI identity and the NIC.
+func imdsBenchUpstream(root string, prov fakecloud.ProviderInfo, imdsAddr string) (vm.Options, error) {
+	mgr, err := upstreamSystemdManager(root)
+	if err != nil {
+		return vm.Options{}, err
+	}
+	files := mgr.files
+	bins := []string{"/usr/lib/systemd/systemd-imdsd", "/usr/lib/systemd/systemd-imds",
+		"/usr/lib/systemd/systemd-networkd", "/usr/lib/systemd/systemd-networkd-wait-online",
+		"/usr/lib/systemd/system-generators/systemd-imds-generator",
+		// dlopen()ed by systemd-imdsd for HTTP: DynamicFiles cannot see it.
+		"/usr/lib/x86_64-linux-gnu/libcurl.so.4"}
+	more, err := vm.DynamicFiles(root, bins...)
+	if err != nil {
+		return vm.Options{}, err
+	}
+	for p, f := range more {
+		files[p] = f
+	}
+	for _, u := range []string{"systemd-imdsd.socket", "systemd-imdsd@.service", "systemd-imds-early-network.service",
+		"systemd-imds-metrics.socket", "systemd-imds-metrics@.service",
+		"systemd-imds-import.service", "systemd-networkd.service", "systemd-networkd.socket",
+		"systemd-networkd-varlink.socket", "systemd-networkd-varlink-metrics.socket",
+		"systemd-networkd-resolve-hook.socket", "systemd-networkd-wait-online.service",
+		"sysinit.target", "sockets.target", "network-pre.target", "network.target", "network-online.target"} {
+		files["/usr/lib/systemd/system/"+u] = vm.File{Source: root + "/usr/lib/systemd/system/" + u}
+	}
+	files["/etc/systemd/system/stead-vm-agent.service"] = vm.File{Data: []byte(vm.AgentUnit)}
+	files["/etc/systemd/system/bench-stamp.service"] = vm.File{Data: []byte(imdsBenchStamp)}
+	files["/etc/systemd/system/default.target"] = vm.File{Data: []byte(`[Unit]
+Description=Default target of the benchmark
+Wants=stead-vm-agent.service sysinit.target network-online.target systemd-networkd.service bench-stamp.service
+After=stead-vm-agent.service sysinit.target network-online.target systemd-networkd.service bench-stamp.service
+`)}
+	// Enabled as upstream's [Install] sections ask.
+	files["/etc/systemd/system/network-online.target.d/wait-online.conf"] = vm.File{Data: []byte("[Unit]\nWants=systemd-networkd-wait-online.service\n")}
+	// upstream's networkd unit with the harness's additions (a full copy in /etc, which
+	// overrides /usr/lib's).
+	nd, err := os.ReadFile(root + "/usr/lib/systemd/system/systemd-networkd.service")
+	if err != nil {
+		return vm.Options{}, err
+	}
+	nd = []byte(strings.Replace(string(nd), "[Service]\n", "[Service]\nProtectKernelTunables=yes\n"+
+		"BindReadOnlyPaths=/etc/stead-bench/container:/run/systemd/container\nStandardOutput=kmsg\nStandardError=kmsg\n", 1))
+	files["/etc/systemd/system/systemd-networkd.service"] = vm.File{Data: nd}
+	files["/etc/stead-bench/container"] = vm.File{Data: []byte("stead-bench\n")}
+	// An empty unit file is a masked unit to systemd.
+	files["/etc/systemd/system/sys-devices-virtual-dmi-id.device"] = vm.File{Data: []byte{}}
+	files["/etc/passwd"] = vm.File{Data: []byte(vm.BasePasswd +
+		"systemd-imds:x:990:990::/:/usr/sbin/nologin\nsystemd-network:x:989:989::/:/usr/sbin/nologin\n")}
+	files["/etc/group"] = vm.File{Data: []byte(vm.BaseGroup + "systemd-imds:x:990:\nsystemd-network:x:989:\n")}
+	o := vm.Options{Init: mgr.init, Agent: vm.AgentByInit, Files: files, KernelCmdline: mgr.cmdline + " quiet",
+		SMBIOS: suite.SMBIOS(prov.DMI), Net: &vm.Net{GuestFwd: map[int]string{80: imdsAddr}}, NoEtcHostname: true}
+	if len(prov.IPv4) == 0 || prov.IPv4[0].String() != vm.MetadataIP {
+		return o, fmt.Errorf("%s's metadata service is not at %s", prov.Vendor, vm.MetadataIP)
+	}
+	return o, nil
+}
