@@ -31,16 +31,13 @@ import (
 //
 // The figure is the guest's uptime when a oneshot ordered after the import, sysinit.target and
 // network-online.target prints it on the console. Both get the same kernel command line: the
-// cloud's endpoint as systemd.imds.* settings (the upstream root has no compiled hwdb, so
-// upstream's imdsd and generator could not recognise the cloud from DMI; stead's take the same
-// settings, which outrank its hwdb), systemd.imds=yes, import on, network locked, warnings
-// only on the console. The upstream root has no udev either, so the harness adjusts upstream's
-// boot: the DMI device unit the generator's drop-in wants is masked (nothing would ever
-// announce it; its job would wait 90 s), and networkd gets ProtectKernelTunables=yes and, in
-// its own mount namespace, a /run/systemd/container (what makes it skip udev in the
-// network-namespace tests). That is not enough in the VM: upstream's networkd still leaves the
-// NIC alone, wait-online times out after 120 s and the import fails, so the systemd 262 subtest
-// fails with diagnostics until the upstream root carries udev (see docs/vm-harness.md).
+// cloud's endpoint as systemd.imds.* settings (stead's take the same settings, which outrank
+// its hwdb), systemd.imds=yes, import on, network locked, warnings only on the console.
+// Upstream's image carries upstream's udev from the upstream root (imdsBenchUdev: udevd, the
+// coldplug trigger, the rules, the compiled hwdb, the .link files), as a real instance's
+// does: without it upstream's networkd never considers the NIC initialised and leaves it
+// down. One harness adjustment remains on upstream's side: imdsd runs with --cache=no, since
+// its cache needs user xattrs on tmpfs (Linux 6.6) and the harness's kernel is 6.1.
 // Figures are printed, never asserted; that the import ran and stored firstboot.hostname is
 // checked on both.
 //
@@ -89,7 +86,7 @@ func TestIMDSVMBench(t *testing.T) {
 		})
 		if r, err := m.Run(ctx, "sh", "-c", check); err != nil || !slices.Contains([]string{"active", `"ActiveState":"active"`}, strings.TrimSpace(string(r.Stdout))) {
 			t.Errorf("%s: systemd-imds-import.service: %v %s", name, err, r.Stdout)
-			r, _ := m.Run(ctx, "sh", "-c", "ls -lR /run/systemd/network /run/credstore; tail -n 60 /run/stead-bench-*.log; ip addr; ip rule; "+
+			r, _ := m.Run(ctx, "sh", "-c", "ls -lR /run/systemd/network /run/credstore /run/systemd/generator.early; tail -n 60 /run/stead-bench-*.log; ip addr; ip rule; "+
 				"[ -x /usr/bin/systemctl ] && /usr/bin/systemctl --no-pager list-units --all 'systemd-*' && "+
 				"/usr/bin/systemctl show -p ProtectKernelTunables -p StandardOutput -p BindReadOnlyPaths -p DropInPaths systemd-networkd.service; dmesg | grep -i -e networkd -e imds | tail -40")
 			t.Logf("%s: diagnostics:\n%s%s", name, r.Stdout, r.Stderr)

@@ -42,6 +42,7 @@ const (
 type stateBenchManager struct {
 	initBenchManager
 	reexec, soft, ready, fds string // guest shell commands
+	diag                     string // guest shell command: what the manager is doing
 	// softUnreliable: a soft-reboot that does not come back is reported, not an error
 	// (upstream systemd in this minimal image, see docs/init.md "Tests").
 	softUnreliable bool
@@ -133,6 +134,16 @@ until `+mgr.ready+` >/dev/null 2>&1; do :; done; b=$(cut -d" " -f1 /proc/uptime)
 	harness.Poll(5*time.Minute, func() bool { return strings.Count(m.Console(), "stead-bench: stamp ") > n })
 	all := stateBenchStamp.FindAllStringSubmatch(m.Console(), -1)
 	if len(all) <= n {
+		// What the manager waits for, if the agent came back, and how the console ends.
+		dctx, dcancel := context.WithTimeout(ctx, time.Minute)
+		defer dcancel()
+		if r, err := m.Exec(dctx, vm.Command{Argv: []string{"sh", "-c", mgr.diag}}); err == nil {
+			t.Logf("%s: after the soft-reboot:\n%s%s", mgr.name, r.Stdout, r.Stderr)
+		} else {
+			t.Logf("%s: after the soft-reboot, no agent: %v", mgr.name, err)
+		}
+		c := m.Console()
+		t.Logf("%s: console after the soft-reboot call:\n%s", mgr.name, c[max(0, len(c)-4000):])
 		if mgr.softUnreliable {
 			t.Logf("%s: no stamp after the soft-reboot: not measured (console log has the details)", mgr.name)
 		} else {
@@ -157,6 +168,7 @@ func TestStateVMBench(t *testing.T) {
 			files: map[string]vm.File{"/usr/bin/steadctl": {Source: harness.Binary(t, "cmd/steadctl"), Mode: 0o755}}},
 		reexec: "/usr/bin/steadctl daemon-reexec", soft: "/usr/bin/steadctl soft-reboot",
 		ready: "/usr/bin/steadctl is-active default.target",
+		diag:  "/usr/bin/steadctl list-jobs",
 		fds:   `/init --call io.systemd.Unit.List --more | grep -o '"NFileDescriptorStore":[0-9]*' | awk -F: '{s+=$2} END {print s}'`,
 	}
 	managers := []stateBenchManager{ours}
@@ -173,7 +185,10 @@ func TestStateVMBench(t *testing.T) {
 		}
 		managers = append(managers, stateBenchManager{initBenchManager: mgr,
 			reexec: "/usr/bin/systemctl daemon-reexec", soft: "/usr/bin/systemctl soft-reboot",
-			ready:          "/usr/bin/systemctl is-active default.target",
+			ready: "/usr/bin/systemctl is-active default.target",
+			diag: "/usr/bin/systemctl --no-pager list-jobs; /usr/bin/systemctl --no-pager show -p SoftRebootsCount -p SystemState -p NJobs; " +
+				"/usr/bin/systemctl --no-pager is-active default.target bench.target bench-stamp.service bench-000.service stead-vm-agent.service; " +
+				"/usr/bin/systemctl --no-pager list-units --state=activating,deactivating,failed",
 			fds:            `/usr/bin/systemctl show -p NFileDescriptorStore --value 'bench-*' | awk '{s+=$1} END {print s}'`,
 			softUnreliable: true,
 		})
