@@ -198,7 +198,7 @@ func TestStateVMBench(t *testing.T) {
 			diag: "/usr/bin/systemctl --no-pager list-jobs; /usr/bin/systemctl --no-pager show -p SoftRebootsCount -p SystemState -p NJobs; " +
 				"/usr/bin/systemctl --no-pager is-active default.target bench.target bench-stamp.service bench-000.service stead-vm-agent.service; " +
 				"/usr/bin/systemctl --no-pager list-units --state=activating,deactivating,failed",
-			fds:            `/usr/bin/systemctl show -p NFileDescriptorStore --value 'bench-*' | awk '{s+=$1} END {print s}'`,
+			fds: `/usr/bin/systemctl show -p NFileDescriptorStore --value 'bench-*' | awk '{s+=$1} END {print s}'`,
 		})
 	}
 	type result struct {
