@@ -31,16 +31,13 @@ import (
 //
 // The figure is the guest's uptime when a oneshot ordered after the import, sysinit.target and
 // network-online.target prints it on the console. Both get the same kernel command line: the
-// cloud's endpoint as systemd.imds.* settings (the upstream root has no compiled hwdb, so
-// upstream's imdsd and generator could not recognise the cloud from DMI; stead's take the same
-// settings, which outrank its hwdb), systemd.imds=yes, import on, network locked, warnings
-// only on the console. The upstream root has no udev either, so the harness adjusts upstream's
-// boot: the DMI device unit the generator's drop-in wants is masked (nothing would ever
-// announce it; its job would wait 90 s), and networkd gets ProtectKernelTunables=yes and, in
-// its own mount namespace, a /run/systemd/container (what makes it skip udev in the
-// network-namespace tests). That is not enough in the VM: upstream's networkd still leaves the
-// NIC alone, wait-online times out after 120 s and the import fails, so the systemd 262 subtest
-// fails with diagnostics until the upstream root carries udev (see docs/vm-harness.md).
+// cloud's endpoint as systemd.imds.* settings (stead's take the same settings, which outrank
+// its hwdb), systemd.imds=yes, import on, network locked, warnings only on the console.
+// Upstream's image carries upstream's udev from the upstream root (imdsBenchUdev: udevd, the
+// coldplug trigger, the rules, the compiled hwdb, the .link files), as a real instance's
+// does: without it upstream's networkd never considers the NIC initialised and leaves it
+// down. One harness adjustment remains on upstream's side: imdsd runs with --cache=no, since
+// its cache needs user xattrs on tmpfs (Linux 6.6) and the harness's kernel is 6.1.
 // Figures are printed, never asserted; that the import ran and stored firstboot.hostname is
 // checked on both.
 //
@@ -89,7 +86,7 @@ func TestIMDSVMBench(t *testing.T) {
 		})
 		if r, err := m.Run(ctx, "sh", "-c", check); err != nil || !slices.Contains([]string{"active", `"ActiveState":"active"`}, strings.TrimSpace(string(r.Stdout))) {
 			t.Errorf("%s: systemd-imds-import.service: %v %s", name, err, r.Stdout)
-			r, _ := m.Run(ctx, "sh", "-c", "ls -lR /run/systemd/network /run/credstore; ip addr; ip rule; "+
+			r, _ := m.Run(ctx, "sh", "-c", "ls -lR /run/systemd/network /run/credstore /run/systemd/generator.early; tail -n 60 /run/stead-bench-*.log; ip addr; ip rule; "+
 				"[ -x /usr/bin/systemctl ] && /usr/bin/systemctl --no-pager list-units --all 'systemd-*' && "+
 				"/usr/bin/systemctl show -p ProtectKernelTunables -p StandardOutput -p BindReadOnlyPaths -p DropInPaths systemd-networkd.service; dmesg | grep -i -e networkd -e imds | tail -40")
 			t.Logf("%s: diagnostics:\n%s%s", name, r.Stdout, r.Stderr)
@@ -186,6 +183,7 @@ func imdsBenchUpstream(root string, prov fakecloud.ProviderInfo, imdsAddr string
 	bins := []string{"/usr/lib/systemd/systemd-imdsd", "/usr/lib/systemd/systemd-imds",
 		"/usr/lib/systemd/systemd-networkd", "/usr/lib/systemd/systemd-networkd-wait-online",
 		"/usr/lib/systemd/system-generators/systemd-imds-generator",
+		"/usr/lib/systemd/systemd-udevd", "/usr/bin/udevadm",
 		// dlopen()ed by systemd-imdsd for HTTP: DynamicFiles cannot see it.
 		"/usr/lib/x86_64-linux-gnu/libcurl.so.4"}
 	more, err := vm.DynamicFiles(root, bins...)
@@ -212,25 +210,66 @@ After=stead-vm-agent.service sysinit.target network-online.target systemd-networ
 `)}
 	// Enabled as upstream's [Install] sections ask.
 	files["/etc/systemd/system/network-online.target.d/wait-online.conf"] = vm.File{Data: []byte("[Unit]\nWants=systemd-networkd-wait-online.service\n")}
-	// upstream's networkd unit with the harness's additions (a full copy in /etc, which
-	// overrides /usr/lib's).
-	nd, err := os.ReadFile(root + "/usr/lib/systemd/system/systemd-networkd.service")
-	if err != nil {
+	// The messages of the units under test in /run/stead-bench-UNIT.log for the diagnostics (there is
+	// no journald, and StandardOutput=kmsg means through journald).
+	for _, u := range []string{"systemd-networkd.service", "systemd-imds-import.service", "systemd-imdsd@.service", "systemd-imds-early-network.service"} {
+		files["/etc/systemd/system/"+u+".d/bench-log.conf"] = vm.File{Data: []byte(
+			"[Service]\nStandardOutput=append:/run/stead-bench-%p.log\nStandardError=append:/run/stead-bench-%p.log\n")}
+	}
+	// imdsd caches what it fetched in its RuntimeDirectory= with the time in a user.* xattr,
+	// which tmpfs has only since Linux 6.6; the harness's kernel is 6.1, where every Get()
+	// fails with EOPNOTSUPP. So the harness turns the cache off (one import, one connection:
+	// each key is fetched once either way).
+	files["/etc/systemd/system/systemd-imdsd@.service.d/bench-nocache.conf"] = vm.File{Data: []byte(
+		"[Service]\nExecStart=\nExecStart=-/usr/lib/systemd/systemd-imdsd --cache=no\n")}
+	if err := imdsBenchUdev(root, files); err != nil {
 		return vm.Options{}, err
 	}
-	nd = []byte(strings.Replace(string(nd), "[Service]\n", "[Service]\nProtectKernelTunables=yes\n"+
-		"BindReadOnlyPaths=/etc/stead-bench/container:/run/systemd/container\nStandardOutput=kmsg\nStandardError=kmsg\n", 1))
-	files["/etc/systemd/system/systemd-networkd.service"] = vm.File{Data: nd}
-	files["/etc/stead-bench/container"] = vm.File{Data: []byte("stead-bench\n")}
-	// An empty unit file is a masked unit to systemd.
-	files["/etc/systemd/system/sys-devices-virtual-dmi-id.device"] = vm.File{Data: []byte{}}
 	files["/etc/passwd"] = vm.File{Data: []byte(vm.BasePasswd +
 		"systemd-imds:x:990:990::/:/usr/sbin/nologin\nsystemd-network:x:989:989::/:/usr/sbin/nologin\n")}
-	files["/etc/group"] = vm.File{Data: []byte(vm.BaseGroup + "systemd-imds:x:990:\nsystemd-network:x:989:\n")}
+	files["/etc/group"] = vm.File{Data: []byte(vm.BaseGroup + "systemd-imds:x:990:\nsystemd-network:x:989:\n" + udevGroups)}
 	o := vm.Options{Init: mgr.init, Agent: vm.AgentByInit, Files: files, KernelCmdline: mgr.cmdline + " quiet",
 		SMBIOS: suite.SMBIOS(prov.DMI), Net: &vm.Net{GuestFwd: map[int]string{80: imdsAddr}}, NoEtcHostname: true}
 	if len(prov.IPv4) == 0 || prov.IPv4[0].String() != vm.MetadataIP {
 		return o, fmt.Errorf("%s's metadata service is not at %s", prov.Vendor, vm.MetadataIP)
 	}
 	return o, nil
+}
+
+// udevGroups are the groups upstream's udev rules assign device nodes to (udevd warns about
+// each one that is missing).
+const udevGroups = "disk:x:6:\nlp:x:7:\nkmem:x:15:\ndialout:x:20:\ncdrom:x:24:\ntape:x:26:\naudio:x:29:\n" +
+	"video:x:44:\ninput:x:980:\nsgx:x:981:\nclock:x:982:\nkvm:x:983:\nrender:x:984:\n"
+
+// imdsBenchUdev adds upstream's udev to the image (Debian's udev package in the upstream
+// root): its units, enabled as their [Install] sections ask, the rules, the compiled hwdb and
+// the .link files. Without udev, upstream's networkd never considers the NIC initialised and
+// leaves it down; with it, the boot is the one a real instance makes, DMI device included.
+// The binaries are in imdsBenchUpstream's list (DynamicFiles).
+func imdsBenchUdev(root string, files map[string]vm.File) error {
+	for _, u := range []string{"systemd-udevd.service", "systemd-udevd-control.socket", "systemd-udevd-kernel.socket",
+		"systemd-udevd-varlink.socket", "systemd-udev-trigger.service", "systemd-udevd.service.d/syscall-architecture.conf"} {
+		files["/usr/lib/systemd/system/"+u] = vm.File{Source: root + "/usr/lib/systemd/system/" + u}
+	}
+	// sysinit.target.wants/ and sockets.target.wants/ in the package.
+	files["/etc/systemd/system/sysinit.target.d/udev.conf"] = vm.File{Data: []byte("[Unit]\n" +
+		"Wants=systemd-udevd.service systemd-udev-trigger.service systemd-udevd-kernel.socket systemd-udevd-varlink.socket\n")}
+	for _, dir := range []string{"/usr/lib/udev/rules.d", "/usr/lib/systemd/network"} {
+		ents, err := os.ReadDir(root + dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if n := e.Name(); strings.HasSuffix(n, ".rules") || strings.HasSuffix(n, ".link") {
+				files[dir+"/"+n] = vm.File{Source: root + dir + "/" + n}
+			}
+		}
+	}
+	for _, f := range []string{"/usr/lib/udev/hwdb.bin", "/etc/udev/udev.conf"} {
+		if _, err := os.Stat(root + f); err != nil {
+			return fmt.Errorf("%w (the upstream root needs Debian's udev: integration/upstream-root adds it)", err)
+		}
+		files[f] = vm.File{Source: root + f}
+	}
+	return nil
 }

@@ -42,10 +42,18 @@ const (
 type stateBenchManager struct {
 	initBenchManager
 	reexec, soft, ready, fds string // guest shell commands
+	diag                     string // guest shell command: what the manager is doing
 	// softUnreliable: a soft-reboot that does not come back is reported, not an error
 	// (upstream systemd in this minimal image, see docs/init.md "Tests").
 	softUnreliable bool
 }
+
+// stateBenchStop is what DefaultDependencies=yes would give the bench's units for a
+// soft-reboot: upstream's soft-reboot stops only what conflicts with shutdown.target, and a
+// unit with DefaultDependencies=no and no such conflict survives it (systemd-soft-reboot.service(8)),
+// still active in the new manager, so the stamp oneshot never ran again and the 100 services
+// stayed down (their processes killed) — the upstream soft-reboot was never measured.
+const stateBenchStop = "Conflicts=shutdown.target\nBefore=shutdown.target"
 
 func stateBenchFiles(svc string) map[string]vm.File {
 	files := map[string]vm.File{
@@ -54,6 +62,7 @@ func stateBenchFiles(svc string) map[string]vm.File {
 		"/etc/systemd/system/bench-stamp.service": {Data: []byte(`[Unit]
 DefaultDependencies=no
 After=stead-vm-agent.service bench.target
+` + stateBenchStop + `
 [Service]
 Type=oneshot
 RemainAfterExit=yes
@@ -65,12 +74,13 @@ After=stead-vm-agent.service bench.target bench-stamp.service
 `)},
 	}
 	var target strings.Builder
-	target.WriteString("[Unit]\nDefaultDependencies=no\n")
+	target.WriteString("[Unit]\nDefaultDependencies=no\n" + stateBenchStop + "\n")
 	for i := 0; i < stateBenchUnits; i++ {
 		name := fmt.Sprintf("bench-%03d.service", i)
 		files["/etc/systemd/system/"+name] = vm.File{Data: []byte(fmt.Sprintf(`[Unit]
 DefaultDependencies=no
 After=stead-vm-agent.service
+`+stateBenchStop+`
 [Service]
 Type=notify
 FileDescriptorStoreMax=16
@@ -133,6 +143,16 @@ until `+mgr.ready+` >/dev/null 2>&1; do :; done; b=$(cut -d" " -f1 /proc/uptime)
 	harness.Poll(5*time.Minute, func() bool { return strings.Count(m.Console(), "stead-bench: stamp ") > n })
 	all := stateBenchStamp.FindAllStringSubmatch(m.Console(), -1)
 	if len(all) <= n {
+		// What the manager waits for, if the agent came back, and how the console ends.
+		dctx, dcancel := context.WithTimeout(ctx, time.Minute)
+		defer dcancel()
+		if r, err := m.Exec(dctx, vm.Command{Argv: []string{"sh", "-c", mgr.diag}}); err == nil {
+			t.Logf("%s: after the soft-reboot:\n%s%s", mgr.name, r.Stdout, r.Stderr)
+		} else {
+			t.Logf("%s: after the soft-reboot, no agent: %v", mgr.name, err)
+		}
+		c := m.Console()
+		t.Logf("%s: console after the soft-reboot call:\n%s", mgr.name, c[max(0, len(c)-4000):])
 		if mgr.softUnreliable {
 			t.Logf("%s: no stamp after the soft-reboot: not measured (console log has the details)", mgr.name)
 		} else {
@@ -157,6 +177,7 @@ func TestStateVMBench(t *testing.T) {
 			files: map[string]vm.File{"/usr/bin/steadctl": {Source: harness.Binary(t, "cmd/steadctl"), Mode: 0o755}}},
 		reexec: "/usr/bin/steadctl daemon-reexec", soft: "/usr/bin/steadctl soft-reboot",
 		ready: "/usr/bin/steadctl is-active default.target",
+		diag:  "/usr/bin/steadctl list-jobs",
 		fds:   `/init --call io.systemd.Unit.List --more | grep -o '"NFileDescriptorStore":[0-9]*' | awk -F: '{s+=$2} END {print s}'`,
 	}
 	managers := []stateBenchManager{ours}
@@ -173,9 +194,11 @@ func TestStateVMBench(t *testing.T) {
 		}
 		managers = append(managers, stateBenchManager{initBenchManager: mgr,
 			reexec: "/usr/bin/systemctl daemon-reexec", soft: "/usr/bin/systemctl soft-reboot",
-			ready:          "/usr/bin/systemctl is-active default.target",
-			fds:            `/usr/bin/systemctl show -p NFileDescriptorStore --value 'bench-*' | awk '{s+=$1} END {print s}'`,
-			softUnreliable: true,
+			ready: "/usr/bin/systemctl is-active default.target",
+			diag: "/usr/bin/systemctl --no-pager list-jobs; /usr/bin/systemctl --no-pager show -p SoftRebootsCount -p SystemState -p NJobs; " +
+				"/usr/bin/systemctl --no-pager is-active default.target bench.target bench-stamp.service bench-000.service stead-vm-agent.service; " +
+				"/usr/bin/systemctl --no-pager list-units --state=activating,deactivating,failed",
+			fds: `/usr/bin/systemctl show -p NFileDescriptorStore --value 'bench-*' | awk '{s+=$1} END {print s}'`,
 		})
 	}
 	type result struct {

@@ -272,8 +272,8 @@ func TestUpstreamHwdb(t *testing.T) {
 		}
 	}
 	if f == nil {
-		// Optional reference data, not a prerequisite (harness.Require): neither the host's
-		// Debian nor integration/upstream-root's minbase root (no udev) ships the file.
+		// Optional reference data, not a prerequisite (harness.Require): the host's Debian does
+		// not ship the file; integration/upstream-root's root does (Debian's udev) once built.
 		t.Skip("no copy of upstream's 40-imds.hwdb (set FAKECLOUD_UPSTREAM_HWDB)")
 	}
 	defer f.Close()
