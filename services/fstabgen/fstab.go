@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/stead-os/stead/lib/unit"
 )
 
 // Entry is one line of fstab(5).
@@ -92,16 +94,10 @@ func (o options) has(name string) bool {
 	return ok
 }
 
-// last is the value of the last name= (or "" for a bare name).
+// last is the value of the last name= (or "" for a bare name), as mount
+// units read their Options= (unit.MountOptionValue).
 func (o options) last(name string) (string, bool) {
-	val, found := "", false
-	for _, x := range o {
-		k, v, _ := strings.Cut(x, "=")
-		if k == name {
-			val, found = v, true
-		}
-	}
-	return val, found
+	return unit.MountOptionValue(strings.Join(o, ","), name)
 }
 
 // all lists the values of every name=, each split at spaces.
