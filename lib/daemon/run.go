@@ -92,6 +92,7 @@ func (d *Daemon) serve(ctx context.Context, sockets []Socket, serving func()) er
 	done := make(chan error, len(sockets))
 	running := 0
 	var first error
+	stopped := false // asked to stop while the servers were starting: not a failure
 	for _, s := range sockets {
 		up, err := d.startServer(ctx, s, done)
 		if err != nil {
@@ -104,11 +105,15 @@ func (d *Daemon) serve(ctx context.Context, sockets []Socket, serving func()) er
 			continue
 		case err := <-done:
 			running--
-			first = fmt.Errorf("varlink socket %s: %w", s.Path, firstOf(err, errors.New("ended before serving")))
+			if err == nil && ctx.Err() != nil {
+				stopped = true
+			} else {
+				first = fmt.Errorf("varlink socket %s: %w", s.Path, firstOf(err, errors.New("ended before serving")))
+			}
 		}
 		break
 	}
-	if first == nil {
+	if first == nil && !stopped {
 		serving()
 		select {
 		case first = <-done:
